@@ -1,0 +1,34 @@
+/**
+ * The contract between the export jobs and the Fluentd sink. The jobs hand over serialized events
+ * for one URL; the sink batches, retries and reports what it could not deliver.
+ */
+export interface SinkRecord {
+  /** The event id, for dead-letter reports and logs. Never sent. */
+  id: string;
+  /** The event JSON object, already serialized. */
+  body: string;
+}
+
+export interface DeadLetter {
+  record: SinkRecord;
+  url: string;
+  status: number;
+  reason: string;
+}
+
+export interface DeliveryReport {
+  delivered: number;
+  deadLettered: DeadLetter[];
+  requests: number;
+  bytes: number;
+}
+
+export interface FluentdSink {
+  /**
+   * Resolves once every record was acknowledged by the receiver or rejected permanently (those are
+   * in `deadLettered`). Retries transient failures until it succeeds or `signal` aborts, in which
+   * case it rejects with an AbortError and the caller must treat the whole call as not delivered.
+   */
+  deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,74 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+
+/**
+ * The contract between the export jobs and the Teleport source. Keep it small: the jobs must not
+ * know about protobuf messages, transports or credentials.
+ */
+export interface AuditEvent {
+  /** EventUnstructured.id: the event's uid, or the SHA-256 of its payload. The unique key. */
+  id: string;
+  type: string;
+  time: Date;
+  /** `ei`: unique and ordered only inside one session recording. */
+  index: number;
+  /** The event object exactly as Teleport sent it. */
+  json: JsonObject;
+}
+
+export interface SearchQuery {
+  from: Date;
+  to: Date;
+  types: string[];
+  limit: number;
+  startKey: string;
+}
+
+export interface SearchPage {
+  events: AuditEvent[];
+  /** Empty when this was the last page of the window. */
+  nextKey: string;
+}
+
+export interface ExportedEvent {
+  event: AuditEvent;
+  /** Resumes the chunk after this event. */
+  cursor: string;
+}
+
+export interface LockRequest {
+  name: string;
+  user: string;
+  login: string;
+  message: string;
+  expires?: Date;
+}
+
+export interface ClusterInfo {
+  clusterName: string;
+  serverVersion: string;
+}
+
+export interface TeleportSource {
+  ping(): Promise<ClusterInfo>;
+  searchEvents(q: SearchQuery, signal?: AbortSignal): Promise<SearchPage>;
+  eventExportChunks(date: Date, signal?: AbortSignal): AsyncIterable<string>;
+  exportEvents(q: { date: Date; chunk: string; cursor: string }, signal?: AbortSignal): AsyncIterable<ExportedEvent>;
+  /** Inclusive: yields events whose index is >= startIndex (confirmed server behaviour). */
+  sessionEvents(sessionId: string, startIndex: number, signal?: AbortSignal): AsyncIterable<AuditEvent>;
+  upsertLock(lock: LockRequest, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** gRPC failures folded into what a caller can act on. */
+export type TeleportErrorKind = "not-found" | "unimplemented" | "permission-denied" | "transient" | "invalid" | "other";
+
+export class TeleportError extends Error {
+  constructor(
+    readonly kind: TeleportErrorKind,
+    message: string,
+    readonly code?: number,
+  ) {
+    super(message);
+    this.name = "TeleportError";
+  }
+}
