@@ -10,36 +10,21 @@ collectDefaultMetrics({ register: registry, prefix: "teleport_event_handler_" })
 const prefix = "teleport_event_handler_";
 type Stream = "audit" | "session";
 
-export const eventsReceived = new Counter({
-  name: `${prefix}events_received_total`,
-  help: "Events read from Teleport.",
-  labelNames: ["stream"] as const,
-  registers: [registry],
-});
-export const eventsDelivered = new Counter({
-  name: `${prefix}events_delivered_total`,
-  help: "Events acknowledged by Fluentd.",
-  labelNames: ["stream"] as const,
-  registers: [registry],
-});
-export const eventsRetried = new Counter({
-  name: `${prefix}events_retried_total`,
-  help: "Events sent again after a failed request.",
-  labelNames: ["stream"] as const,
-  registers: [registry],
-});
-export const eventsDeadLettered = new Counter({
-  name: `${prefix}events_dead_lettered_total`,
-  help: "Events Fluentd rejected permanently, kept in the dead-letter store.",
-  labelNames: ["stream"] as const,
-  registers: [registry],
-});
-export const eventsFiltered = new Counter({
-  name: `${prefix}events_filtered_total`,
-  help: "Events not sent because of types, skip-event-types or skip-session-types.",
-  labelNames: ["stream"] as const,
-  registers: [registry],
-});
+function streamCounter(name: string, help: string) {
+  return new Counter({ name: `${prefix}${name}`, help, labelNames: ["stream"] as const, registers: [registry] });
+}
+
+export const eventsReceived = streamCounter("events_received_total", "Events read from Teleport.");
+export const eventsDelivered = streamCounter("events_delivered_total", "Events acknowledged by Fluentd.");
+export const eventsRetried = streamCounter("events_retried_total", "Events sent again after a failed request.");
+export const eventsDeadLettered = streamCounter(
+  "events_dead_lettered_total",
+  "Events Fluentd rejected permanently, kept in the dead-letter store.",
+);
+export const eventsFiltered = streamCounter(
+  "events_filtered_total",
+  "Events not sent because of types, skip-event-types or skip-session-types.",
+);
 export const batchesSent = new Counter({
   name: `${prefix}fluentd_requests_total`,
   help: "HTTP requests to Fluentd, by outcome (ok, retry, rejected).",
