@@ -151,7 +151,9 @@ function checkMin(def: OptionDef, value: unknown): void {
 }
 
 function invalid(def: OptionDef, raw: Raw, reason: string): ConfigError {
-  const shown = def.secret ? "" : ` ${JSON.stringify(raw.value instanceof Date ? raw.value.toISOString() : raw.value)}`;
+  const v = raw.value;
+  const plain = v instanceof Date ? v.toISOString() : Array.isArray(v) && raw.origin === "cli" && v.length === 1 ? v[0] : v;
+  const shown = def.secret ? "" : ` ${JSON.stringify(plain)}`;
   return new ConfigError(`invalid ${def.flag}${shown} from ${raw.where}: ${reason}`);
 }
 

@@ -17,8 +17,8 @@ export function validateConfig(c: Config): void {
     try {
       parseHeader(line);
     } catch (err) {
-      // The value may be a secret: show only what precedes the first colon.
-      const name = line.split(":")[0]!.trim().slice(0, 40);
+      // The value may be a secret: show only the leading header-name characters.
+      const name = /^[!#$%&'*+.^_`|~0-9A-Za-z-]*/.exec(line.trim())![0].slice(0, 40);
       throw new ConfigError(`invalid fluentd-header starting with "${name}": ${(err as Error).message}`);
     }
   }
