@@ -22,8 +22,9 @@ build: $(BUN)
 typecheck: $(BUN)
 	$(TSC) --noEmit
 
+# TEST_FLAGS lets CI add reporters, e.g. TEST_FLAGS="--reporter=junit --reporter-outfile=junit.xml".
 test: typecheck
-	$(BUN) test
+	$(BUN) test $(TEST_FLAGS)
 
 clean:
 	rm -rf dist
