@@ -89,10 +89,19 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+function lastSegment(path: string): string {
+  return path.slice(path.lastIndexOf(".") + 1);
+}
+
+/** Distance of a typo to a known key; a right key in the wrong section (Helm's `[teleport] debug`) counts as close. */
+function keyDistance(key: string, known: string): number {
+  return Math.min(editDistance(key, known), editDistance(lastSegment(key), lastSegment(known)) + 1);
+}
+
 /** The known key closest to `key`, for "did you mean" hints. */
 export function nearestKey(key: string): string {
   const known = OPTION_LIST.flatMap(([, def]) => (def.toml === null ? [] : [def.toml]));
-  return known.reduce((best, k) => (editDistance(key, k) < editDistance(key, best) ? k : best));
+  return known.reduce((best, k) => (keyDistance(key, k) < keyDistance(key, best) ? k : best));
 }
 
 export function parseTomlText(text: string, file: string): TomlSource {

@@ -220,6 +220,18 @@ tls-routing = "on"
     expect(warnings[2]).toContain('did you mean "forward.fluentd.session-url"?');
   });
 
+  test("a right key in the wrong section points at the right one (Helm writes [teleport] debug)", () => {
+    const { warnings, config } = load({ toml: "[teleport]\ndebug = true\n" });
+    expect(config.debug).toBe(false);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('unknown key "teleport.debug"');
+    expect(warnings[0]).toContain('did you mean "debug"?');
+  });
+
+  test("a TOML time without a zone is rejected", () => {
+    expect(loadError({ toml: "start-time = 2024-01-31T15:04:05\n" })).toMatch(/^invalid start-time "2024-01-31T15:04:05.000" from start-time in .*: the time needs a zone, e.g. 2024-01-31T15:04:05Z$/);
+  });
+
   test("a TOML syntax error names the file and line", () => {
     expect(loadError({ toml: "batch = \n" })).toMatch(/^cannot parse config file .*\.toml: .* at line 1, column \d+; fix the TOML syntax$/);
   });
