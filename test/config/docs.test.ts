@@ -48,3 +48,21 @@ test("every non-global option has a start-up log label", () => {
     if (def.group !== "global") expect(LOG_LABELS[key], key).toBeDefined();
   }
 });
+
+test("Config field types (checked by tsc)", () => {
+  // Assignments below fail the type check if the table-derived Config type drifts.
+  const sample = (c: import("../../src/config/options.ts").Config) => {
+    const routing: "auto" | "on" | "off" = c.teleportTlsRouting;
+    const format: "text" | "json" = c.logFormat;
+    const url: string = c.fluentdUrl;
+    const storage: string = c.storage;
+    const start: Date | undefined = c.startTime;
+    const bytes: number = c.fluentdBatchBytes;
+    const lockFor: number = c.lockFor;
+    const headers: string[] = c.fluentdHeader;
+    const dryRun: boolean = c.dryRun;
+    const cluster: string | undefined = c.teleportCluster;
+    return [routing, format, url, storage, start, bytes, lockFor, headers, dryRun, cluster];
+  };
+  expect(typeof sample).toBe("function");
+});
