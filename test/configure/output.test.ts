@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { FILE_NAMES } from "../../src/configure/index.ts";
 import { configureInto, parseFluentConf, unquoteFluentd, type ConfBlock, type ConfigureRun } from "../support/configure.ts";
+import { openssl } from "../support/openssl.ts";
 import { tempDir } from "../support/pki.ts";
 
 const PASSPHRASE = "correct horse 'battery' \\ #{staple}";
@@ -16,10 +17,6 @@ const file = (name: string) => join(run.out, name);
 const read = (name: string) => readFileSync(file(name), "utf8");
 const cert = (name: string) => new X509Certificate(read(name));
 
-function openssl(...args: string[]): { code: number; output: string } {
-  const proc = Bun.spawnSync(["openssl", ...args], { stderr: "pipe", stdout: "pipe" });
-  return { code: proc.exitCode, output: proc.stdout.toString() + proc.stderr.toString() };
-}
 
 function child(block: ConfBlock, name: string, arg?: string): ConfBlock {
   const found = block.children.find((c) => c.name === name && (arg === undefined || c.arg === arg));
