@@ -22,9 +22,9 @@ export function prepareOutputDir(dir: string): void {
 }
 
 /** Checked before anything is written, so a refusal leaves the directory exactly as it was. */
-export function refuseExisting(files: PlannedFile[], force: boolean): void {
+export function refuseExisting(paths: string[], force: boolean): void {
   if (force) return;
-  const existing = files.filter((f) => existsSync(f.path)).map((f) => f.path);
+  const existing = paths.filter((path) => existsSync(path));
   if (existing.length > 0) {
     throw new ConfigureError(`refusing to overwrite ${existing.join(", ")}: pass --force to replace existing files`);
   }
@@ -52,6 +52,6 @@ function writeOne(file: PlannedFile, force: boolean): void {
 }
 
 export function writeFiles(files: PlannedFile[], force: boolean): void {
-  refuseExisting(files, force);
+  refuseExisting(files.map((f) => f.path), force);
   for (const file of files) writeOne(file, force);
 }

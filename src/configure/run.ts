@@ -49,8 +49,7 @@ export async function runConfigure(args: ConfigureArgs, io: ConfigureIO = proces
   const certPaths = [`${ca}.crt`, `${ca}.key`, `${server}.crt`, `${server}.key`, `${client}.crt`, `${client}.key`].map(at);
 
   // Refuse before reading stdin or spending seconds on RSA keys.
-  const planned = [...certPaths, ...Object.values(FILE_NAMES).map(at)];
-  refuseExisting(planned.map((path) => ({ path, content: "" })), opts.force);
+  refuseExisting([...certPaths, ...Object.values(FILE_NAMES).map(at)], opts.force);
   if (opts.rsaBits === 1024) {
     io.warn("warning: --length 1024 gives weak RSA keys that OpenSSL at security level 2 (e.g. Debian's Fluentd image) refuses; prefer 2048 or 4096");
   }
