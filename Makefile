@@ -28,3 +28,5 @@ test: typecheck
 
 clean:
 	rm -rf dist
+
+include scripts/mk/example-mtls.mk

@@ -137,10 +137,10 @@ describe("usage errors exit with code 2", () => {
     expect(r.code).toBe(2);
     expect(errorLine(r.stderr)).toBe("no command given; expected one of: start, configure, version");
   });
-  test("configure is a placeholder that says so", () => {
+  test("configure without its output directory", () => {
     const r = runCli(["configure"]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe("configure is not implemented yet");
+    expect(errorLine(r.stderr)).toBe("Missing required positional argument: OUT");
   });
 });
 

@@ -1,12 +1,42 @@
 import { defineCommand } from "citty";
-import { UserError, EXIT_USAGE } from "../../errors.ts";
 import { GLOBAL_ARGS } from "../args.ts";
+import { DEFAULT_ADDR, DEFAULT_DNS_NAMES, DEFAULT_LENGTH, DEFAULT_TTL, runConfigure } from "../../configure/index.ts";
 
-/** Placeholder until the mTLS material generator lands; fails rather than writing nothing. */
+/** Same positionals and flags as the Go tool's `configure`, plus --force; the work is in src/configure. */
 export const configureCommand = defineCommand({
-  meta: { name: "configure", description: "Generate mTLS certificates and sample configuration (not implemented yet)" },
-  args: GLOBAL_ARGS,
-  run(): number {
-    throw new UserError("configure is not implemented yet", EXIT_USAGE);
+  meta: {
+    name: "configure",
+    description:
+      "Generate mTLS certificates for Fluentd and sample fluent.conf, handler TOML, Teleport role and Helm values. " +
+      "The server key passphrase is read from stdin when piped, otherwise generated.",
+  },
+  args: {
+    ...GLOBAL_ARGS,
+    out: { type: "positional", required: true, description: "Output directory (created if missing)" },
+    addr: { type: "positional", required: false, default: DEFAULT_ADDR, description: "Teleport Auth or Proxy address, host:port" },
+    "ca-name": { type: "positional", required: false, default: "ca", description: "Base name of the CA certificate and key files" },
+    "server-name": { type: "positional", required: false, default: "server", description: "Base name of the Fluentd server files" },
+    "client-name": { type: "positional", required: false, default: "client", description: "Base name of the handler's client files" },
+    ttl: { type: "string", default: DEFAULT_TTL, description: "Certificate lifetime, Go duration syntax (default one year)" },
+    "dns-names": { type: "string", default: DEFAULT_DNS_NAMES, description: "Comma-separated DNS names of the Fluentd server certificate" },
+    ip: { type: "string", description: "Comma-separated IP addresses of the Fluentd server certificate" },
+    length: { type: "string", default: DEFAULT_LENGTH, description: "RSA key length: 1024, 2048 or 4096" },
+    force: { type: "boolean", default: false, description: "Overwrite existing files" },
+    output: { type: "string", description: "Accepted for compatibility with the Go tool; unused" },
+  },
+  async run({ args }) {
+    await runConfigure({
+      out: args.out,
+      addr: args.addr,
+      caName: args["ca-name"],
+      serverName: args["server-name"],
+      clientName: args["client-name"],
+      ttl: args.ttl,
+      dnsNames: args["dns-names"],
+      ip: args.ip,
+      length: args.length,
+      force: args.force,
+      output: args.output,
+    });
   },
 });
