@@ -67,6 +67,8 @@ export interface FakeTeleport {
   alpnOffers: string[][];
   /** SNI names seen, in connection order. */
   serverNames: string[];
+  /** Client certificate CN of every admitted call, in call order. */
+  peers: string[];
   appendEvents(n: number, at?: Date): void;
   /** The next server stream drops its connection after `items` items. */
   dropNextStreamAfter(items: number): void;
@@ -115,6 +117,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   const calls: Record<string, number> = {};
   const alpnOffers: string[][] = [];
   const serverNames: string[] = [];
+  const peers: string[] = [];
   let totalCalls = 0;
   let failEvery = opts.failEvery ?? 0;
   let latencyMs = opts.latencyMs ?? 0;
@@ -125,6 +128,8 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   async function admit(method: string, ctx: HandlerContext): Promise<void> {
     calls[method] = (calls[method] ?? 0) + 1;
     totalCalls++;
+    const socket = ctx.values.get(requestKey)?.socket as TLSSocket | undefined;
+    peers.push(String(socket?.getPeerCertificate?.()?.subject?.CN ?? ""));
     if (!ctx.requestHeader.get("version")) throw new ConnectError("missing the version metadata header", Code.InvalidArgument);
     if (latencyMs > 0) await sleep(latencyMs);
     if (failEvery > 0 && totalCalls % failEvery === 0) throw new ConnectError("injected fault: auth server unavailable", Code.Unavailable);
@@ -322,6 +327,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     calls,
     alpnOffers,
     serverNames,
+    peers,
     appendEvents: (n, at) => log.append(n, at),
     dropNextStreamAfter: (items) => {
       dropNext = items;
