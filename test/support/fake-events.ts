@@ -78,11 +78,9 @@ function addNs(t: GoTime, ns: number): GoTime {
   return { seconds: t.seconds + carry, nanos: total - carry * NS_PER_SEC };
 }
 
-/** A "round" step (1, 2 or 5 × 10^k ns) so that many times end in zeros, as real ones often do. */
-function niceStep(ns: number): number {
-  const pow = 10 ** Math.floor(Math.log10(Math.max(ns, 1)));
-  for (const m of [5, 2, 1]) if (m * pow <= ns) return m * pow;
-  return 1;
+/** Whole milliseconds when possible, so most times end in zeros (trimmed), as real ones often do. */
+function roundStep(ns: number): number {
+  return ns >= 1e6 ? Math.floor(ns / 1e6) * 1e6 : Math.max(1, Math.floor(ns));
 }
 
 function sha256Hex(s: string): string {
@@ -131,7 +129,7 @@ export class FakeEventLog {
     this.largeRecordingBytes = opts.largeRecordingBytes ?? 0;
     const startMs = opts.start?.getTime() ?? Math.floor(Date.now() / 1000) * 1000 - days * 86_400_000;
     this.start = { seconds: Math.floor(startMs / 1000), nanos: (startMs % 1000) * 1e6 };
-    this.stepNs = niceStep((days * DAY_NS) / Math.max(this.baseCount, 1));
+    this.stepNs = roundStep((days * DAY_NS) / Math.max(this.baseCount, 1));
   }
 
   get count(): number {
