@@ -6,7 +6,7 @@ VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || se
 COMMIT := $(shell git describe --always --dirty --abbrev=7 --match 'NO-TAGS' 2>/dev/null || echo unknown)
 OUT := dist/teleport-event-handler
 
-.PHONY: all build test typecheck deps clean
+.PHONY: all build test typecheck deps clean proto
 
 all: build
 
@@ -25,6 +25,10 @@ typecheck: $(BUN)
 # TEST_FLAGS lets CI add reporters, e.g. TEST_FLAGS="--reporter=junit --reporter-outfile=junit.xml".
 test: typecheck
 	$(BUN) test $(TEST_FLAGS)
+
+# Regenerates src/gen from proto/ (offline; the tools come from node_modules).
+proto: $(BUN)
+	scripts/gen-proto.sh
 
 clean:
 	rm -rf dist

@@ -1,0 +1,83 @@
+#!/usr/bin/env bun
+/**
+ * Runs the fake Teleport Auth server as a process (demos, benchmarks, manual testing).
+ * Prints one JSON line on stdout with the port and the credential files, then serves until
+ * SIGINT/SIGTERM. Example:
+ *   bun scripts/fake-teleport.ts --events 1000000 --days 5 --sessions 50 --bulk --out .demo/teleport
+ */
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { createTestPki } from "../test/support/pki.ts";
+import { startFakeTeleport } from "../test/support/fake-teleport.ts";
+
+const { values: a } = parseArgs({
+  options: {
+    port: { type: "string", default: "0" },
+    events: { type: "string", default: "1000" },
+    days: { type: "string", default: "3" },
+    sessions: { type: "string" },
+    prints: { type: "string" },
+    seed: { type: "string", default: "1" },
+    start: { type: "string" },
+    cluster: { type: "string", default: "test-cluster" },
+    bulk: { type: "boolean", default: false },
+    "chunk-size": { type: "string" },
+    "fail-every": { type: "string" },
+    "latency-ms": { type: "string" },
+    "drop-streams-after": { type: "string" },
+    "append-rate": { type: "string" },
+    "large-recording-mb": { type: "string" },
+    out: { type: "string" },
+  },
+  strict: true,
+});
+
+const num = (name: string, v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) {
+    console.error(`--${name}: "${v}" is not a non-negative number`);
+    process.exit(2);
+  }
+  return n;
+};
+
+const dir = a.out ? resolve(a.out) : undefined;
+if (dir) mkdirSync(dir, { recursive: true });
+const pki = await createTestPki({ clusterName: a.cluster, dir });
+const largeMb = num("large-recording-mb", a["large-recording-mb"]);
+const fake = await startFakeTeleport({
+  pki,
+  port: num("port", a.port),
+  events: num("events", a.events),
+  days: num("days", a.days),
+  sessions: num("sessions", a.sessions),
+  printsPerSession: num("prints", a.prints),
+  seed: num("seed", a.seed),
+  start: a.start ? new Date(a.start) : undefined,
+  bulk: a.bulk,
+  chunkSize: num("chunk-size", a["chunk-size"]),
+  failEvery: num("fail-every", a["fail-every"]),
+  latencyMs: num("latency-ms", a["latency-ms"]),
+  dropStreamsAfter: num("drop-streams-after", a["drop-streams-after"]),
+  appendRate: num("append-rate", a["append-rate"]),
+  largeRecordingBytes: largeMb ? largeMb * 1024 * 1024 : undefined,
+});
+
+console.log(
+  JSON.stringify({
+    port: fake.port,
+    addr: fake.addr,
+    clusterName: fake.clusterName,
+    ...fake.identity,
+    fluentd: { caFile: pki.fluentdCA.caFile, certFile: pki.fluentdServer.certFile, keyFile: pki.fluentdServer.keyFile, clientCertFile: pki.fluentdClient.certFile, clientKeyFile: pki.fluentdClient.keyFile },
+  }),
+);
+
+const shutdown = async () => {
+  await fake.stop();
+  process.exit(0);
+};
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);

@@ -1,0 +1,152 @@
+import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { AuditLogService, type EventUnstructured } from "../gen/teleport/auditlog/v1/auditlog_pb.ts";
+import { AuthService } from "../gen/teleport/legacy/client/proto/authservice_pb.ts";
+import {
+  TeleportError,
+  type AuditEvent,
+  type ClusterInfo,
+  type ExportedEvent,
+  type LockRequest,
+  type SearchPage,
+  type SearchQuery,
+  type TeleportErrorKind,
+} from "./types.ts";
+
+/** `types.EventOrderAscending`: Teleport casts this number, so 0 means ascending on the wire. */
+const ORDER_ASCENDING_ON_WIRE = 0;
+
+const NETWORK_FAILURE = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket hang up|GOAWAY|session closed|stream closed|closed before|premature|aborted/i;
+
+function kindOf(err: ConnectError, callerAborted: boolean): TeleportErrorKind {
+  switch (err.code) {
+    case Code.NotFound:
+      return "not-found";
+    case Code.Unimplemented:
+      return "unimplemented";
+    case Code.PermissionDenied:
+    case Code.Unauthenticated:
+      return "permission-denied";
+    case Code.InvalidArgument:
+    case Code.OutOfRange:
+      return "invalid";
+    case Code.Unavailable:
+    case Code.DeadlineExceeded:
+    case Code.Aborted:
+    case Code.ResourceExhausted:
+      return "transient";
+    case Code.Canceled:
+      return callerAborted ? "other" : "transient";
+    case Code.Internal:
+    case Code.Unknown:
+      return NETWORK_FAILURE.test(err.rawMessage) ? "transient" : "other";
+    default:
+      return "other";
+  }
+}
+
+/** Folds any failure of a call into a TeleportError the export jobs can act on. */
+export function toTeleportError(err: unknown, signal?: AbortSignal): TeleportError {
+  if (err instanceof TeleportError) return err;
+  const ce = ConnectError.from(err);
+  return new TeleportError(kindOf(ce, signal?.aborted ?? false), `teleport: ${ce.rawMessage || Code[ce.code]}`, ce.code);
+}
+
+export function toAuditEvent(item: EventUnstructured): AuditEvent {
+  return {
+    id: item.id,
+    type: item.type,
+    time: item.time ? timestampDate(item.time) : new Date(0),
+    index: Number(item.index),
+    json: item.unstructured ?? {},
+  };
+}
+
+async function* mapped<T, R>(source: () => AsyncIterable<T>, fn: (item: T) => R, signal?: AbortSignal): AsyncIterable<R> {
+  try {
+    for await (const item of source()) yield fn(item);
+  } catch (err) {
+    throw toTeleportError(err, signal);
+  }
+}
+
+async function call<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toTeleportError(err, signal);
+  }
+}
+
+/** The typed calls over a transport; no connection or credential handling here. */
+export class TeleportClient {
+  private readonly audit: Client<typeof AuditLogService>;
+  private readonly auth: Client<typeof AuthService>;
+
+  constructor(transport: Transport) {
+    this.audit = createClient(AuditLogService, transport);
+    this.auth = createClient(AuthService, transport);
+  }
+
+  ping(signal?: AbortSignal): Promise<ClusterInfo> {
+    return call(async () => {
+      const res = await this.auth.ping({}, { signal });
+      return { clusterName: res.ClusterName, serverVersion: res.ServerVersion };
+    }, signal);
+  }
+
+  searchEvents(q: SearchQuery, signal?: AbortSignal): Promise<SearchPage> {
+    return call(async () => {
+      const res = await this.audit.getUnstructuredEvents(
+        {
+          namespace: "default",
+          startDate: timestampFromDate(q.from),
+          endDate: timestampFromDate(q.to),
+          eventTypes: q.types,
+          limit: q.limit,
+          startKey: q.startKey,
+          order: ORDER_ASCENDING_ON_WIRE,
+        },
+        { signal },
+      );
+      return { events: res.items.map(toAuditEvent), nextKey: res.lastKey };
+    }, signal);
+  }
+
+  eventExportChunks(date: Date, signal?: AbortSignal): AsyncIterable<string> {
+    return mapped(() => this.audit.getEventExportChunks({ date: timestampFromDate(date) }, { signal }), (c) => c.chunk, signal);
+  }
+
+  exportEvents(q: { date: Date; chunk: string; cursor: string }, signal?: AbortSignal): AsyncIterable<ExportedEvent> {
+    return mapped(
+      () => this.audit.exportUnstructuredEvents({ date: timestampFromDate(q.date), chunk: q.chunk, cursor: q.cursor }, { signal }),
+      (item): ExportedEvent => {
+        if (!item.event) throw new TeleportError("other", "teleport: export stream item without an event");
+        return { event: toAuditEvent(item.event), cursor: item.cursor };
+      },
+      signal,
+    );
+  }
+
+  sessionEvents(sessionId: string, startIndex: number, signal?: AbortSignal): AsyncIterable<AuditEvent> {
+    return mapped(() => this.audit.streamUnstructuredSessionEvents({ sessionId, startIndex }, { signal }), toAuditEvent, signal);
+  }
+
+  upsertLock(lock: LockRequest, signal?: AbortSignal): Promise<void> {
+    return call(async () => {
+      await this.auth.upsertLock(
+        {
+          Kind: "lock",
+          Version: "v2",
+          Metadata: { Name: lock.name },
+          Spec: {
+            Target: { User: lock.user, Login: lock.login },
+            Message: lock.message,
+            Expires: lock.expires ? timestampFromDate(lock.expires) : undefined,
+          },
+        },
+        { signal },
+      );
+    }, signal);
+  }
+}

@@ -1,0 +1,152 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+/**
+ * Client credentials for Teleport: an identity file (`tctl auth sign --format=file`, or tbot's
+ * output) or the cert/key/CA triplet (`--format=tls`). Parsing follows Teleport's own reader so a
+ * file that works with the Go tool works here.
+ */
+export interface TeleportCredentials {
+  keyPem: string;
+  certPem: string;
+  /** Trusted CAs for the Auth server's certificate; nothing else is trusted. */
+  caPems: string[];
+  /** Recognised for completeness; TLS does not use them. */
+  sshCert?: string;
+  sshCAs: string[];
+  notAfter: Date;
+  /** From the CA certificate subject (O, else CN); undefined when it has neither. */
+  clusterName?: string;
+  /** Non-fatal findings (e.g. expiring soon) for the caller to log. */
+  warnings: string[];
+}
+
+export class CredentialsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CredentialsError";
+  }
+}
+
+const EXPIRY_WARNING_MS = 24 * 60 * 60 * 1000;
+const SSH_CERT_TYPE = /^\S+-cert-v01@openssh\.com$/;
+const REGENERATE = 'regenerate it with "tctl auth sign --format=file" or tbot';
+
+interface IdentityParts {
+  pemBlocks: string[];
+  sshCert?: string;
+  sshCAs: string[];
+}
+
+/** Teleport's reader: line based; PEM blocks by position, SSH lines by their first token. */
+function splitIdentity(text: string, where: string): IdentityParts {
+  const parts: IdentityParts = { pemBlocks: [], sshCAs: [] };
+  let block: string[] | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (block) {
+      block.push(line);
+      if (line.startsWith("-----END")) {
+        parts.pemBlocks.push(block.join("\n") + "\n");
+        block = undefined;
+      }
+    } else if (line.startsWith("-----BEGIN")) {
+      block = [line];
+    } else if (line.startsWith("@cert-authority")) {
+      parts.sshCAs.push(line);
+    } else if (SSH_CERT_TYPE.test(line.split(" ")[0] ?? "")) {
+      parts.sshCert = line;
+    }
+  }
+  if (block) throw new CredentialsError(`${where}: invalid PEM block (fragment): a "-----BEGIN" line has no "-----END"; ${REGENERATE}`);
+  return parts;
+}
+
+function certificate(pem: string, where: string, what: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch (err) {
+    throw new CredentialsError(`${where}: the ${what} is not a readable PEM certificate (${(err as Error).message})`);
+  }
+}
+
+function privateKey(pem: string, where: string): KeyObject {
+  try {
+    return createPrivateKey(pem);
+  } catch (err) {
+    throw new CredentialsError(`${where}: the private key is not a readable PEM key (${(err as Error).message})`);
+  }
+}
+
+/** Teleport CAs carry the cluster name as O=<cluster>, CN=<cluster>. */
+export function clusterNameFromCA(caPem: string): string | undefined {
+  const fields = new Map<string, string>();
+  for (const line of new X509Certificate(caPem).subject.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return fields.get("O") || fields.get("CN") || undefined;
+}
+
+/** Checks the parts fit together and are usable now; throws on what the Go tool refuses. */
+function assemble(keyPem: string, certPem: string, caPems: string[], where: string, now: Date): TeleportCredentials {
+  const cert = certificate(certPem, where, "TLS certificate");
+  const key = privateKey(keyPem, where);
+  if (!cert.checkPrivateKey(key)) {
+    throw new CredentialsError(`${where}: the private key does not match the TLS certificate; use the key and certificate issued together`);
+  }
+  if (caPems.length === 0) throw new CredentialsError(`${where}: no trusted CA certificate found; ${REGENERATE}`);
+  caPems.forEach((pem, i) => certificate(pem, where, `CA certificate #${i + 1}`));
+  const notAfter = new Date(cert.validTo);
+  if (notAfter.getTime() <= now.getTime()) {
+    throw new CredentialsError(`${where}: the certificate expired on ${notAfter.toISOString()}; ${REGENERATE}`);
+  }
+  const warnings: string[] = [];
+  if (notAfter.getTime() - now.getTime() < EXPIRY_WARNING_MS) {
+    warnings.push(`${where}: the certificate expires on ${notAfter.toISOString()}; renew it soon`);
+  }
+  return { keyPem, certPem, caPems, sshCAs: [], notAfter, clusterName: clusterNameFromCA(caPems[0]!), warnings };
+}
+
+export function parseIdentity(text: string, where = "teleport-identity", now = new Date()): TeleportCredentials {
+  const parts = splitIdentity(text, where);
+  const [keyPem, certPem, ...caPems] = parts.pemBlocks;
+  if (!keyPem) throw new CredentialsError(`${where}: no PEM block found (expected the private key first); ${REGENERATE}`);
+  if (!certPem) throw new CredentialsError(`${where}: missing the TLS certificate (the 2nd PEM block); ${REGENERATE}`);
+  const creds = assemble(keyPem, certPem, caPems, where, now);
+  return { ...creds, sshCert: parts.sshCert, sshCAs: parts.sshCAs };
+}
+
+function readSetting(path: string, setting: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CredentialsError(`${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+export function loadIdentityFile(path: string, now = new Date()): TeleportCredentials {
+  return parseIdentity(readSetting(path, "teleport-identity"), `teleport-identity ${path}`, now);
+}
+
+/** The `--format=tls` triplet; the CA file may hold several certificates (e.g. during rotation). */
+export function loadKeyPair(files: { certFile: string; keyFile: string; caFile: string }, now = new Date()): TeleportCredentials {
+  const certPem = readSetting(files.certFile, "teleport-cert");
+  const keyPem = readSetting(files.keyFile, "teleport-key");
+  const caPems = splitIdentity(readSetting(files.caFile, "teleport-ca"), `teleport-ca ${files.caFile}`).pemBlocks;
+  const where = `teleport-cert ${files.certFile} / teleport-key ${files.keyFile} / teleport-ca ${files.caFile}`;
+  return assemble(keyPem, certPem, caPems, where, now);
+}
+
+export interface CredentialSource {
+  identityFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+}
+
+export function loadCredentials(src: CredentialSource, now = new Date()): TeleportCredentials {
+  if (src.identityFile) return loadIdentityFile(src.identityFile, now);
+  if (src.certFile && src.keyFile && src.caFile) return loadKeyPair({ certFile: src.certFile, keyFile: src.keyFile, caFile: src.caFile }, now);
+  throw new CredentialsError("teleport-identity: not set; set it, or set all of teleport-cert, teleport-key and teleport-ca");
+}

@@ -1,0 +1,88 @@
+import { readFileSync } from "node:fs";
+import { logger } from "../logger.ts";
+import { TeleportClient } from "./client.ts";
+import { loadCredentials, parseIdentity, type TeleportCredentials } from "./credentials.ts";
+import { SwappableTransport, type TlsRouting } from "./transport.ts";
+import type { TeleportSource } from "./types.ts";
+
+export { CredentialsError, clusterNameFromCA, loadCredentials, parseIdentity, type TeleportCredentials } from "./credentials.ts";
+export { TELEPORT_API_VERSION, TELEPORT_SERVER_NAME, alpnProtocols, authRoutingProtocol, parseAddr, type TlsRouting } from "./transport.ts";
+export { toTeleportError } from "./client.ts";
+export * from "./types.ts";
+
+export interface TeleportSourceOptions {
+  /** host:port of the Auth service (3025) or the Proxy (443/3080, TLS routing). */
+  addr: string;
+  identityFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  /** Re-read the identity file every refreshIntervalMs (tbot / Machine ID renews it). */
+  refreshEnabled: boolean;
+  refreshIntervalMs: number;
+  clusterName?: string;
+  tlsRouting: TlsRouting;
+  connectTimeoutMs?: number;
+}
+
+/** A TeleportSource that can also be asked to re-read its identity file now. */
+export interface TeleportSourceHandle extends TeleportSource {
+  /** The credentials new calls use. */
+  readonly credentials: TeleportCredentials;
+  /** Re-reads the identity file; true when new credentials were taken into use. */
+  reloadCredentials(): boolean;
+}
+
+function logWarnings(creds: TeleportCredentials): void {
+  for (const w of creds.warnings) logger.warn(w);
+}
+
+export async function createTeleportSource(opts: TeleportSourceOptions): Promise<TeleportSourceHandle> {
+  let creds = loadCredentials(opts);
+  logWarnings(creds);
+  const identityFile = opts.identityFile;
+  let lastText = identityFile ? readFileSync(identityFile, "utf8") : "";
+  const transport = new SwappableTransport(
+    { addr: opts.addr, tlsRouting: opts.tlsRouting, clusterName: opts.clusterName, connectTimeoutMs: opts.connectTimeoutMs },
+    creds,
+  );
+  const client = new TeleportClient(transport);
+
+  const reloadCredentials = (): boolean => {
+    if (!identityFile) return false;
+    try {
+      const text = readFileSync(identityFile, "utf8");
+      if (text === lastText) return false;
+      const fresh = parseIdentity(text, `teleport-identity ${identityFile}`);
+      transport.swap(fresh);
+      creds = fresh;
+      lastText = text;
+      logWarnings(fresh);
+      logger.info(`Reloaded the Teleport identity from ${identityFile}; valid until ${fresh.notAfter.toISOString()}`);
+      return true;
+    } catch (err) {
+      logger.warn(`Failed to reload identity file from disk; keeping the current credentials: ${(err as Error).message}`);
+      return false;
+    }
+  };
+
+  const timer = opts.refreshEnabled && identityFile ? setInterval(reloadCredentials, opts.refreshIntervalMs) : undefined;
+  timer?.unref();
+
+  return {
+    get credentials() {
+      return creds;
+    },
+    reloadCredentials,
+    ping: () => client.ping(),
+    searchEvents: (q, signal) => client.searchEvents(q, signal),
+    eventExportChunks: (date, signal) => client.eventExportChunks(date, signal),
+    exportEvents: (q, signal) => client.exportEvents(q, signal),
+    sessionEvents: (sid, startIndex, signal) => client.sessionEvents(sid, startIndex, signal),
+    upsertLock: (lock, signal) => client.upsertLock(lock, signal),
+    async close() {
+      if (timer) clearInterval(timer);
+      transport.close();
+    },
+  };
+}

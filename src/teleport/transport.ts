@@ -1,0 +1,153 @@
+import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
+import type { TeleportCredentials } from "./credentials.ts";
+
+/**
+ * The gRPC connection to Teleport: HTTP/2 over mutual TLS, as Teleport's Go API client makes it.
+ * Credentials can be swapped (identity refresh) without breaking calls in flight: each credential
+ * generation has its own HTTP/2 session, retired once its last call has finished.
+ */
+
+/** The `version` metadata Teleport's API client sends on every call (api/constants.Version). */
+export const TELEPORT_API_VERSION = "17.0.0";
+/** Teleport puts this name in every Auth server certificate; we verify it whatever address we dial. */
+export const TELEPORT_SERVER_NAME = "teleport.cluster.local";
+const DEFAULT_AUTH_PORT = 3025;
+/** Proxy web ports where TLS routing is on by default (`auto`). */
+const TLS_ROUTING_PORTS = new Set([443, 3080]);
+
+export type TlsRouting = "auto" | "on" | "off";
+
+export interface TransportTarget {
+  addr: string;
+  tlsRouting: TlsRouting;
+  /** Needed for TLS routing; from the `teleport-cluster` setting or the identity's CA. */
+  clusterName?: string;
+  connectTimeoutMs?: number;
+}
+
+export function parseAddr(addr: string): { host: string; port: number } {
+  const trimmed = addr.trim().replace(/^https?:\/\//, "").replace(/\/+$/, "");
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(trimmed);
+  const port = m?.[2] === undefined ? DEFAULT_AUTH_PORT : Number(m[2]);
+  if (!m || !m[1] || port < 1 || port > 65535) {
+    throw new Error(`teleport-addr: "${addr}" is not host:port (e.g. auth.example.com:3025 or proxy.example.com:443)`);
+  }
+  return { host: m[1], port };
+}
+
+/** ALPN for the Proxy's TLS router: route the raw TLS stream to Auth of this cluster, then h2. */
+export function authRoutingProtocol(clusterName: string): string {
+  return `teleport-auth@${Buffer.from(clusterName, "utf8").toString("hex")}.${TELEPORT_SERVER_NAME}`;
+}
+
+export function alpnProtocols(target: TransportTarget): string[] {
+  const { port } = parseAddr(target.addr);
+  const routed = target.tlsRouting === "on" || (target.tlsRouting === "auto" && TLS_ROUTING_PORTS.has(port));
+  if (!routed) return ["h2"];
+  if (!target.clusterName) {
+    throw new Error(`teleport-cluster: TLS routing through the Proxy (${target.addr}) needs the cluster name; set teleport-cluster or use an identity whose CA names it`);
+  }
+  return [authRoutingProtocol(target.clusterName), "h2"];
+}
+
+const versionHeader: Interceptor = (next) => async (req) => {
+  req.header.set("version", TELEPORT_API_VERSION);
+  return next(req);
+};
+
+interface Generation {
+  transport: Transport;
+  session: Http2SessionManager;
+  inFlight: number;
+  retired: boolean;
+}
+
+export class SwappableTransport implements Transport {
+  private current: Generation;
+  private readonly generations = new Set<Generation>();
+
+  constructor(
+    private readonly target: TransportTarget,
+    creds: TeleportCredentials,
+  ) {
+    this.current = this.build(creds);
+  }
+
+  private build(creds: TeleportCredentials): Generation {
+    const { host, port } = parseAddr(this.target.addr);
+    const baseUrl = `https://${host}:${port}`;
+    const session = new Http2SessionManager(
+      baseUrl,
+      { pingIntervalMs: 60_000, pingTimeoutMs: 180_000, pingIdleConnection: true, connectTimeoutMs: this.target.connectTimeoutMs ?? 30_000 },
+      {
+        key: creds.keyPem,
+        cert: creds.certPem,
+        ca: creds.caPems,
+        servername: TELEPORT_SERVER_NAME,
+        ALPNProtocols: alpnProtocols({ ...this.target, clusterName: this.target.clusterName ?? creds.clusterName }),
+      },
+    );
+    const transport = createGrpcTransport({ baseUrl, sessionManager: session, interceptors: [versionHeader] });
+    const gen: Generation = { transport, session, inFlight: 0, retired: false };
+    this.generations.add(gen);
+    return gen;
+  }
+
+  /** New calls use the new credentials; calls in flight finish on the old session. */
+  swap(creds: TeleportCredentials): void {
+    const old = this.current;
+    this.current = this.build(creds);
+    old.retired = true;
+    this.closeIfDone(old);
+  }
+
+  private closeIfDone(gen: Generation): void {
+    if (gen.retired && gen.inFlight === 0) {
+      gen.session.abort();
+      this.generations.delete(gen);
+    }
+  }
+
+  private finish(gen: Generation): void {
+    gen.inFlight--;
+    this.closeIfDone(gen);
+  }
+
+  unary: Transport["unary"] = async (...args) => {
+    const gen = this.current;
+    gen.inFlight++;
+    try {
+      return await gen.transport.unary(...args);
+    } finally {
+      this.finish(gen);
+    }
+  };
+
+  stream: Transport["stream"] = async (...args) => {
+    const gen = this.current;
+    gen.inFlight++;
+    let res;
+    try {
+      res = await gen.transport.stream(...args);
+    } catch (err) {
+      this.finish(gen);
+      throw err;
+    }
+    const messages = res.message;
+    const release = () => this.finish(gen);
+    async function* tracked() {
+      try {
+        yield* messages;
+      } finally {
+        release();
+      }
+    }
+    return { ...res, message: tracked() };
+  };
+
+  close(): void {
+    for (const gen of this.generations) gen.session.abort();
+    this.generations.clear();
+  }
+}

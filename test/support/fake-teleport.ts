@@ -1,0 +1,351 @@
+import { Code, ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { AuditLogService, EventUnstructuredSchema, type EventUnstructured } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
+import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
+import type { LockV2 } from "../../src/gen/teleport/legacy/types/types_pb.ts";
+import { FakeEventLog, type EventLogOptions, type FakeEvent } from "./fake-events.ts";
+import { writeIdentity, type WrittenIdentity } from "./identity.ts";
+import { createTestPki, type TestPki } from "./pki.ts";
+
+/**
+ * A fake Teleport Auth server for tests, demos and benchmarks: the real gRPC method paths over
+ * mutual TLS, paging and export semantics as Teleport's backends implement them (reference Part C),
+ * deterministic events, session recordings and fault injection. One implementation, used
+ * in-process by tests and as a process by scripts/fake-teleport.ts.
+ */
+
+export interface FakeTeleportOptions extends EventLogOptions {
+  /** 0 (default) picks a free port. Always listens on 127.0.0.1. */
+  port?: number;
+  /** Serve GetEventExportChunks/ExportUnstructuredEvents; otherwise UNIMPLEMENTED (non-Athena backends). */
+  bulk?: boolean;
+  /** Events per bulk-export chunk. */
+  chunkSize?: number;
+  /** Answer UNAVAILABLE on every Nth call (counting all calls). */
+  failEvery?: number;
+  /** Delay before every answer. */
+  latencyMs?: number;
+  /** Drop the HTTP/2 connection after this many items of every server stream. */
+  dropStreamsAfter?: number;
+  /** Live appends: events per second (0 = none). */
+  appendRate?: number;
+  serverVersion?: string;
+  /** Reuse a PKI (e.g. to share it with a fake Fluentd); created otherwise. */
+  pki?: TestPki;
+  /** Where the identity files go; the PKI directory by default. */
+  outDir?: string;
+}
+
+export interface RecordedLock {
+  name: string;
+  kind: string;
+  version: string;
+  target: { user: string; login: string; role: string };
+  message: string;
+  expires?: Date;
+}
+
+export interface FakeTeleport {
+  port: number;
+  /** `127.0.0.1:<port>`, what teleport-addr takes. */
+  addr: string;
+  url: string;
+  pki: TestPki;
+  clusterName: string;
+  /** Identity file (tctl auth sign --format=file layout) and the cert/key/CA triplet. */
+  identity: WrittenIdentity;
+  log: FakeEventLog;
+  locks: RecordedLock[];
+  /** Calls per method name, including rejected ones. */
+  calls: Record<string, number>;
+  /** ALPN protocol lists offered by clients, in connection order. */
+  alpnOffers: string[][];
+  /** SNI names seen, in connection order. */
+  serverNames: string[];
+  /** Client certificate CN of every admitted call, in call order. */
+  peers: string[];
+  appendEvents(n: number, at?: Date): void;
+  /** The next server stream drops its connection after `items` items. */
+  dropNextStreamAfter(items: number): void;
+  setFailEvery(n: number): void;
+  setLatency(ms: number): void;
+  stop(): Promise<void>;
+}
+
+const EVENTS_DEFAULT_LIMIT = 500;
+const EVENTS_MAX_LIMIT = 10_000;
+const SERVER_NAME = "teleport.cluster.local";
+const DAY_MS = 86_400_000;
+
+const requestKey = createContextKey<http2.Http2ServerRequest | undefined>(undefined);
+
+function toProto(e: FakeEvent): EventUnstructured {
+  return create(EventUnstructuredSchema, {
+    type: e.type,
+    id: e.id,
+    time: { seconds: BigInt(e.time.seconds), nanos: e.time.nanos },
+    index: BigInt(e.ei),
+    unstructured: e.json,
+  });
+}
+
+/** Opaque to clients; ours is a versioned, base64url-wrapped position. */
+function encodeKey(parts: (string | number)[]): string {
+  return Buffer.from(["v1", ...parts].join("|")).toString("base64url");
+}
+
+function decodeKey(key: string, what: string): string[] {
+  const parts = Buffer.from(key, "base64url").toString().split("|");
+  if (parts[0] !== "v1") throw new ConnectError(`invalid ${what} "${key}"`, Code.InvalidArgument);
+  return parts.slice(1);
+}
+
+const utcDay = (d: Date) => Math.floor(d.getTime() / DAY_MS);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise<FakeTeleport> {
+  const pki = opts.pki ?? (await createTestPki({ clusterName: opts.clusterName }));
+  const clusterName = pki.clusterName;
+  const log = new FakeEventLog({ ...opts, clusterName });
+  const chunkSize = opts.chunkSize ?? 1000;
+  const locks: RecordedLock[] = [];
+  const calls: Record<string, number> = {};
+  const alpnOffers: string[][] = [];
+  const serverNames: string[] = [];
+  const peers: string[] = [];
+  let totalCalls = 0;
+  let failEvery = opts.failEvery ?? 0;
+  let latencyMs = opts.latencyMs ?? 0;
+  let dropNext: number | undefined;
+  /** Sealed chunks per UTC day: index ranges, fixed once listed so appends land in new chunks. */
+  const sealed = new Map<number, { ranges: [number, number][]; next: number }>();
+
+  async function admit(method: string, ctx: HandlerContext): Promise<void> {
+    calls[method] = (calls[method] ?? 0) + 1;
+    totalCalls++;
+    const socket = ctx.values.get(requestKey)?.socket as TLSSocket | undefined;
+    peers.push(String(socket?.getPeerCertificate?.()?.subject?.CN ?? ""));
+    if (!ctx.requestHeader.get("version")) throw new ConnectError("missing the version metadata header", Code.InvalidArgument);
+    if (latencyMs > 0) await sleep(latencyMs);
+    if (failEvery > 0 && totalCalls % failEvery === 0) throw new ConnectError("injected fault: auth server unavailable", Code.Unavailable);
+  }
+
+  /** Wraps a server stream with the connection-drop fault. */
+  async function* faulty<T>(ctx: HandlerContext, items: Iterable<T>): AsyncGenerator<T> {
+    const dropAfter = dropNext ?? opts.dropStreamsAfter;
+    dropNext = undefined;
+    let n = 0;
+    for (const item of items) {
+      if (dropAfter !== undefined && n === dropAfter) {
+        ctx.values.get(requestKey)?.stream.session?.destroy();
+        throw new ConnectError("injected fault: connection dropped", Code.Unavailable);
+      }
+      yield item;
+      n++;
+    }
+  }
+
+  function* page(start: number, end: number, types: Set<string>, limit: number, descending: boolean, out: FakeEvent[]): Generator<number> {
+    // Yields the position after the page when more matches follow; nothing otherwise.
+    const step = descending ? -1 : 1;
+    for (let i = start; descending ? i >= end : i < end; i += step) {
+      if (types.size > 0 && !types.has(log.typeAt(i))) continue;
+      if (out.length === limit) {
+        yield i;
+        return;
+      }
+      out.push(log.eventAt(i));
+    }
+  }
+
+  function timeOrDefault(t: Timestamp | undefined, fallback: Date): Date {
+    return t ? timestampDate(t) : fallback;
+  }
+
+  function sealChunks(day: number): [number, number][] {
+    const lo = log.lowerBound(new Date(day * DAY_MS));
+    const hi = log.lowerBound(new Date((day + 1) * DAY_MS));
+    const state = sealed.get(day) ?? { ranges: [], next: lo };
+    for (let a = Math.max(state.next, lo); a < hi; a += chunkSize) state.ranges.push([a, Math.min(a + chunkSize, hi)]);
+    state.next = Math.max(state.next, hi);
+    sealed.set(day, state);
+    return state.ranges;
+  }
+
+  /** A fixed shuffle of a chunk: Teleport promises no order inside a chunk. */
+  function chunkOrder(a: number, b: number): number[] {
+    const n = b - a;
+    const order: number[] = [];
+    const stride = n > 2 ? [7, 5, 3].find((s) => n % s !== 0) ?? 1 : 1;
+    for (let k = 0; k < n; k++) order.push(a + ((k * stride) % n));
+    return order;
+  }
+
+  function requireBulk(): void {
+    if (!opts.bulk) throw new ConnectError("event export is not implemented by this audit log backend", Code.Unimplemented);
+  }
+
+  const routes = (r: ConnectRouter) => {
+    r.service(AuditLogService, {
+      async getUnstructuredEvents(req, ctx) {
+        await admit("GetUnstructuredEvents", ctx);
+        if (req.limit > EVENTS_MAX_LIMIT) throw new ConnectError(`limit ${req.limit} exceeds the maximum of ${EVENTS_MAX_LIMIT}`, Code.InvalidArgument);
+        const order = req.order as number;
+        if (order !== 0 && order !== 1) throw new ConnectError(`unknown order ${order}`, Code.InvalidArgument);
+        const descending = order === 1;
+        const limit = req.limit <= 0 ? EVENTS_DEFAULT_LIMIT : req.limit;
+        const lo = log.lowerBound(timeOrDefault(req.startDate, new Date(0)));
+        const hi = log.lowerBound(timeOrDefault(req.endDate, new Date(8.64e15)));
+        let start = descending ? hi - 1 : lo;
+        if (req.startKey) {
+          const [pos] = decodeKey(req.startKey, "start_key");
+          start = Number(pos);
+          if (!Number.isInteger(start)) throw new ConnectError(`invalid start_key "${req.startKey}"`, Code.InvalidArgument);
+        }
+        const out: FakeEvent[] = [];
+        const [next] = [...page(start, descending ? lo : hi, new Set(req.eventTypes), limit, descending, out)];
+        return { items: out.map(toProto), lastKey: next === undefined ? "" : encodeKey([next]) };
+      },
+
+      async *streamUnstructuredSessionEvents(req, ctx) {
+        await admit("StreamUnstructuredSessionEvents", ctx);
+        const k = log.sessionIndexOf(req.sessionId);
+        if (k === undefined || !log.hasRecording(k)) throw new ConnectError(`session recording ${req.sessionId} not found`, Code.NotFound);
+        for await (const e of faulty(ctx, log.recording(k, req.startIndex))) yield toProto(e);
+      },
+
+      async *getEventExportChunks(req, ctx) {
+        await admit("GetEventExportChunks", ctx);
+        requireBulk();
+        const day = utcDay(timeOrDefault(req.date, new Date()));
+        for await (const [a, b] of faulty(ctx, sealChunks(day))) yield { chunk: encodeKey([day, a, b]) };
+      },
+
+      async *exportUnstructuredEvents(req, ctx) {
+        await admit("ExportUnstructuredEvents", ctx);
+        requireBulk();
+        const day = utcDay(timeOrDefault(req.date, new Date()));
+        const [chunkDay, a, b] = decodeKey(req.chunk, "chunk").map(Number);
+        if (chunkDay !== day || a === undefined || b === undefined) throw new ConnectError(`chunk ${req.chunk} not found for this date`, Code.NotFound);
+        const order = chunkOrder(a, b);
+        let from = 0;
+        if (req.cursor) from = Number(decodeKey(req.cursor, "cursor")[0]) + 1;
+        const positions = order.keys();
+        const wanted = [...positions].filter((p) => p >= from);
+        for await (const p of faulty(ctx, wanted)) {
+          yield { event: toProto(log.eventAt(order[p]!)), cursor: encodeKey([p]) };
+        }
+      },
+    });
+
+    r.service(AuthService, {
+      async ping(_req, ctx) {
+        await admit("Ping", ctx);
+        return { ClusterName: clusterName, ServerVersion: opts.serverVersion ?? "17.4.2" };
+      },
+      async upsertLock(req: LockV2, ctx) {
+        await admit("UpsertLock", ctx);
+        const name = req.Metadata?.Name ?? "";
+        if (!name) throw new ConnectError("missing parameter Name", Code.InvalidArgument);
+        const t = req.Spec?.Target;
+        if (!t || !Object.values({ ...t, $typeName: undefined }).some((v) => typeof v === "string" && v !== "")) {
+          throw new ConnectError("at least one target field must be set", Code.InvalidArgument);
+        }
+        locks.push({
+          name,
+          kind: "lock",
+          version: "v2",
+          target: { user: t.User, login: t.Login, role: t.Role },
+          message: req.Spec?.Message ?? "",
+          expires: req.Spec?.Expires ? timestampDate(req.Spec.Expires) : undefined,
+        });
+        return {};
+      },
+    });
+  };
+
+  const server = http2.createSecureServer(
+    {
+      key: pki.authServer.keyPem,
+      cert: pki.authServer.certPem,
+      // Clients are signed by the user CA, which only the server trusts (reference Part C.4).
+      ca: pki.userCA.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNCallback: ({ servername, protocols }: { servername: string; protocols: string[] }) => {
+        alpnOffers.push(protocols);
+        serverNames.push(servername);
+        return servername === SERVER_NAME && protocols.includes("h2") ? "h2" : undefined;
+      },
+    } as http2.SecureServerOptions,
+    connectNodeAdapter({
+      routes,
+      grpc: true,
+      connect: false,
+      grpcWeb: false,
+      contextValues: (req) => createContextValues().set(requestKey, req as http2.Http2ServerRequest),
+    }),
+  );
+  // A handshake that fails (no or foreign client certificate) must not crash the fake.
+  server.on("tlsClientError", () => {});
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  server.on("secureConnection", (socket: TLSSocket) => {
+    if ((socket as TLSSocket & { servername?: string }).servername !== SERVER_NAME) socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const identity = await writeIdentity(opts.outDir ?? pki.dir, clusterName, {
+    keyPem: pki.teleportClient.keyPem,
+    certPem: pki.teleportClient.certPem,
+    caPems: [pki.hostCA.ca.certPem],
+  });
+
+  const appendTimer = opts.appendRate ? setInterval(() => log.append(Math.max(1, Math.round(opts.appendRate! / 10))), 100) : undefined;
+
+  return {
+    port,
+    addr: `127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${port}`,
+    pki,
+    clusterName,
+    identity,
+    log,
+    locks,
+    calls,
+    alpnOffers,
+    serverNames,
+    peers,
+    appendEvents: (n, at) => log.append(n, at),
+    dropNextStreamAfter: (items) => {
+      dropNext = items;
+    },
+    setFailEvery: (n) => {
+      failEvery = n;
+    },
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
+    async stop() {
+      if (appendTimer) clearInterval(appendTimer);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Open HTTP/2 sessions keep close() waiting; the fake ends them.
+        for (const s of sessions) s.destroy();
+      });
+    },
+  };
+}
+
