@@ -34,3 +34,4 @@ clean:
 	rm -rf dist
 
 include scripts/mk/example-mtls.mk
+include scripts/mk/release.mk
