@@ -51,7 +51,6 @@ export interface ReceivedRequest {
   /** Records stored from this request. */
   stored: number;
   headers: Record<string, string | string[] | undefined>;
-  clientCN?: string;
   /** The fault that answered it, if any. */
   fault?: string;
 }
@@ -195,7 +194,6 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
       body: keepRecords ? body.toString("utf8") : "",
       stored: 0,
       headers: { ...req.headers },
-      clientCN: socket.getPeerCertificate?.()?.subject?.CN as string | undefined,
     };
     if (faults.latencyMs > 0) {
       await Bun.sleep(faults.latencyMs);
