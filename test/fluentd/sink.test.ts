@@ -12,6 +12,7 @@ let encryptedClient: PemPair;
 let tagSeq = 0;
 
 beforeAll(async () => {
+  logger.level = 0; // retry warnings are expected here; tests that check logs capture them
   pki = await createTestPki();
   encryptedClient = await pki.fluentdCA.issue("encrypted-client", { usage: "client", passphrase: "client-secret" });
   fluentd = await startFakeFluentd({ ca: pki.fluentdCA.ca.certPem, cert: pki.fluentdServer.certPem, key: pki.fluentdServer.keyPem, bodyLimit: 64 * 1024 });
@@ -224,6 +225,18 @@ describe("retries", () => {
     expect(report.delivered).toBe(30);
     expect(report.requests).toBe(6);
     expectExactlyOnce(tag, records);
+  });
+
+  test("429, 408 and 401 are retried, not dead-lettered (401 refuses the whole stream, not a record)", async () => {
+    const sink = await createFluentdSink(options({ batchSize: 10 }));
+    for (const status of [429, 408, 401]) {
+      const tag = freshTag();
+      fluentd.faults.failNext(2, status);
+      const records = auditRecords(4);
+      const report = await sink.deliver(fluentd.url(tag), records);
+      expect(report).toMatchObject({ delivered: 4, requests: 3, deadLettered: [] });
+      expectExactlyOnce(tag, records);
+    }
   });
 
   test("503 with Retry-After waits as told", async () => {
