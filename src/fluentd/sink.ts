@@ -79,6 +79,10 @@ class HttpFluentdSink implements FluentdSink {
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
     if (this.closed) throw new Error("the Fluentd sink is closed");
     if (signal?.aborted) throw abortError();
+    if (!this.opts.allowInsecure && !url.toLowerCase().startsWith("https://")) {
+      // Also guards URLs that were not listed in `urls` at start-up.
+      throw new FluentdSettingError("fluentd-url", `${redactUrl(url)} is not https://; mutual TLS is required unless fluentd-allow-insecure is set`);
+    }
     const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0 };
     const batches = splitIntoBatches(records, this.opts.batchSize, this.opts.batchBytes);
     await Promise.all(batches.map((batch) => this.sendBatch(url, batch, report, signal)));

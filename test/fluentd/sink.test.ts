@@ -212,7 +212,21 @@ describe("mutual TLS", () => {
   test("plain HTTP needs the explicit opt-in", async () => {
     const err = await createFluentdSink(options({ urls: ["http://localhost:8888/events.log"] })).catch((e) => e);
     expect(err.message).toContain("fluentd-allow-insecure");
+    const sink = await createFluentdSink(options());
+    const atDelivery = await sink.deliver("http://localhost:8888/events.log", auditRecords(1)).catch((e) => e);
+    expect(atDelivery).toBeInstanceOf(FluentdSettingError);
   });
+});
+
+test("with fluentd-allow-insecure, plain HTTP without a client certificate delivers", async () => {
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(null, { status: 200 }) });
+  try {
+    const url = `http://127.0.0.1:${server.port}/plain.log`;
+    const sink = await createFluentdSink({ allowInsecure: true, maxConnections: 1, urls: [url] });
+    expect((await sink.deliver(url, auditRecords(3))).delivered).toBe(3);
+  } finally {
+    server.stop(true);
+  }
 });
 
 describe("retries", () => {
