@@ -17,9 +17,12 @@ export interface DeadLetter {
 }
 
 export interface DeliveryReport {
+  /** Records the receiver acknowledged. */
   delivered: number;
   deadLettered: DeadLetter[];
+  /** HTTP requests made, retries and split halves included. */
   requests: number;
+  /** Body bytes of the acknowledged requests. */
   bytes: number;
 }
 

@@ -1,0 +1,79 @@
+/**
+ * What to do with a failed request, and how long to wait before the next one.
+ */
+export interface BackoffPolicy {
+  /** First delay's upper bound. */
+  baseMs: number;
+  /** Upper bound of every delay. */
+  capMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 30_000 };
+
+/** A receiver's Retry-After above this is treated as a misconfiguration, not a promise. */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** "Full jitter": a uniform delay in [0, min(cap, base·2^(n-1))), so retrying clients spread out. */
+export function backoffDelay(policy: BackoffPolicy, failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(failures - 1, 30));
+  return Math.floor(random() * ceiling);
+}
+
+/** Retry-After as delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const trimmed = value.trim();
+  let ms: number;
+  if (/^\d+$/.test(trimmed)) ms = Number(trimmed) * 1000;
+  else {
+    const date = Date.parse(trimmed);
+    if (Number.isNaN(date)) return undefined;
+    ms = date - now;
+  }
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
+export type StatusClass = "success" | "transient" | "reject-records" | "receiver-refuses";
+
+/**
+ * Any 2xx is success (Fluentd 200/204, Fluent Bit 201). 408, 429 and 5xx are transient. 401, 403,
+ * 404 and 407 say the receiver refuses this client or URL, whatever the records: retrying (with a
+ * warning) keeps the events until the operator fixes the token or path, where dead-lettering would
+ * discard the whole stream. Other 4xx refuse the records themselves (400 bad record, 413 too big).
+ */
+export function classifyStatus(status: number): StatusClass {
+  if (status >= 200 && status < 300) return "success";
+  if (status === 408 || status === 429 || status >= 500) return "transient";
+  if (status === 401 || status === 403 || status === 404 || status === 407) return "receiver-refuses";
+  if (status >= 400) return "reject-records";
+  // 1xx/3xx: fetch follows redirects itself, so anything left is unexpected; retrying is the safe side.
+  return "transient";
+}
+
+/** Sleeps `ms`, or rejects as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError());
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError());
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export function abortError(): DOMException {
+  return new DOMException("Fluentd delivery aborted", "AbortError");
+}
+
+/** "1m05s"-style durations for warnings. */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}

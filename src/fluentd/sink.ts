@@ -1,0 +1,188 @@
+import { logger, rateLimited } from "../logger.ts";
+import { halve, splitIntoBatches, type Batch } from "./batch.ts";
+import { parseHeaders } from "./headers.ts";
+import { abortError, backoffDelay, classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter, sleep, type BackoffPolicy } from "./retry.ts";
+import { Semaphore } from "./semaphore.ts";
+import { FluentdSettingError, loadFluentdTls, redactUrl, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
+import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
+
+export interface FluentdSinkOptions extends FluentdTlsSettings {
+  /** Requests in flight across the whole sink (`fluentd-max-connections`). */
+  maxConnections: number;
+  /** Records per request (`fluentd-batch-size`, default 100); 1 sends each event alone, like the Go tool. */
+  batchSize?: number;
+  /** Body bytes per request (`fluentd-batch-bytes`, default 1 MiB). */
+  batchBytes?: number;
+  /** Per-request timeout (`fluentd-timeout`, default 30 s). */
+  timeoutMs?: number;
+  /** `fluentd-header` entries, "Name: value". */
+  headers?: string[];
+  /** Retry delays; tests shrink them. */
+  backoff?: BackoffPolicy;
+  /** How often a still-failing receiver is reported at warn (default one minute). */
+  warnIntervalMs?: number;
+}
+
+export const DEFAULT_BATCH_SIZE = 100;
+export const DEFAULT_BATCH_BYTES = 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The session recording URL of one session, as the Go tool builds it. */
+export function sessionUrl(base: string, sid: string): string {
+  return `${base}.${sid}.log`;
+}
+
+type Attempt =
+  | { kind: "ok" }
+  | { kind: "refused"; status: number; reason: string }
+  | { kind: "retry"; cause: string; retryAfterMs?: number; staleConnection?: boolean };
+
+function positiveInteger(setting: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new FluentdSettingError(setting, `must be a positive integer, got ${value}`);
+  return value;
+}
+
+// Bun reports a socket the server closed while it sat in the pool with these codes; the request
+// never reached the application, so it is resent at once rather than after a backoff.
+const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
+const UNTRUSTED_SERVER = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
+
+function describeFetchError(err: unknown): { cause: string; code: string } {
+  const e = err as { code?: string; name?: string; message?: string };
+  const code = e.code ?? e.name ?? "Error";
+  // Bun appends advice about `verbose: true`, which means nothing to an operator.
+  const message = (e.message ?? String(err)).split(" For more information")[0]!.trim();
+  let hint = "";
+  if (UNTRUSTED_SERVER.test(code)) hint = " (the Fluentd server certificate is not trusted: check fluentd-ca)";
+  else if (code === "EPROTO") hint = " (TLS handshake failed: does Fluentd trust fluentd-cert, and does it speak TLS?)";
+  return { cause: message.includes(code) ? message + hint : `${code}: ${message}${hint}`, code };
+}
+
+function firstLines(text: string): string {
+  return text.split("\n").map((l) => l.trim()).filter(Boolean).join(" ").slice(0, 300);
+}
+
+class HttpFluentdSink implements FluentdSink {
+  private readonly semaphore: Semaphore;
+  private readonly warn: (key: string, fn: () => void) => void;
+  private closed = false;
+
+  constructor(
+    private readonly opts: Required<Pick<FluentdSinkOptions, "batchSize" | "batchBytes" | "timeoutMs" | "backoff">> & FluentdSinkOptions,
+    private readonly tls: FluentdTlsMaterial,
+    private readonly headers: Array<[string, string]>,
+  ) {
+    this.semaphore = new Semaphore(opts.maxConnections);
+    this.warn = rateLimited(opts.warnIntervalMs ?? 60_000);
+  }
+
+  async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
+    if (this.closed) throw new Error("the Fluentd sink is closed");
+    if (signal?.aborted) throw abortError();
+    if (!this.opts.allowInsecure && !url.toLowerCase().startsWith("https://")) {
+      // Also guards URLs that were not listed in `urls` at start-up.
+      throw new FluentdSettingError("fluentd-url", `${redactUrl(url)} is not https://; mutual TLS is required unless fluentd-allow-insecure is set`);
+    }
+    const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0 };
+    const batches = splitIntoBatches(records, this.opts.batchSize, this.opts.batchBytes);
+    await Promise.all(batches.map((batch) => this.sendBatch(url, batch, report, signal)));
+    return report;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /** Sends one batch; a refused batch is halved until the refused records stand alone. */
+  private async sendBatch(url: string, batch: Batch, report: DeliveryReport, signal?: AbortSignal): Promise<void> {
+    const outcome = await this.sendWithRetry(url, batch, report, signal);
+    if (outcome.kind === "ok") {
+      report.delivered += batch.records.length;
+      report.bytes += batch.bytes;
+      return;
+    }
+    if (batch.records.length > 1) {
+      // Fluentd refuses a whole request for one bad record and stores nothing from it.
+      logger.debug("Fluentd refused a batch, splitting it", { url: redactUrl(url), status: outcome.status, records: batch.records.length });
+      await Promise.all(halve(batch, this.opts.batchSize > 1).map((half) => this.sendBatch(url, half, report, signal)));
+      return;
+    }
+    const record = batch.records[0]!;
+    logger.debug("Fluentd refused an event permanently", { url: redactUrl(url), id: record.id, status: outcome.status });
+    report.deadLettered.push({ record, url, status: outcome.status, reason: outcome.reason });
+  }
+
+  private async sendWithRetry(url: string, batch: Batch, report: DeliveryReport, signal?: AbortSignal): Promise<Exclude<Attempt, { kind: "retry" }>> {
+    const started = Date.now();
+    for (let failures = 1; ; failures++) {
+      const release = await this.semaphore.acquire(signal);
+      let attempt: Attempt;
+      try {
+        report.requests++;
+        attempt = await this.post(url, batch, signal);
+      } finally {
+        release();
+      }
+      if (attempt.kind !== "retry") return attempt;
+
+      const immediate = failures === 1 && attempt.staleConnection === true;
+      const delay = attempt.retryAfterMs ?? (immediate ? 0 : backoffDelay(this.opts.backoff, failures));
+      const where = redactUrl(url);
+      logger.debug("Fluentd request failed, retrying", { url: where, cause: attempt.cause, attempt: failures, records: batch.records.length, retryInMs: delay });
+      if (failures >= 2) {
+        const cause = attempt.cause;
+        this.warn(where, () =>
+          logger.warn(`Fluentd delivery failing for ${formatDuration(Date.now() - started)}, still retrying`, { url: where, cause }),
+        );
+      }
+      await sleep(delay, signal);
+    }
+  }
+
+  private async post(url: string, batch: Batch, signal?: AbortSignal): Promise<Attempt> {
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const headers = new Headers({ "Content-Type": "application/json" });
+    for (const [name, value] of this.headers) headers.set(name, value);
+    let status: number;
+    let text: string;
+    let retryAfter: string | null;
+    try {
+      const res = await fetch(url, { method: "POST", body: batch.body, headers, tls: this.tls, signal: combined, keepalive: true });
+      status = res.status;
+      retryAfter = res.headers.get("retry-after");
+      // Reading the (short) body lets the connection go back to the pool.
+      text = await res.text();
+    } catch (err) {
+      if (signal?.aborted) throw abortError();
+      if (timeout.aborted) return { kind: "retry", cause: `no response within ${this.opts.timeoutMs} ms (fluentd-timeout)` };
+      const { cause, code } = describeFetchError(err);
+      return { kind: "retry", cause, staleConnection: STALE_CONNECTION_CODES.has(code) };
+    }
+    switch (classifyStatus(status)) {
+      case "success":
+        return { kind: "ok" };
+      case "transient":
+        return { kind: "retry", cause: `HTTP ${status}`, retryAfterMs: parseRetryAfter(retryAfter) };
+      case "receiver-refuses":
+        return { kind: "retry", cause: `HTTP ${status}: the receiver refuses this client or URL; check fluentd-url, fluentd-session-url and fluentd-header` };
+      case "reject-records":
+        return { kind: "refused", status, reason: firstLines(text) || `HTTP ${status}` };
+    }
+  }
+}
+
+/** Loads and checks TLS material, headers and limits, then returns a sink ready to deliver. */
+export async function createFluentdSink(opts: FluentdSinkOptions): Promise<FluentdSink> {
+  const tls = loadFluentdTls(opts);
+  const headers = parseHeaders(opts.headers ?? []);
+  const resolved = {
+    ...opts,
+    maxConnections: positiveInteger("fluentd-max-connections", opts.maxConnections),
+    batchSize: positiveInteger("fluentd-batch-size", opts.batchSize ?? DEFAULT_BATCH_SIZE),
+    batchBytes: positiveInteger("fluentd-batch-bytes", opts.batchBytes ?? DEFAULT_BATCH_BYTES),
+    timeoutMs: positiveInteger("fluentd-timeout", opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    backoff: opts.backoff ?? DEFAULT_BACKOFF,
+  };
+  return new HttpFluentdSink(resolved, tls, headers);
+}

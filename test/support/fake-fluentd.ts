@@ -1,0 +1,313 @@
+import { appendFileSync, mkdirSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
+import type { TLSSocket } from "node:tls";
+import { join } from "node:path";
+
+/**
+ * A Fluentd `in_http` look-alike for tests, the demo and benchmarks, following
+ * /work/shared/reference/fluentd-in-http.md: mTLS with a required client certificate, tag from the
+ * path, object or array bodies, 200 with an empty body, malformed JSON accepted and dropped, a bad
+ * `time` refusing the whole request with 400, 413 above 32 MiB, idle keep-alive connections closed.
+ *
+ * Built on node:https rather than Bun.serve because the faults need the raw socket: Bun.serve cannot
+ * destroy a connection (an erroring response stream does reset it, but Bun prints every such error),
+ * and its idleTimeout counts whole seconds, where tests want a short, exact idle close.
+ */
+
+export interface FakeFluentdOptions {
+  /** PEM strings. The client certificate must be signed by `ca`. */
+  ca: string;
+  cert: string;
+  key: string;
+  passphrase?: string;
+  port?: number;
+  host?: string;
+  /** Appends `<tag>.jsonl` files here (buffered); omitted = memory only. */
+  outDir?: string;
+  /** Keep records and the request log in memory (default true; the standalone server turns it off). */
+  keepRecords?: boolean;
+  /** Fluentd's keepalive_timeout (default 10 s). */
+  idleTimeoutMs?: number;
+  /** Fluentd's body_size_limit (default 32 MiB). */
+  bodyLimit?: number;
+  /** 200 like Fluentd, 204 like `use_204_response`, 201 like Fluent Bit. */
+  successStatus?: number;
+}
+
+export interface StoredRecord {
+  tag: string;
+  /** The record's `time` as sent (in_http removes it from the record), if it had one. */
+  time?: string;
+  record: Record<string, unknown>;
+}
+
+export interface ReceivedRequest {
+  tag: string;
+  status: number;
+  bytes: number;
+  /** The raw body (tests compare it byte for byte). */
+  body: string;
+  /** Records stored from this request. */
+  stored: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The fault that answered it, if any. */
+  fault?: string;
+}
+
+export interface FakeFluentdFaults {
+  /** The next `n` requests get `status` (default 500) and store nothing. */
+  failNext(n: number, status?: number): void;
+  /** The next `n` requests get 503 with `Retry-After: <seconds>`. */
+  unavailableNext(n: number, retryAfterSeconds: number): void;
+  /** Requests holding a record for which `predicate` is true get 400 and store nothing (null clears). */
+  rejectWhen(predicate: ((record: Record<string, unknown>) => boolean) | null): void;
+  /** Delay before answering each request. */
+  latencyMs: number;
+  /** The next `n` requests have their connection destroyed instead of an answer. */
+  resetNext(n: number): void;
+  /** Closes the listener and every connection, reopens on the same port after `ms`; resolves when back. */
+  down(ms: number): Promise<void>;
+}
+
+export interface FakeFluentd {
+  port: number;
+  url(tag: string): string;
+  records(tag?: string): StoredRecord[];
+  recordCount(tag?: string): number;
+  /** Every request answered (empty when `keepRecords` is false; see requestCount). */
+  requests: ReceivedRequest[];
+  requestCount(): number;
+  /** The most requests ever handled at the same time. */
+  peakInFlight(): number;
+  /** TLS connections accepted so far. */
+  connectionCount(): number;
+  faults: FakeFluentdFaults;
+  /** Writes buffered lines to `outDir`. */
+  flush(): void;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
+const FLUSH_INTERVAL_MS = 50;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
+
+class BadRequest extends Error {}
+
+function tagOf(url: string | undefined): string {
+  const path = (url ?? "/").split("?")[0]!;
+  return decodeURIComponent(path).replace(/^\/+/, "").replaceAll("/", ".");
+}
+
+function fileNameOf(tag: string): string {
+  return `${tag.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\./, "_") || "_"}.jsonl`;
+}
+
+/** The records of a body as in_http's json parser sees them: [] for anything that is not JSON objects. */
+function parseRecords(body: string): Record<string, unknown>[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return [];
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (Array.isArray(parsed)) return parsed.filter(isObject);
+  return isObject(parsed) ? [parsed] : [];
+}
+
+function extractTime(record: Record<string, unknown>): string | undefined {
+  if (!("time" in record)) return undefined;
+  const time = record.time;
+  if (typeof time !== "string" || !ISO_DATE.test(time) || Number.isNaN(Date.parse(time))) {
+    throw new BadRequest(`value must be a time string: ${JSON.stringify(time)}`);
+  }
+  delete record.time;
+  return time;
+}
+
+export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFluentd> {
+  const host = opts.host ?? "127.0.0.1";
+  const idleTimeoutMs = opts.idleTimeoutMs ?? 10_000;
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const keepRecords = opts.keepRecords ?? true;
+  const stored = new Map<string, StoredRecord[]>();
+  const counts = new Map<string, number>();
+  const pendingLines = new Map<string, string[]>();
+  const requests: ReceivedRequest[] = [];
+  let requestCount = 0;
+  let inFlight = 0;
+  let peakInFlight = 0;
+  let connectionCount = 0;
+  const logRequest = (entry: ReceivedRequest) => {
+    requestCount++;
+    if (keepRecords) requests.push(entry);
+  };
+  const sockets = new Set<TLSSocket>();
+  const idleTimers = new Map<TLSSocket, ReturnType<typeof setTimeout>>();
+  let failures: { n: number; status: number; retryAfter?: number } = { n: 0, status: 500 };
+  let resets = 0;
+  let reject: ((record: Record<string, unknown>) => boolean) | null = null;
+  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+
+  function flush(): void {
+    if (!opts.outDir) return;
+    for (const [tag, lines] of pendingLines) appendFileSync(join(opts.outDir, fileNameOf(tag)), lines.join(""));
+    pendingLines.clear();
+  }
+  const flushTimer = setInterval(flush, FLUSH_INTERVAL_MS);
+
+  function store(tag: string, records: Record<string, unknown>[]): void {
+    // Validate all first: one bad time refuses the whole request and stores nothing, as in_http does.
+    const entries = records.map((record) => ({ tag, time: extractTime(record), record }));
+    counts.set(tag, (counts.get(tag) ?? 0) + entries.length);
+    if (keepRecords) {
+      const list = stored.get(tag) ?? [];
+      for (const e of entries) list.push(e);
+      stored.set(tag, list);
+    }
+    if (opts.outDir) {
+      const lines = pendingLines.get(tag) ?? [];
+      for (const e of entries) lines.push(JSON.stringify({ time: e.time, record: e.record }) + "\n");
+      pendingLines.set(tag, lines);
+    }
+  }
+
+  function armIdleClose(socket: TLSSocket): void {
+    clearTimeout(idleTimers.get(socket));
+    idleTimers.set(socket, setTimeout(() => socket.destroy(), idleTimeoutMs));
+  }
+
+  function answer(res: ServerResponse, log: ReceivedRequest, status: number, body = "", headers: Record<string, string> = {}): void {
+    log.status = status;
+    logRequest(log);
+    res.writeHead(status, { "Content-Length": String(Buffer.byteLength(body)), ...headers });
+    res.end(body);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    const socket = req.socket as TLSSocket;
+    const log: ReceivedRequest = {
+      tag: tagOf(req.url),
+      status: 0,
+      bytes: body.length,
+      body: keepRecords ? body.toString("utf8") : "",
+      stored: 0,
+      headers: { ...req.headers },
+    };
+    if (faults.latencyMs > 0) {
+      await Bun.sleep(faults.latencyMs);
+      // A client that gave up never saw an acknowledgement; storing anyway would only blur what
+      // tests can check (real Fluentd would store it: that is the at-least-once gap).
+      if (socket.destroyed) return logRequest({ ...log, fault: "client gone" });
+    }
+    if (resets > 0) {
+      resets--;
+      logRequest({ ...log, fault: "reset" });
+      socket.destroy();
+      return;
+    }
+    if (failures.n > 0) {
+      failures.n--;
+      const headers: Record<string, string> = failures.retryAfter === undefined ? {} : { "Retry-After": String(failures.retryAfter) };
+      return answer(res, { ...log, fault: `status ${failures.status}` }, failures.status, `${failures.status} Injected failure\n`, headers);
+    }
+    const records = parseRecords(body.toString("utf8"));
+    if (reject && records.some(reject)) return answer(res, { ...log, fault: "rejectWhen" }, 400, "400 Bad Request\nrejected by fault injection\n");
+    try {
+      store(log.tag, records);
+    } catch (err) {
+      if (err instanceof BadRequest) return answer(res, log, 400, `400 Bad Request\n${err.message}\n`);
+      throw err;
+    }
+    log.stored = records.length;
+    answer(res, log, opts.successStatus ?? 200);
+  }
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as TLSSocket;
+    clearTimeout(idleTimers.get(socket));
+    inFlight++;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    res.on("close", () => inFlight--);
+    res.on("finish", () => armIdleClose(socket));
+    const tooLarge = () => {
+      logRequest({ tag: tagOf(req.url), status: 413, bytes: 0, body: "", stored: 0, headers: { ...req.headers } });
+      res.writeHead(413, { Connection: "close", "Content-Length": "0" });
+      res.end(() => socket.destroy());
+    };
+    if (Number(req.headers["content-length"] ?? 0) > bodyLimit) return tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > bodyLimit && !refused) {
+        refused = true;
+        tooLarge();
+      }
+      if (!refused) chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (!refused) void handle(req, res, Buffer.concat(chunks)).catch(() => socket.destroy());
+    });
+  }
+
+  function listen(port: number): Promise<Server> {
+    const server = createServer({ ca: opts.ca, cert: opts.cert, key: opts.key, passphrase: opts.passphrase, requestCert: true, rejectUnauthorized: true }, onRequest);
+    server.on("secureConnection", (socket: TLSSocket) => {
+      sockets.add(socket);
+      connectionCount++;
+      armIdleClose(socket);
+      socket.on("close", () => {
+        sockets.delete(socket);
+        clearTimeout(idleTimers.get(socket));
+        idleTimers.delete(socket);
+      });
+    });
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => resolve(server));
+    });
+  }
+
+  async function close(server: Server): Promise<void> {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  }
+
+  let server = await listen(opts.port ?? 0);
+  const port = (server.address() as { port: number }).port;
+
+  const faults: FakeFluentdFaults = {
+    latencyMs: 0,
+    failNext: (n, status = 500) => void (failures = { n, status }),
+    unavailableNext: (n, retryAfterSeconds) => void (failures = { n, status: 503, retryAfter: retryAfterSeconds }),
+    rejectWhen: (predicate) => void (reject = predicate),
+    resetNext: (n) => void (resets = n),
+    async down(ms) {
+      await close(server);
+      await Bun.sleep(ms);
+      server = await listen(port);
+    },
+  };
+
+  return {
+    port,
+    url: (tag) => `https://localhost:${port}/${tag}`,
+    records: (tag) => (tag === undefined ? [...stored.values()].flat() : (stored.get(tag) ?? [])),
+    recordCount: (tag) => (tag === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : (counts.get(tag) ?? 0)),
+    requests,
+    requestCount: () => requestCount,
+    peakInFlight: () => peakInFlight,
+    connectionCount: () => connectionCount,
+    faults,
+    flush,
+    async stop() {
+      clearInterval(flushTimer);
+      flush();
+      await close(server);
+    },
+  };
+}
