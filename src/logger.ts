@@ -6,6 +6,36 @@ import { createConsola, type ConsolaInstance, type LogObject } from "consola";
  */
 export type LogFormat = "text" | "json";
 
+/** Renders extra log arguments as ` key=value` pairs (objects) or ` value` (anything else). */
+function renderExtras(extras: unknown[]): string {
+  return extras
+    .map((extra) => {
+      if (extra instanceof Error) return ` error=${JSON.stringify(extra.message)}`;
+      if (extra && typeof extra === "object") {
+        return Object.entries(extra)
+          .map(([k, v]) => ` ${k}=${typeof v === "string" && !/\s|"/.test(v) ? v : JSON.stringify(v)}`)
+          .join("");
+      }
+      return extra === undefined ? "" : ` ${String(extra)}`;
+    })
+    .join("");
+}
+
+/**
+ * One line per entry, no colours or blank lines, so journald, `docker logs` and grep read it well:
+ * `2025-01-31T10:00:00.000Z INFO  Using batch size: 20`.
+ */
+function textReporter() {
+  return {
+    log(obj: LogObject) {
+      const [msg, ...rest] = obj.args;
+      const text = msg instanceof Error ? msg.message : String(msg);
+      const level = obj.type.toUpperCase().padEnd(5);
+      process.stderr.write(`${obj.date.toISOString()} ${level} ${text}${renderExtras(rest)}\n`);
+    },
+  };
+}
+
 function jsonReporter() {
   return {
     log(obj: LogObject) {
@@ -24,11 +54,16 @@ function jsonReporter() {
   };
 }
 
-export const logger: ConsolaInstance = createConsola({ level: 3, stdout: process.stderr, stderr: process.stderr });
+export const logger: ConsolaInstance = createConsola({
+  level: 3,
+  stdout: process.stderr,
+  stderr: process.stderr,
+  reporters: [textReporter()],
+});
 
 export function configureLogger(opts: { debug: boolean; format: LogFormat }): void {
   logger.level = opts.debug ? 4 : 3;
-  if (opts.format === "json") logger.setReporters([jsonReporter()]);
+  logger.setReporters([opts.format === "json" ? jsonReporter() : textReporter()]);
 }
 
 /** Logs a message at most once per `intervalMs` for a given key; for warnings inside retry loops. */

@@ -1,0 +1,30 @@
+# Build and test entry points. Other targets (proto, release, deb, demo, bench, ...) are added below
+# by the features that need them; keep each one small and self-describing.
+BUN := ./node_modules/.bin/bun
+TSC := ./node_modules/.bin/tsc
+VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' package.json)
+COMMIT := $(shell git describe --always --dirty --abbrev=7 --match 'NO-TAGS' 2>/dev/null || echo unknown)
+OUT := dist/teleport-event-handler
+
+.PHONY: all build test typecheck deps clean
+
+all: build
+
+# npm ci installs the pinned Bun too (it is a devDependency), so a machine with only Node works.
+deps: $(BUN)
+$(BUN):
+	npm ci
+
+build: $(BUN)
+	$(BUN) build --compile src/main.ts --outfile $(OUT) \
+		--define 'BUILD_VERSION="$(VERSION)"' --define 'BUILD_COMMIT="$(COMMIT)"'
+
+typecheck: $(BUN)
+	$(TSC) --noEmit
+
+# TEST_FLAGS lets CI add reporters, e.g. TEST_FLAGS="--reporter=junit --reporter-outfile=junit.xml".
+test: typecheck
+	$(BUN) test $(TEST_FLAGS)
+
+clean:
+	rm -rf dist

@@ -1,0 +1,212 @@
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { ConfigError } from "../errors.ts";
+import { OPTION_LIST, OPTIONS, type Config, type OptionDef, type OptionKey } from "./options.ts";
+import { parseTomlText, type TomlSource } from "./toml.ts";
+import { validateConfig } from "./validate.ts";
+import {
+  ValueError,
+  parseBool,
+  parseDuration,
+  parseInteger,
+  parseSize,
+  parseTime,
+  splitList,
+  truncateToSeconds,
+} from "./values.ts";
+
+/** What the command line gave: repeated flags keep every value; booleans are true/false. */
+export type CliValues = Partial<Record<OptionKey, string[] | boolean>>;
+
+export interface LoadInput {
+  cli: CliValues;
+  env: Record<string, string | undefined>;
+  /** Relative paths (config file, key files) resolve against this, as in the Go tool. */
+  cwd: string;
+}
+
+export type Origin = "cli" | "env" | "toml" | "default";
+
+export interface LoadResult {
+  config: Config;
+  /** Where each setting came from; for logs and tests. */
+  origins: Record<OptionKey, Origin>;
+  /** Non-fatal findings (unknown TOML keys) for the caller to log. */
+  warnings: string[];
+}
+
+interface Raw {
+  value: unknown;
+  origin: Origin;
+  /** Names the source in messages: "--batch", "FDFWD_BATCH", "batch in /etc/x.toml". */
+  where: string;
+}
+
+/** Every way to set an option, for "how to fix" hints. */
+export function describeSources(def: OptionDef): string {
+  const ways = [`--${def.flag}`, ...def.env];
+  if (def.toml) ways.push(`"${def.toml}" in the config file`);
+  return ways.join(", ");
+}
+
+function fromEnv(def: OptionDef, env: LoadInput["env"]): Raw | undefined {
+  const set = def.env.filter((name) => env[name] !== undefined && env[name] !== "");
+  const [first, ...others] = set;
+  if (first === undefined) return undefined;
+  for (const other of others) {
+    if (env[other] !== env[first]) {
+      throw new ConfigError(`${first} and ${other} both set ${def.flag} to different values; unset one of them`);
+    }
+  }
+  return { value: env[first], origin: "env", where: first };
+}
+
+function fromCli(def: OptionDef, cli: CliValues, key: OptionKey): Raw | undefined {
+  const v = cli[key];
+  if (v === undefined) return undefined;
+  return { value: v, origin: "cli", where: `--${def.flag}` };
+}
+
+function fromToml(key: OptionKey, toml: TomlSource | undefined): Raw | undefined {
+  const hit = toml?.get(key);
+  if (!hit) return undefined;
+  return { value: hit.value, origin: "toml", where: `${hit.path} in ${toml!.file}` };
+}
+
+function asText(raw: Raw, what: string): string {
+  const v = raw.value;
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (Array.isArray(v) && raw.origin === "cli") return String(v[v.length - 1]);
+  throw new ValueError(`expected ${what}`);
+}
+
+function listItems(def: OptionDef, raw: Raw): string[] {
+  const sep = def.separator ?? ",";
+  const v = raw.value;
+  if (raw.origin === "cli" && Array.isArray(v)) {
+    // A newline-separated list (headers) is one item per flag, since values may hold commas.
+    return sep === "\n" ? v.map(String).filter((s) => s.trim() !== "") : v.flatMap((s) => splitList(String(s), sep));
+  }
+  if (Array.isArray(v)) {
+    return v.map((item) => {
+      if (typeof item !== "string") throw new ValueError("expected an array of strings");
+      return item.trim();
+    }).filter((s) => s !== "");
+  }
+  if (typeof v === "string") return splitList(v, sep);
+  throw new ValueError(sep === "\n" ? "expected an array of strings" : 'expected an array of strings or a comma-separated string');
+}
+
+function coerce(def: OptionDef, raw: Raw, cwd: string): unknown {
+  const v = raw.value;
+  switch (def.kind) {
+    case "bool":
+      return typeof v === "boolean" ? v : parseBool(asText(raw, "true or false"));
+    case "int":
+      return parseInteger(asText(raw, "a whole number"));
+    case "size":
+      return parseSize(asText(raw, 'a size such as "1MiB"'));
+    case "duration":
+      if (v === 0) return 0;
+      if (typeof v === "number") throw new ValueError('expected a duration string with a unit, such as "10s"');
+      return parseDuration(asText(raw, 'a duration such as "10s"'));
+    case "time":
+      if (v instanceof Date) {
+        if ((v as Date & { isLocal?: () => boolean }).isLocal?.()) throw new ValueError("the time needs a zone, e.g. 2024-01-31T15:04:05Z");
+        return truncateToSeconds(v);
+      }
+      return parseTime(asText(raw, "an RFC3339 time"));
+    case "list":
+      return listItems(def, raw);
+    case "enum": {
+      const text = asText(raw, "a string").trim();
+      if (!def.values!.includes(text)) throw new ValueError(`expected one of: ${def.values!.join(", ")}`);
+      return text;
+    }
+    case "file":
+      return checkedFile(asText(raw, "a file path"), cwd);
+    case "string":
+    case "url":
+      return asText(raw, "a string").trim();
+  }
+}
+
+function checkedFile(path: string, cwd: string): string {
+  const abs = resolve(cwd, path.trim());
+  try {
+    accessSync(abs, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ValueError(code === "ENOENT" ? `file ${abs} does not exist; check the path` : `file ${abs} cannot be read (${code}); check its permissions`);
+  }
+  if (!statSync(abs).isFile()) throw new ValueError(`${abs} is not a regular file; give the path of a file`);
+  return abs;
+}
+
+function checkMin(def: OptionDef, value: unknown): void {
+  if (def.min === undefined || typeof value !== "number" || value >= def.min) return;
+  if (def.kind === "duration") throw new ValueError(def.min > 0 ? "must be greater than 0" : "must not be negative");
+  throw new ValueError(`must be at least ${def.min}`);
+}
+
+function invalid(def: OptionDef, raw: Raw, reason: string): ConfigError {
+  const v = raw.value;
+  const plain = v instanceof Date ? v.toISOString() : Array.isArray(v) && raw.origin === "cli" && v.length === 1 ? v[0] : v;
+  const shown = def.secret ? "" : ` ${JSON.stringify(plain)}`;
+  return new ConfigError(`invalid ${def.flag}${shown} from ${raw.where}: ${reason}`);
+}
+
+function readConfigFile(cli: CliValues, env: LoadInput["env"], cwd: string): TomlSource | undefined {
+  const raw = fromCli(OPTIONS.config, cli, "config") ?? fromEnv(OPTIONS.config, env);
+  if (!raw) return undefined;
+  let path: string;
+  try {
+    path = checkedFile(asText(raw, "a file path"), cwd);
+  } catch (err) {
+    if (err instanceof ValueError) throw new ConfigError(`config file from ${raw.where}: ${err.message}`);
+    throw err;
+  }
+  return parseTomlText(readFileSync(path, "utf8"), path);
+}
+
+export function loadConfig(input: LoadInput): LoadResult {
+  const { cli, env, cwd } = input;
+  const toml = readConfigFile(cli, env, cwd);
+  const values: Record<string, unknown> = {};
+  const origins = {} as Record<OptionKey, Origin>;
+  const missing: OptionDef[] = [];
+
+  for (const [key, def] of OPTION_LIST) {
+    const raw =
+      fromCli(def, cli, key) ??
+      fromEnv(def, env) ??
+      fromToml(key, toml) ??
+      (def.default !== undefined ? { value: def.default, origin: "default" as const, where: "the default" } : undefined);
+    if (!raw) {
+      if (def.required) missing.push(def);
+      values[key] = def.kind === "list" ? [] : def.kind === "bool" ? false : undefined;
+      origins[key] = "default";
+      continue;
+    }
+    try {
+      const value = coerce(def, raw, cwd);
+      checkMin(def, value);
+      values[key] = value;
+    } catch (err) {
+      if (err instanceof ValueError) throw invalid(def, raw, err.message);
+      throw err;
+    }
+    origins[key] = raw.origin;
+  }
+
+  if (missing.length > 0) {
+    const list = missing.map((d) => `${d.flag} (${describeSources(d)})`).join("; ");
+    throw new ConfigError(`missing required setting${missing.length > 1 ? "s" : ""}: ${list}`);
+  }
+
+  const config = values as Config;
+  if (config.fluentdMaxConnections < 1) config.fluentdMaxConnections = 2 * config.concurrency;
+  validateConfig(config);
+  return { config, origins, warnings: toml?.warnings ?? [] };
+}

@@ -1,0 +1,42 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { Health } from "../../src/observability/health.ts";
+import { eventsDelivered, recordDelivered } from "../../src/observability/metrics.ts";
+import { parseListenAddr, startMetricsServer } from "../../src/observability/server.ts";
+
+describe("metrics server", () => {
+  const health = new Health();
+  const server = startMetricsServer("127.0.0.1:0", 60_000, health);
+  afterAll(() => server.stop());
+  const base = `http://127.0.0.1:${server.port}`;
+
+  test("exposes delivered counters and lag in Prometheus text format", async () => {
+    recordDelivered("audit", 3, new Date(Date.now() - 5_000));
+    const res = await fetch(`${base}/metrics`);
+    const text = await res.text();
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    expect(text).toMatch(/teleport_event_handler_events_delivered_total\{stream="audit"\} 3/);
+    const lag = Number(/^teleport_event_handler_lag_seconds (\S+)$/m.exec(text)?.[1]);
+    expect(lag).toBeGreaterThanOrEqual(4);
+    expect(lag).toBeLessThan(60);
+    expect((await eventsDelivered.get()).values.length).toBe(1);
+  });
+
+  test("healthz is always ok; readyz follows Teleport and Fluentd state", async () => {
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    health.markTeleportOk();
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    health.markFluentdFailed("HTTP 500", Date.now() - 120_000);
+    const res = await fetch(`${base}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.text()).toContain("HTTP 500");
+    health.markFluentdOk();
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  });
+
+  test("listen address parsing", () => {
+    expect(parseListenAddr(":9464")).toEqual({ hostname: "127.0.0.1", port: 9464 });
+    expect(parseListenAddr("[::1]:9464")).toEqual({ hostname: "::1", port: 9464 });
+    expect(() => parseListenAddr("9464")).toThrow(/metrics-addr/);
+  });
+});
