@@ -2,7 +2,9 @@ import { defineCommand, type CommandDef } from "citty";
 import { APP_NAME, VERSION } from "../../version.ts";
 import { GLOBAL_ARGS } from "../args.ts";
 import { configureCommand } from "./configure.ts";
+import deadLettersCommand from "./dead-letters.ts";
 import { startCommand } from "./start.ts";
+import statusCommand from "./status.ts";
 import { versionCommand } from "./version.ts";
 
 /** Subcommands by name; add new commands here (one file each). */
@@ -10,6 +12,8 @@ export const SUBCOMMANDS: Record<string, CommandDef<any>> = {
   start: startCommand,
   configure: configureCommand,
   version: versionCommand,
+  status: statusCommand,
+  "dead-letters": deadLettersCommand,
 };
 
 export const rootCommand = defineCommand({

@@ -1,0 +1,19 @@
+import type { DeliveryReport, FluentdSink, SinkRecord } from "../fluentd/types.ts";
+import { logger } from "../logger.ts";
+
+/**
+ * Stands in for Fluentd in dry-run: acknowledges everything and logs, at debug, what would have
+ * been sent. Ids and sizes only: bodies can hold terminal output and secrets.
+ */
+export class DryRunSink implements FluentdSink {
+  async deliver(url: string, records: SinkRecord[]): Promise<DeliveryReport> {
+    let bytes = 0;
+    for (const r of records) {
+      bytes += r.body.length;
+      logger.debug(`dry run: would send event ${r.id} (${r.body.length} bytes) to ${url}`);
+    }
+    return { delivered: records.length, deadLettered: [], requests: 0, bytes };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,22 @@
+import type { Config } from "../config/options.ts";
+import type { ExportOptions } from "../export/index.ts";
+
+/** The subset of the configuration the export jobs read. */
+export function exportOptionsFrom(config: Config): ExportOptions {
+  return {
+    batch: config.batch,
+    types: config.types,
+    skipEventTypes: config.skipEventTypes,
+    skipSessionTypes: config.skipSessionTypes,
+    startTime: config.startTime,
+    cursor: config.cursor,
+    timeoutMs: config.timeout,
+    concurrency: config.concurrency,
+    windowSizeMs: config.windowSize,
+    dryRun: config.dryRun,
+    exitOnLastEvent: config.exitOnLastEvent,
+    fluentdUrl: config.fluentdUrl,
+    fluentdSessionUrl: config.fluentdSessionUrl,
+    fluentdBatchSize: config.fluentdBatchSize,
+  };
+}

@@ -1,0 +1,64 @@
+import { dirname } from "node:path";
+import { lockHolder, StateStore } from "../state/index.ts";
+
+export interface StatusReport {
+  cluster: string | null;
+  stateFile: string;
+  runningPid: number | null;
+  startTime: string | null;
+  engine: string | null;
+  /** Where reading resumes: the legacy window start, or the bulk dates still open. */
+  position: { windowStart: string } | { dates: string[] } | null;
+  lastDelivered: { id: string; time: string } | null;
+  lagSeconds: number | null;
+  delivered: { events: number; sessions: number; deadLettered: number };
+  sessions: { pending: number; missing: number; givenUp: number };
+  deadLetters: number;
+}
+
+/** Reads the state without locking it: safe while an instance is exporting (WAL readers don't block). */
+export function readStatus(stateFile: string, now = Date.now()): StatusReport {
+  const state = StateStore.open(stateFile, { create: false, readonly: true });
+  try {
+    const engine = state.engine() ?? null;
+    const legacy = state.legacyCheckpoint();
+    const last = state.lastDelivered();
+    const position =
+      engine === "bulk" ? { dates: state.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
+    return {
+      cluster: state.clusterName() ?? null,
+      stateFile,
+      runningPid: lockHolder(dirname(stateFile)) ?? null,
+      startTime: state.startTime()?.toISOString() ?? null,
+      engine,
+      position,
+      lastDelivered: last ? { id: last.id, time: last.time.toISOString() } : null,
+      lagSeconds: last ? Math.max(0, Math.round((now - last.time.getTime()) / 1000)) : null,
+      delivered: state.totals(),
+      sessions: {
+        pending: state.countSessions("pending"),
+        missing: state.countSessions("missing"),
+        givenUp: state.countSessions("given-up"),
+      },
+      deadLetters: state.countDeadLetters(),
+    };
+  } finally {
+    state.close();
+  }
+}
+
+export function formatStatus(r: StatusReport): string {
+  const position =
+    r.position === null ? "not started" : "dates" in r.position ? `bulk export of ${r.position.dates.join(", ")}` : `legacy window from ${r.position.windowStart}`;
+  return [
+    `cluster:          ${r.cluster ?? "unknown"}`,
+    `state:            ${r.stateFile}${r.runningPid ? ` (in use by pid ${r.runningPid})` : ""}`,
+    `start time:       ${r.startTime ?? "not set"}`,
+    `position:         ${position}`,
+    `last delivered:   ${r.lastDelivered ? `${r.lastDelivered.id} at ${r.lastDelivered.time}` : "none"}`,
+    `lag:              ${r.lagSeconds === null ? "n/a" : `${r.lagSeconds}s`}`,
+    `delivered:        ${r.delivered.events} events, ${r.delivered.sessions} sessions`,
+    `sessions:         ${r.sessions.pending} pending, ${r.sessions.missing} missing, ${r.sessions.givenUp} given up`,
+    `dead letters:     ${r.deadLetters}`,
+  ].join("\n");
+}

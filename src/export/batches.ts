@@ -1,0 +1,40 @@
+import type { AuditEvent } from "../teleport/types.ts";
+import type { AuditPosition } from "./audit-commit.ts";
+import type { BoundedQueue } from "./queue.ts";
+
+/** Events read from Teleport and the position reached once they (and all before) are delivered. */
+export interface Segment {
+  events: AuditEvent[];
+  position: AuditPosition;
+}
+
+/**
+ * Drains segments into sink batches of at most `maxBatch` events. Whatever the reader already has
+ * queued is coalesced, so small pages do not cost one Fluentd round trip each; a lone segment is
+ * sent at once, so latency stays one round trip when the reader is slower than the sink.
+ */
+export async function deliverSegments(
+  queue: BoundedQueue<Segment>,
+  maxBatch: number,
+  deliver: (events: AuditEvent[], position: AuditPosition) => Promise<void>,
+): Promise<void> {
+  for (;;) {
+    const first = await queue.shift();
+    if (!first) return;
+    let events = first.events;
+    let position = first.position;
+    let seekFinished = position.seekFinished ?? false;
+    for (let next = queue.peek(); next && events.length + next.events.length <= maxBatch; next = queue.peek()) {
+      queue.take();
+      events = events.length === 0 ? next.events : events.concat(next.events);
+      position = next.position;
+      seekFinished ||= next.position.seekFinished ?? false;
+    }
+    await deliver(events, { ...position, seekFinished });
+  }
+}
+
+/** Splits events into runs of at most `size`, for readers whose pages exceed the sink batch. */
+export function* slices<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}

@@ -1,0 +1,106 @@
+import type { FluentdSink } from "../fluentd/types.ts";
+import { logger } from "../logger.ts";
+import type { Engine, StateStore } from "../state/index.ts";
+import { TeleportError, type TeleportSource } from "../teleport/types.ts";
+import { AuditCommitter, type DeliveredEventHook } from "./audit-commit.ts";
+import { runBulk } from "./bulk.ts";
+import { daysFromNow } from "./dates.ts";
+import type { AuditJob } from "./job.ts";
+import { runLegacy } from "./legacy.ts";
+import type { ExportOptions } from "./options.ts";
+import { untilSuccess } from "./retry.ts";
+import { SessionExporter } from "./sessions.ts";
+import { ExportStats } from "./stats.ts";
+import { isAbort } from "./timing.ts";
+
+export type { ExportOptions } from "./options.ts";
+export type { DeliveredEventHook } from "./audit-commit.ts";
+export { ExportStats } from "./stats.ts";
+
+export interface ExportRun {
+  source: TeleportSource;
+  sink: FluentdSink;
+  state: StateStore;
+  options: ExportOptions;
+  stats?: ExportStats;
+  hook?: DeliveredEventHook;
+  /** Graceful stop: no more reading; batches in flight finish and commit. */
+  stopSignal: AbortSignal;
+  /** Hard stop: abandons deliveries in flight (their batches stay uncommitted and are re-sent). */
+  deliverySignal?: AbortSignal;
+}
+
+/**
+ * The bulk API exists from Teleport 17; older servers answer Unimplemented. A date in the future
+ * is valid and empty, so the probe costs one round trip. The choice is stored: switching engines
+ * in the middle of an export would re-send or skip events.
+ */
+async function chooseEngine(source: TeleportSource, state: StateStore, signal: AbortSignal): Promise<Engine> {
+  const stored = state.engine();
+  if (stored) return stored;
+  const engine = await untilSuccess(
+    "probing the bulk export API",
+    async (): Promise<Engine> => {
+      try {
+        for await (const _ of source.eventExportChunks(daysFromNow(2), signal)) {
+          // Draining is the probe; a future date has no chunks.
+        }
+        return "bulk";
+      } catch (err) {
+        if (err instanceof TeleportError && err.kind === "unimplemented") return "legacy";
+        throw err;
+      }
+    },
+    signal,
+  );
+  state.setEngine(engine);
+  logger.info(`using the ${engine === "bulk" ? "bulk export" : "legacy search"} API to read the audit log`);
+  return engine;
+}
+
+/** Settles where the export starts; `cursor` only counts when there is no state to resume from. */
+function settleStart(state: StateStore, options: ExportOptions): Date {
+  const fresh = state.isEmpty();
+  const start = state.settleStartTime(options.startTime, new Date());
+  if (options.cursor) {
+    if (fresh) {
+      state.setSeekAfter(options.cursor);
+      logger.info(`no saved state: exporting the events after ${options.cursor}, reading from ${start.toISOString()}`);
+    } else {
+      logger.info("cursor ignored: the export resumes from its saved state");
+    }
+  }
+  return start;
+}
+
+/**
+ * Runs the audit log and session exports until stopped, or, with exit-on-last-event, until the
+ * audit log is caught up and every queued session is delivered or parked.
+ */
+export async function runExport(run: ExportRun): Promise<ExportStats> {
+  const { source, sink, state, options, stopSignal, deliverySignal } = run;
+  const stats = run.stats ?? new ExportStats();
+  const startTime = settleStart(state, options);
+  const failed = new AbortController();
+  const sessionStop = AbortSignal.any([stopSignal, failed.signal]);
+  const sessions = new SessionExporter({ source, sink, state, options, stats, stopSignal: sessionStop, deliverySignal });
+  const sessionsDone = sessions.run();
+  try {
+    const engine = await chooseEngine(source, state, stopSignal);
+    const committer = new AuditCommitter({ sink, state, stats, url: options.fluentdUrl, sessions, hook: run.hook, deliverySignal });
+    const job: AuditJob = { source, state, options, stats, committer, stopSignal, startTime };
+    if (engine === "bulk" && state.seekAfter()) {
+      logger.warn("cursor is only honoured by the legacy engine (bulk export has no event order); exporting from start-time");
+    }
+    await (engine === "bulk" ? runBulk(job) : runLegacy(job));
+    sessions.auditDone();
+  } catch (err) {
+    if (!isAbort(err, stopSignal)) {
+      failed.abort();
+      await sessionsDone;
+      throw err;
+    }
+  }
+  await sessionsDone;
+  return stats;
+}

@@ -1,0 +1,16 @@
+import type { StateStore } from "../state/index.ts";
+import type { TeleportSource } from "../teleport/types.ts";
+import type { AuditCommitter } from "./audit-commit.ts";
+import type { ExportOptions } from "./options.ts";
+import type { ExportStats } from "./stats.ts";
+
+/** Everything an audit engine needs; `stopSignal` ends reading, in-flight deliveries still finish. */
+export interface AuditJob {
+  source: TeleportSource;
+  state: StateStore;
+  options: ExportOptions;
+  stats: ExportStats;
+  committer: AuditCommitter;
+  stopSignal: AbortSignal;
+  startTime: Date;
+}

@@ -1,0 +1,106 @@
+import { logger } from "../logger.ts";
+import type { LegacyCheckpoint } from "../state/index.ts";
+import type { AuditEvent } from "../teleport/types.ts";
+import { deliverSegments, type Segment, slices } from "./batches.ts";
+import { auditFilter } from "./filters.ts";
+import type { AuditJob } from "./job.ts";
+import { BoundedQueue } from "./queue.ts";
+import { Stopped, untilSuccess } from "./retry.ts";
+import { sleep } from "./timing.ts";
+
+/** Pages the reader may run ahead of the sink. */
+const READ_AHEAD = 4;
+
+/**
+ * The legacy engine (GetUnstructuredEvents): windows of `windowSize` walked in time order, pages
+ * of `batch` inside each. A page key is only meaningful inside the window that produced it, so
+ * every window starts from an empty key.
+ */
+export async function runLegacy(job: AuditJob): Promise<void> {
+  const queue = new BoundedQueue<Segment>(READ_AHEAD);
+  const local = new AbortController();
+  const signal = AbortSignal.any([job.stopSignal, local.signal]);
+  const reader = readPages(job, queue, signal).then(
+    () => queue.close(),
+    (err) => (err instanceof Stopped ? queue.close() : queue.fail(err)),
+  );
+  try {
+    await deliverSegments(queue, job.options.fluentdBatchSize, (events, position) => job.committer.deliver(events, position));
+  } finally {
+    local.abort();
+    queue.close();
+    await reader;
+  }
+}
+
+function lastIndexOfId(events: readonly AuditEvent[], id: string): number {
+  for (let i = events.length - 1; i >= 0; i--) if (events[i]!.id === id) return i;
+  return -1;
+}
+
+async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: AbortSignal): Promise<void> {
+  const { source, state, options, stats } = job;
+  const keep = auditFilter(options);
+  const windowMs = options.windowSizeMs;
+  let pos: LegacyCheckpoint = state.legacyCheckpoint() ?? { windowStart: job.startTime, pageKey: "", lastEventId: "" };
+  let seek = state.seekAfter();
+
+  for (;;) {
+    const now = Date.now();
+    const windowEnd = pos.windowStart.getTime() + windowMs;
+    const closed = windowEnd <= now;
+    const to = new Date(Math.min(windowEnd, now));
+    const from = pos.windowStart;
+    const query = { from, to, types: [...options.types], limit: options.batch, startKey: pos.pageKey };
+    const page =
+      to > from ? await untilSuccess("reading the audit log", () => source.searchEvents(query, signal), signal) : { events: [], nextKey: "" };
+
+    let fresh = page.events;
+    if (pos.lastEventId) {
+      const at = lastIndexOfId(fresh, pos.lastEventId);
+      if (at >= 0) fresh = fresh.slice(at + 1);
+      else if (fresh.length > 0) logger.warn(`event ${pos.lastEventId} is no longer in its page; the page is sent again`);
+    }
+    let seekFinished = false;
+    if (seek) {
+      const at = fresh.findIndex((e) => e.id === seek);
+      seekFinished = at >= 0;
+      fresh = seekFinished ? fresh.slice(at + 1) : [];
+      if (seekFinished) seek = undefined;
+    }
+
+    let end: LegacyCheckpoint;
+    let caughtUp = false;
+    if (page.nextKey) end = { windowStart: from, pageKey: page.nextKey, lastEventId: "" };
+    else if (closed) end = { windowStart: new Date(windowEnd), pageKey: "", lastEventId: "" };
+    else {
+      end = { windowStart: from, pageKey: pos.pageKey, lastEventId: page.events.at(-1)?.id ?? pos.lastEventId };
+      caughtUp = true;
+    }
+
+    const kept = fresh.filter(keep);
+    const moved = end.windowStart.getTime() !== from.getTime() || end.pageKey !== pos.pageKey || end.lastEventId !== pos.lastEventId;
+    if (kept.length > 0 || moved || seekFinished) {
+      const parts = [...slices(kept, options.fluentdBatchSize)];
+      for (let i = 0; i < parts.length - 1; i++) {
+        const part = parts[i]!;
+        const partial = { windowStart: from, pageKey: pos.pageKey, lastEventId: part.at(-1)!.id };
+        if (!(await queue.push({ events: part, position: { legacy: partial, seekFinished } }))) return;
+      }
+      if (!(await queue.push({ events: parts.at(-1) ?? [], position: { legacy: end, seekFinished } }))) return;
+    }
+    stats.readPosition = page.events.at(-1)?.time ?? (caughtUp ? to : stats.readPosition);
+    pos = end;
+
+    if (caughtUp) {
+      if (seek) {
+        throw new Error(`cursor event ${seek} was not found between start-time and now; check cursor and start-time`);
+      }
+      stats.caughtUp = true;
+      if (options.exitOnLastEvent) return;
+      await sleep(options.timeoutMs, signal).catch(() => {
+        throw new Stopped();
+      });
+    }
+  }
+}

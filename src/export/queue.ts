@@ -1,0 +1,56 @@
+/**
+ * A bounded hand-off between a producer (reading Teleport) and a consumer (delivering to Fluentd):
+ * the producer runs ahead by at most `capacity` items, so memory does not grow with the backlog.
+ */
+export class BoundedQueue<T> {
+  private readonly items: T[] = [];
+  private closed = false;
+  private failure: { error: unknown } | undefined;
+  private wakeConsumer: (() => void) | undefined;
+  private wakeProducer: (() => void) | undefined;
+
+  constructor(private readonly capacity: number) {}
+
+  /** Waits while full; returns false when the consumer has gone (stop producing). */
+  async push(item: T): Promise<boolean> {
+    while (this.items.length >= this.capacity && !this.closed) {
+      await new Promise<void>((resolve) => (this.wakeProducer = resolve));
+    }
+    if (this.closed) return false;
+    this.items.push(item);
+    this.wakeConsumer?.();
+    return true;
+  }
+
+  /** The next item; undefined once closed and drained; throws what the producer failed with. */
+  async shift(): Promise<T | undefined> {
+    while (this.items.length === 0) {
+      if (this.failure) throw this.failure.error;
+      if (this.closed) return undefined;
+      await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
+    }
+    return this.take();
+  }
+
+  /** The next item only if one is already waiting. */
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  take(): T {
+    const item = this.items.shift()!;
+    this.wakeProducer?.();
+    return item;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wakeConsumer?.();
+    this.wakeProducer?.();
+  }
+
+  fail(error: unknown): void {
+    this.failure = { error };
+    this.close();
+  }
+}

@@ -1,0 +1,33 @@
+import { logger, rateLimited } from "../logger.ts";
+import { Backoff, isAbort } from "./timing.ts";
+
+const warnOncePerMinute = rateLimited(60_000);
+
+export class Stopped extends Error {
+  constructor() {
+    super("stopped");
+    this.name = "AbortError";
+  }
+}
+
+/**
+ * Runs `fn` until it succeeds: Teleport restarts, network blips and overload must slow the export
+ * down, never end it. Throws `Stopped` once `signal` aborts.
+ */
+export async function untilSuccess<T>(what: string, fn: () => Promise<T>, signal: AbortSignal, backoff = new Backoff()): Promise<T> {
+  for (;;) {
+    try {
+      const result = await fn();
+      backoff.reset();
+      return result;
+    } catch (err) {
+      if (isAbort(err, signal)) throw new Stopped();
+      warnOncePerMinute(what, () => logger.warn(`${what} failed, retrying: ${err instanceof Error ? err.message : String(err)}`));
+      try {
+        await backoff.wait(signal);
+      } catch {
+        throw new Stopped();
+      }
+    }
+  }
+}

@@ -1,0 +1,154 @@
+import type { FluentdSink, SinkRecord } from "../fluentd/types.ts";
+import { logger, rateLimited } from "../logger.ts";
+import type { SessionRow, StateStore } from "../state/index.ts";
+import { TeleportError, type TeleportSource } from "../teleport/types.ts";
+import { logDeadLetters, type SessionQueue } from "./audit-commit.ts";
+import { sessionUrl, toRecord } from "./filters.ts";
+import {
+  type ExportOptions,
+  MISSING_RECORDING_ATTEMPTS,
+  MISSING_RECORDING_CUTOFF_MS,
+  MISSING_RECORDING_RETRY_MS,
+  SESSION_BACKLOG_MULTIPLIER,
+} from "./options.ts";
+import type { ExportStats } from "./stats.ts";
+import { Backoff, isAbort, sleep } from "./timing.ts";
+
+/** A run that has failed this often on one session stops waiting for it before exiting (cron mode). */
+const FAILURES_BEFORE_PARKING_AT_EXIT = 5;
+const IDLE_POLL_MS = 1_000;
+
+const warnOncePerMinute = rateLimited(60_000);
+
+export interface SessionJobDeps {
+  source: TeleportSource;
+  sink: FluentdSink;
+  state: StateStore;
+  options: ExportOptions;
+  stats: ExportStats;
+  /** Ends reading; deliveries in flight still finish. */
+  stopSignal: AbortSignal;
+  /** Aborts deliveries in flight (shutdown deadline). */
+  deliverySignal?: AbortSignal;
+}
+
+/**
+ * Streams queued session recordings to Fluentd, `concurrency` at a time. The queue lives in the
+ * state database, so a crash never loses a session; a failing session is parked or retried later
+ * and never stops the audit log or the process.
+ */
+export class SessionExporter implements SessionQueue {
+  private readonly active = new Map<string, Promise<void>>();
+  private readonly failures = new Map<string, Backoff>();
+  private wakeLoop: (() => void) | undefined;
+  private wakeWaiters: (() => void) | undefined;
+  private auditFinished = false;
+
+  constructor(private readonly deps: SessionJobDeps) {}
+
+  wake(): void {
+    this.wakeLoop?.();
+  }
+
+  async waitForRoom(signal?: AbortSignal): Promise<void> {
+    const limit = this.deps.options.concurrency * SESSION_BACKLOG_MULTIPLIER;
+    while (this.deps.state.countSessions("pending") > limit) {
+      warnOncePerMinute("session-backpressure", () =>
+        logger.warn(`more than ${limit} session recordings are waiting; the audit log pauses until they are exported (consider a higher concurrency)`),
+      );
+      this.wake();
+      await sleep(IDLE_POLL_MS, signal, (wake) => (this.wakeWaiters = wake));
+    }
+  }
+
+  /** In exit-on-last-event mode: no more sessions will be enqueued; finish what is queued, then return. */
+  auditDone(): void {
+    this.auditFinished = true;
+    this.wake();
+  }
+
+  async run(): Promise<void> {
+    const { state, options, stopSignal } = this.deps;
+    const retryMissingMs = options.missingRecordingRetryMs ?? MISSING_RECORDING_RETRY_MS;
+    while (!stopSignal.aborted) {
+      const now = new Date();
+      const room = options.concurrency - this.active.size;
+      if (room > 0) {
+        const ready = [...state.readySessions(now, options.concurrency * 2), ...(this.auditFinished && options.exitOnLastEvent ? [] : state.dueMissingSessions(now))];
+        for (const s of ready.filter((s) => !this.active.has(s.sid)).slice(0, room)) this.start(s, retryMissingMs);
+      }
+      if (this.auditFinished && options.exitOnLastEvent && this.active.size === 0 && this.nothingLeftForThisRun()) return;
+      await sleep(IDLE_POLL_MS, stopSignal, (wake) => (this.wakeLoop = wake)).catch(() => undefined);
+    }
+    await Promise.all(this.active.values());
+  }
+
+  private nothingLeftForThisRun(): boolean {
+    return this.deps.state.sessions("pending").every((s) => (this.failures.get(s.sid)?.attempts ?? 0) >= FAILURES_BEFORE_PARKING_AT_EXIT);
+  }
+
+  private start(s: SessionRow, retryMissingMs: number): void {
+    const task = this.export(s, retryMissingMs).finally(() => {
+      this.active.delete(s.sid);
+      this.wake();
+      this.wakeWaiters?.();
+    });
+    this.active.set(s.sid, task);
+  }
+
+  private async export(s: SessionRow, retryMissingMs: number): Promise<void> {
+    const { state, stats, stopSignal } = this.deps;
+    try {
+      await this.stream(s);
+      state.sessionDelivered(s.sid);
+      this.failures.delete(s.sid);
+      stats.sessionsDelivered++;
+      logger.debug(`session ${s.sid} exported`);
+    } catch (err) {
+      if (isAbort(err, stopSignal) || this.deps.deliverySignal?.aborted) return;
+      if (err instanceof TeleportError && err.kind === "not-found") return this.missing(s, retryMissingMs);
+      const backoff = this.failures.get(s.sid) ?? new Backoff(1_000, 60_000);
+      this.failures.set(s.sid, backoff);
+      const delay = backoff.nextDelayMs();
+      state.retrySessionLater(s.sid, new Date(Date.now() + delay));
+      warnOncePerMinute(`session-${s.sid}`, () =>
+        logger.warn(`exporting session ${s.sid} failed, retrying in ${Math.round(delay / 1000)}s: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    }
+  }
+
+  private missing(s: SessionRow, retryMissingMs: number): void {
+    const attempts = s.attempts + 1;
+    const expired = Date.now() - s.uploadTime.getTime() > MISSING_RECORDING_CUTOFF_MS;
+    if (attempts >= MISSING_RECORDING_ATTEMPTS || expired) {
+      this.deps.state.parkSession(s.sid, "given-up", attempts, new Date());
+      logger.warn(`recording of session ${s.sid} not found after ${attempts} attempts; giving up on it`);
+      return;
+    }
+    this.deps.state.parkSession(s.sid, "missing", attempts, new Date(Date.now() + retryMissingMs));
+    logger.info(`recording of session ${s.sid} not found yet; looking again later (attempt ${attempts} of ${MISSING_RECORDING_ATTEMPTS})`);
+  }
+
+  /** Streams from the saved index (inclusive), checkpointing after each acknowledged batch. */
+  private async stream(s: SessionRow): Promise<void> {
+    const { source, sink, state, options, stats, stopSignal, deliverySignal } = this.deps;
+    const skip = new Set(options.skipSessionTypes);
+    const url = sessionUrl(options.fluentdSessionUrl, s.sid);
+    let records: SinkRecord[] = [];
+    let nextIndex = s.nextIndex;
+    const flush = async () => {
+      const report = records.length > 0 ? await sink.deliver(url, records, deliverySignal) : { deadLettered: [] };
+      state.commitSessionProgress(s.sid, nextIndex, report.deadLettered);
+      logDeadLetters(report.deadLettered);
+      stats.deadLettered += report.deadLettered.length;
+      records = [];
+    };
+    for await (const e of source.sessionEvents(s.sid, s.nextIndex, stopSignal)) {
+      if (e.index < nextIndex) continue; // a server that resends the resume point
+      nextIndex = e.index + 1;
+      if (!skip.has(e.type)) records.push(toRecord(e));
+      if (records.length >= options.fluentdBatchSize) await flush();
+    }
+    if (records.length > 0) await flush();
+  }
+}

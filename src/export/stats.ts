@@ -1,0 +1,21 @@
+/** Live counters for the summary line, the progress line and `status`. Only the jobs write them. */
+export class ExportStats {
+  readonly startedAt = Date.now();
+  eventsDelivered = 0;
+  sessionsDelivered = 0;
+  deadLettered = 0;
+  /** Time of the last delivered audit event: lag = now − this. */
+  lastEventTime: Date | undefined;
+  /** Where the reader is in time (for the progress line); may run ahead of deliveries. */
+  readPosition: Date | undefined;
+  caughtUp = false;
+
+  rate(now = Date.now()): number {
+    const seconds = (now - this.startedAt) / 1000;
+    return seconds > 0 ? this.eventsDelivered / seconds : 0;
+  }
+
+  lagMs(now = Date.now()): number | undefined {
+    return this.lastEventTime ? Math.max(0, now - this.lastEventTime.getTime()) : undefined;
+  }
+}

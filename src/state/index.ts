@@ -1,0 +1,34 @@
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { databasePath, ensureStorageDir } from "./database.ts";
+import { StateStore } from "./store.ts";
+
+export { acquireInstanceLock, lockHolder, InstanceLockedError, type InstanceLock } from "./lock.ts";
+export { databasePath, ensureStorageDir, StateUnreadableError } from "./database.ts";
+export * from "./store.ts";
+
+/** Opens (creating) the state of one cluster; the cluster name comes from Teleport's Ping. */
+export function openClusterState(storageDir: string, clusterName: string): StateStore {
+  ensureStorageDir(storageDir);
+  const store = StateStore.open(databasePath(storageDir, clusterName), { create: true });
+  if (store.clusterName() === undefined) store.setClusterName(clusterName);
+  return store;
+}
+
+/**
+ * For commands that run without Teleport (status, dead-letters): the state file of `cluster`, or
+ * the only one in the directory.
+ */
+export function findStateFile(storageDir: string, cluster?: string): string {
+  if (cluster) {
+    const path = databasePath(storageDir, cluster);
+    if (!existsSync(path)) throw new Error(`no state for cluster "${cluster}" in storage ${storageDir}; check storage and cluster`);
+    return path;
+  }
+  const files = existsSync(storageDir) ? readdirSync(storageDir).filter((f) => f.endsWith(".sqlite")) : [];
+  if (files.length === 0) throw new Error(`no export state in storage ${storageDir}; check storage (it is created by the first start)`);
+  if (files.length > 1) {
+    throw new Error(`storage ${storageDir} holds several clusters (${files.join(", ")}); choose one with --cluster`);
+  }
+  return join(storageDir, files[0]!);
+}

@@ -1,0 +1,76 @@
+import type { Database } from "bun:sqlite";
+
+/**
+ * Ordered migrations; `PRAGMA user_version` records how many have run. Append only: a released
+ * migration is never edited, because existing databases have already applied it.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+  -- Legacy engine position: the page being read and the last event consumed from it.
+  CREATE TABLE legacy_checkpoint (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    window_start INTEGER NOT NULL,
+    page_key TEXT NOT NULL,
+    last_event_id TEXT NOT NULL
+  );
+
+  -- Bulk engine: dates being exported (the current one and a backlog polled for late chunks).
+  CREATE TABLE bulk_dates (date TEXT PRIMARY KEY) WITHOUT ROWID;
+  CREATE TABLE bulk_chunks (
+    date TEXT NOT NULL,
+    chunk TEXT NOT NULL,
+    cursor TEXT NOT NULL,
+    completed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (date, chunk)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE sessions (
+    sid TEXT PRIMARY KEY,
+    next_index INTEGER NOT NULL,
+    upload_time INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'missing', 'given-up')),
+    not_before INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  CREATE INDEX sessions_by_status ON sessions (status, not_before);
+
+  CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    body TEXT NOT NULL,
+    time INTEGER NOT NULL
+  );
+
+  -- For auto-locking: failed logins per user and login, keyed by event time (not wall clock),
+  -- so that replaying history counts the same way as live traffic.
+  CREATE TABLE lock_failures (
+    user TEXT NOT NULL,
+    login TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (user, login, event_time, event_id)
+  ) WITHOUT ROWID;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database, path: string): void {
+  const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `state database ${path} has schema version ${current}, newer than this binary understands (${SCHEMA_VERSION}); run a newer teleport-event-handler`,
+    );
+  }
+  for (let version = current; version < SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+    })();
+  }
+}

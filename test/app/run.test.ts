@@ -1,0 +1,81 @@
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createShutdown } from "../../src/app/shutdown.ts";
+import { runWithParts } from "../../src/app/run.ts";
+import type { ExportOptions } from "../../src/export/index.ts";
+import { InstanceLockedError } from "../../src/state/index.ts";
+import { MemoryFluentd } from "../support/memory-fluentd.ts";
+import { auditEvent, MemoryTeleport } from "../support/memory-teleport.ts";
+
+const EVENTS = "https://fluentd.local/events.log";
+let storage: string;
+beforeEach(() => {
+  storage = mkdtempSync(join(tmpdir(), "app-test-"));
+});
+afterEach(() => rmSync(storage, { recursive: true, force: true }));
+
+const start = new Date(Date.now() - 3600_000);
+
+function options(overrides: Partial<ExportOptions> = {}): ExportOptions {
+  return {
+    batch: 10,
+    types: [],
+    skipEventTypes: [],
+    skipSessionTypes: ["print"],
+    startTime: start,
+    timeoutMs: 20,
+    concurrency: 2,
+    windowSizeMs: 86_400_000,
+    dryRun: false,
+    exitOnLastEvent: true,
+    fluentdUrl: EVENTS,
+    fluentdSessionUrl: "https://fluentd.local/session",
+    fluentdBatchSize: 16,
+    ...overrides,
+  };
+}
+
+function teleport(count: number): MemoryTeleport {
+  const t = new MemoryTeleport();
+  t.bulk = false;
+  for (let i = 0; i < count; i++) t.add(auditEvent("user.login", new Date(start.getTime() + i * 1000)));
+  return t;
+}
+
+test("dry run reads everything, sends nothing and leaves no state", async () => {
+  const sink = new MemoryFluentd();
+  const stats = await runWithParts({ source: teleport(40), sink, storage, options: options({ dryRun: true }) });
+  expect(stats.eventsDelivered).toBe(40);
+  expect(sink.calls).toBe(0);
+  expect(readdirSync(storage)).toEqual([]);
+});
+
+test("a second instance on the same storage is refused with the holder's pid", async () => {
+  writeFileSync(join(storage, "instance.lock"), `${process.ppid}\n`);
+  const run = runWithParts({ source: teleport(1), sink: new MemoryFluentd(), storage, options: options() });
+  await expect(run).rejects.toThrow(InstanceLockedError);
+  await expect(run).rejects.toThrow(`pid ${process.ppid}`);
+});
+
+test("a graceful stop while following the log commits and releases the storage", async () => {
+  const source = teleport(30);
+  const sink = new MemoryFluentd();
+  const shutdown = createShutdown({ handleSignals: false });
+  const run = runWithParts({ source, sink, storage, options: options({ exitOnLastEvent: false }), shutdown });
+  await Bun.sleep(200);
+  const late = auditEvent("user.login", new Date(Date.now() - 1000));
+  source.add(late);
+  await Bun.sleep(200);
+  shutdown.request("test");
+  const stats = await run;
+  shutdown.dispose();
+  expect(stats.eventsDelivered).toBe(31);
+  expect(sink.uids(EVENTS).at(-1)).toBe(late.id);
+  expect(existsSync(join(storage, "instance.lock"))).toBe(false);
+
+  // Nothing new: the next run exits quickly and delivers nothing again.
+  const again = await runWithParts({ source, sink: new MemoryFluentd(), storage, options: options() });
+  expect(again.eventsDelivered).toBe(0);
+});

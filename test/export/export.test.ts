@@ -1,0 +1,182 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ExportOptions, runExport } from "../../src/export/index.ts";
+import { openClusterState, StartTimeChangedError, type StateStore } from "../../src/state/index.ts";
+import { MemoryFluentd } from "../support/memory-fluentd.ts";
+import { auditEvent, MemoryTeleport, recording } from "../support/memory-teleport.ts";
+
+const HOUR = 3600_000;
+const EVENTS = "https://fluentd.local/events.log";
+const SESSIONS = "https://fluentd.local/session";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "export-test-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const start = new Date(Math.floor((Date.now() - 3 * 24 * HOUR) / HOUR) * HOUR);
+
+function options(overrides: Partial<ExportOptions> = {}): ExportOptions {
+  return {
+    batch: 5,
+    types: [],
+    skipEventTypes: [],
+    skipSessionTypes: ["print", "desktop.recording"],
+    startTime: start,
+    timeoutMs: 20,
+    concurrency: 2,
+    windowSizeMs: 24 * HOUR,
+    dryRun: false,
+    exitOnLastEvent: true,
+    fluentdUrl: EVENTS,
+    fluentdSessionUrl: SESSIONS,
+    fluentdBatchSize: 8,
+    missingRecordingRetryMs: 10,
+    ...overrides,
+  };
+}
+
+/** Three days of logins, a few of them before the start time, and one recorded session. */
+function cluster(bulk: boolean): MemoryTeleport {
+  const teleport = new MemoryTeleport();
+  teleport.bulk = bulk;
+  teleport.add(auditEvent("user.login", new Date(start.getTime() - 30 * 60_000)));
+  for (let i = 0; i < 60; i++) teleport.add(auditEvent(i % 10 === 0 ? "app.create" : "user.login", new Date(start.getTime() + i * HOUR)));
+  teleport.add(auditEvent("session.upload", new Date(start.getTime() + 61 * HOUR), { sid: "s1" }));
+  teleport.recordings.set("s1", recording("s1", ["session.start", "print", "session.command", "print", "session.end"]));
+  return teleport;
+}
+
+function expectedUids(teleport: MemoryTeleport, keep: (type: string) => boolean = () => true): string[] {
+  return teleport.events.filter((e) => e.time >= start && keep(e.type)).map((e) => e.id);
+}
+
+async function exportOnce(teleport: MemoryTeleport, sink: MemoryFluentd, opts = options()): Promise<StateStore> {
+  const state = openClusterState(dir, teleport.clusterName);
+  try {
+    await runExport({ source: teleport, sink, state, options: opts, stopSignal: new AbortController().signal });
+  } finally {
+    state.close();
+  }
+  return state;
+}
+
+describe.each([
+  ["legacy", false],
+  ["bulk", true],
+])("%s engine", (_name, bulk) => {
+  test("exports every event from start-time once, and the recording without print events", async () => {
+    const teleport = cluster(bulk);
+    const sink = new MemoryFluentd();
+    await exportOnce(teleport, sink);
+    const got = sink.uids(EVENTS);
+    expect(new Set(got).size).toBe(got.length);
+    expect([...got].sort()).toEqual(expectedUids(teleport).sort());
+    const session = (sink.received.get(`${SESSIONS}.s1.log`) ?? []).map((b) => (JSON.parse(b) as { event: string }).event);
+    expect(session).toEqual(["session.start", "session.command", "session.end"]);
+  });
+
+  test("filters by types and skip-event-types", async () => {
+    const teleport = cluster(bulk);
+    const sink = new MemoryFluentd();
+    await exportOnce(teleport, sink, options({ types: ["user.login", "app.create"], skipEventTypes: ["app.create"] }));
+    expect([...sink.uids(EVENTS)].sort()).toEqual(expectedUids(teleport, (t) => t === "user.login").sort());
+    expect(sink.received.has(`${SESSIONS}.s1.log`)).toBe(false);
+  });
+
+  test("a crash after acknowledgement re-sends at most one batch, and nothing is lost", async () => {
+    const teleport = cluster(bulk);
+    teleport.failEvery = 4;
+    const sink = new MemoryFluentd();
+    for (const crashAt of [2, 3, 5]) {
+      sink.calls = 0;
+      sink.crashAfterCalls = crashAt;
+      const before = sink.uids(EVENTS).length;
+      await expect(exportOnce(teleport, sink)).rejects.toThrow("simulated crash");
+      expect(sink.uids(EVENTS).length).toBeGreaterThan(before);
+    }
+    sink.crashAfterCalls = 0;
+    await exportOnce(teleport, sink);
+    const got = sink.uids(EVENTS);
+    expect(new Set(got)).toEqual(new Set(expectedUids(teleport)));
+    expect(got.length - new Set(got).size).toBeLessThanOrEqual(3 * options().fluentdBatchSize);
+  });
+
+  test("a permanently rejected event is dead-lettered and the export goes on", async () => {
+    const teleport = cluster(bulk);
+    const poison = expectedUids(teleport)[10]!;
+    const sink = new MemoryFluentd();
+    sink.rejectIds.add(poison);
+    const state = await exportOnce(teleport, sink);
+    expect([...sink.uids(EVENTS)].sort()).toEqual(expectedUids(teleport).filter((id) => id !== poison).sort());
+    const reopened = openClusterState(dir, teleport.clusterName);
+    expect(reopened.deadLetters().map((d) => [d.eventId, d.status, d.url])).toEqual([[poison, 400, EVENTS]]);
+    reopened.close();
+    expect(state.path).toContain("memory.example.com");
+  });
+});
+
+describe("start position", () => {
+  test("a different start-time is refused on a later run", async () => {
+    const teleport = cluster(false);
+    await exportOnce(teleport, new MemoryFluentd());
+    await expect(exportOnce(teleport, new MemoryFluentd(), options({ startTime: new Date(start.getTime() + HOUR) }))).rejects.toThrow(
+      StartTimeChangedError,
+    );
+    // The same instant written with another offset is the same start time.
+    await exportOnce(teleport, new MemoryFluentd(), options({ startTime: new Date(start.toISOString().replace("Z", "+00:00")) }));
+  });
+
+  test("cursor resumes right after that event when the state was lost", async () => {
+    const teleport = cluster(false);
+    const all = expectedUids(teleport);
+    const sink = new MemoryFluentd();
+    await exportOnce(teleport, sink, options({ cursor: all[24] }));
+    expect(sink.uids(EVENTS)).toEqual(all.slice(25));
+  });
+
+  test("cursor is ignored once there is state to resume from", async () => {
+    const teleport = cluster(false);
+    await exportOnce(teleport, new MemoryFluentd());
+    const newer = auditEvent("user.login", new Date(Date.now() - 60_000));
+    teleport.add(newer);
+    const sink = new MemoryFluentd();
+    await exportOnce(teleport, sink, options({ cursor: expectedUids(teleport)[3] }));
+    expect(sink.uids(EVENTS)).toEqual([newer.id]);
+  });
+});
+
+describe("sessions", () => {
+  test("a missing recording is retried, then given up, without stopping the audit log", async () => {
+    const teleport = cluster(false);
+    teleport.recordings.delete("s1");
+    const sink = new MemoryFluentd();
+    for (let run = 0; run < 3; run++) {
+      await exportOnce(teleport, sink, options());
+      await Bun.sleep(15);
+    }
+    const state = openClusterState(dir, teleport.clusterName);
+    expect(state.sessions().map((s) => [s.sid, s.status, s.attempts])).toEqual([["s1", "given-up", 3]]);
+    state.close();
+    expect(new Set(sink.uids(EVENTS))).toEqual(new Set(expectedUids(teleport)));
+  });
+
+  test("a recording resumes after the last delivered index", async () => {
+    const teleport = cluster(false);
+    teleport.recordings.set("s1", recording("s1", Array.from({ length: 20 }, (_, i) => `session.command.${i}`)));
+    // The session is already queued from an earlier run; its upload event was delivered then.
+    teleport.events = teleport.events.filter((e) => e.type !== "session.upload");
+    const sink = new MemoryFluentd();
+    const state = openClusterState(dir, teleport.clusterName);
+    state.settleStartTime(start, new Date());
+    state.commitAudit({ delivered: [], sessions: [{ sid: "s1", uploadTime: new Date() }], deadLetters: [] });
+    state.commitSessionProgress("s1", 13, []);
+    state.close();
+    await exportOnce(teleport, sink);
+    const indexes = (sink.received.get(`${SESSIONS}.s1.log`) ?? []).map((b) => (JSON.parse(b) as { ei: number }).ei);
+    expect(indexes).toEqual([13, 14, 15, 16, 17, 18, 19]);
+  });
+});

@@ -1,0 +1,135 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  acquireInstanceLock,
+  databasePath,
+  findStateFile,
+  InstanceLockedError,
+  openClusterState,
+  StartTimeChangedError,
+  StateStore,
+  StateUnreadableError,
+} from "../../src/state/index.ts";
+import type { AuditEvent } from "../../src/teleport/types.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "state-test-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function event(id: string, time: string): AuditEvent {
+  return { id, type: "user.login", time: new Date(time), index: 0, json: { uid: id, event: "user.login" } };
+}
+
+describe("state database", () => {
+  test("is named after the cluster, private, and survives reopening with its checkpoint", () => {
+    const store = openClusterState(dir, "prod/cluster:1");
+    expect(store.path).toBe(join(dir, "prod_cluster_1.sqlite"));
+    expect(statSync(store.path).mode & 0o777).toBe(0o600);
+    store.settleStartTime(new Date("2024-01-01T00:00:00Z"), new Date());
+    store.commitAudit({
+      legacy: { windowStart: new Date("2024-01-01T00:00:00Z"), pageKey: "k1", lastEventId: "e2" },
+      delivered: [event("e1", "2024-01-01T00:00:01Z"), event("e2", "2024-01-01T00:00:02Z")],
+      sessions: [{ sid: "s1", uploadTime: new Date("2024-01-01T00:00:02Z") }],
+      deadLetters: [{ record: { id: "e3", body: "{}" }, url: "https://x/events", status: 400, reason: "bad" }],
+    });
+    store.close();
+
+    const again = StateStore.open(databasePath(dir, "prod/cluster:1"), { create: false });
+    expect(again.legacyCheckpoint()).toEqual({ windowStart: new Date("2024-01-01T00:00:00Z"), pageKey: "k1", lastEventId: "e2" });
+    expect(again.lastDelivered()).toEqual({ id: "e2", time: new Date("2024-01-01T00:00:02Z") });
+    expect(again.readySessions(new Date(), 10).map((s) => s.sid)).toEqual(["s1"]);
+    expect(again.deadLetters().map((d) => [d.eventId, d.status, d.reason])).toEqual([["e3", 400, "bad"]]);
+    expect(again.totals()).toEqual({ events: 2, sessions: 0, deadLettered: 1 });
+    again.close();
+  });
+
+  test("a failing in-transaction hook rolls back the whole batch", () => {
+    const store = openClusterState(dir, "c");
+    expect(() =>
+      store.commitAudit(
+        {
+          legacy: { windowStart: new Date(0), pageKey: "k", lastEventId: "e1" },
+          delivered: [event("e1", "2024-01-01T00:00:01Z")],
+          sessions: [{ sid: "s1", uploadTime: new Date() }],
+          deadLetters: [],
+        },
+        () => {
+          throw new Error("hook failed");
+        },
+      ),
+    ).toThrow("hook failed");
+    expect(store.legacyCheckpoint()).toBeUndefined();
+    expect(store.countSessions("pending")).toBe(0);
+    store.close();
+  });
+
+  test("a repeated upload event does not rewind a session in progress", () => {
+    const store = openClusterState(dir, "c");
+    const commit = { delivered: [], sessions: [{ sid: "s1", uploadTime: new Date() }], deadLetters: [] };
+    store.commitAudit(commit);
+    store.commitSessionProgress("s1", 42, []);
+    store.commitAudit(commit);
+    expect(store.session("s1")?.nextIndex).toBe(42);
+    store.close();
+  });
+
+  test("start time is stored once and a different instant is refused", () => {
+    const store = openClusterState(dir, "c");
+    const start = store.settleStartTime(new Date("2024-05-01T02:00:00+02:00"), new Date());
+    expect(store.settleStartTime(new Date("2024-05-01T00:00:00Z"), new Date())).toEqual(start);
+    expect(store.settleStartTime(undefined, new Date())).toEqual(start);
+    expect(() => store.settleStartTime(new Date("2024-05-02T00:00:00Z"), new Date())).toThrow(StartTimeChangedError);
+    expect(() => store.settleStartTime(new Date("2024-05-02T00:00:00Z"), new Date())).toThrow(/delete .*c\.sqlite/);
+    store.close();
+  });
+
+  test("a corrupt database is an error and is left untouched", () => {
+    const path = databasePath(dir, "c");
+    const garbage = "this is not a database".repeat(100);
+    writeFileSync(path, garbage);
+    expect(() => StateStore.open(path)).toThrow(StateUnreadableError);
+    expect(readFileSync(path, "utf8")).toBe(garbage);
+  });
+
+  test("status finds the only state file, or asks for a cluster", () => {
+    expect(() => findStateFile(dir)).toThrow(/no export state/);
+    openClusterState(dir, "a").close();
+    expect(findStateFile(dir)).toBe(databasePath(dir, "a"));
+    openClusterState(dir, "b").close();
+    expect(() => findStateFile(dir)).toThrow(/--cluster/);
+    expect(findStateFile(dir, "b")).toBe(databasePath(dir, "b"));
+  });
+});
+
+describe("instance lock", () => {
+  test("a live holder is refused with its pid, and the lock is free after release", () => {
+    // Our parent is alive and is not us: it stands in for another running instance.
+    writeFileSync(join(dir, "instance.lock"), `${process.ppid}\n`);
+    let error: unknown;
+    try {
+      acquireInstanceLock(dir);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(InstanceLockedError);
+    expect(String(error)).toContain(`pid ${process.ppid}`);
+    rmSync(join(dir, "instance.lock"));
+
+    const lock = acquireInstanceLock(dir);
+    expect(readFileSync(lock.path, "utf8").trim()).toBe(String(process.pid));
+    lock.release();
+    acquireInstanceLock(dir).release();
+  });
+
+  test("a lock left by a dead process is taken over", () => {
+    const dead = Bun.spawnSync(["true"]).pid;
+    writeFileSync(join(dir, "instance.lock"), `${dead}\n`);
+    const lock = acquireInstanceLock(dir);
+    expect(readFileSync(lock.path, "utf8").trim()).toBe(String(process.pid));
+    lock.release();
+  });
+});

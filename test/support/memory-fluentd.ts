@@ -1,0 +1,32 @@
+import type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "../../src/fluentd/types.ts";
+
+/**
+ * A stop-gap, in-memory sink for testing the export jobs. `rejectIds` are dead-lettered like a
+ * permanent HTTP 400; `crashAfterCalls` simulates the process dying after the receiver acknowledged
+ * a batch but before the checkpoint was committed.
+ */
+export class MemoryFluentd implements FluentdSink {
+  received = new Map<string, string[]>();
+  calls = 0;
+  rejectIds = new Set<string>();
+  crashAfterCalls = 0;
+
+  async deliver(url: string, records: SinkRecord[]): Promise<DeliveryReport> {
+    this.calls++;
+    const deadLettered: DeadLetter[] = [];
+    const list = this.received.get(url) ?? [];
+    this.received.set(url, list);
+    for (const r of records) {
+      if (this.rejectIds.has(r.id)) deadLettered.push({ record: r, url, status: 400, reason: "bad request" });
+      else list.push(r.body);
+    }
+    if (this.crashAfterCalls > 0 && this.calls >= this.crashAfterCalls) throw new Error("simulated crash after acknowledgement");
+    return { delivered: records.length - deadLettered.length, deadLettered, requests: 1, bytes: 0 };
+  }
+
+  uids(url: string): string[] {
+    return (this.received.get(url) ?? []).map((body) => (JSON.parse(body) as { uid: string }).uid);
+  }
+
+  async close(): Promise<void> {}
+}
