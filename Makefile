@@ -24,7 +24,7 @@ typecheck: $(BUN)
 
 # TEST_FLAGS lets CI add reporters, e.g. TEST_FLAGS="--reporter=junit --reporter-outfile=junit.xml".
 test: typecheck
-	$(BUN) test $(TEST_FLAGS)
+	$(BUN) test --timeout 60000 $(TEST_FLAGS)
 
 # Regenerates src/gen from proto/ (offline; the tools come from node_modules).
 proto: $(BUN)

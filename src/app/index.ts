@@ -1,15 +1,28 @@
 import type { Config } from "../config/options.ts";
 import { logger } from "../logger.ts";
+import { identityExpiry } from "../observability/metrics.ts";
+import { startMetricsServer } from "../observability/server.ts";
+import { exportOptionsFrom } from "./options.ts";
+import { fluentdSinkFrom, teleportSourceFrom } from "./parts.ts";
+import { runWithParts } from "./run.ts";
 
 /**
  * Wires the configuration into the export jobs and runs them until they finish or the process is
  * told to stop. Resolves to the process exit code.
- *
- * Placeholder: the export pipeline is not built yet, and `start` must not pretend it exported
- * anything, so this fails loudly.
  */
 export async function runApp(config: Config): Promise<number> {
-  void config;
-  logger.error("the export pipeline is not built yet; nothing was exported");
-  return 1;
+  // Both are built before anything runs so that bad key material fails at start-up, in one line.
+  const sink = await fluentdSinkFrom(config);
+  const source = await teleportSourceFrom(config);
+  identityExpiry.set(source.credentials.notAfter.getTime() / 1000);
+  const metrics = config.metricsAddr ? startMetricsServer(config.metricsAddr, config.readyFailurePeriod) : undefined;
+  try {
+    await runWithParts({ source, sink, storage: config.storage, options: exportOptionsFrom(config), handleSignals: true });
+    logger.info("Successfully shut down");
+    return 0;
+  } finally {
+    await metrics?.stop();
+    await source.close();
+    await sink.close();
+  }
 }

@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { ConfigError } from "../errors.ts";
 
 /**
  * Loads and checks the Fluentd client's key material at start-up. Bun's fetch reports a wrong
@@ -9,7 +10,7 @@ import { readFileSync } from "node:fs";
  */
 
 /** A problem with one setting; `message` is a single line that names it and never holds a secret. */
-export class FluentdSettingError extends Error {
+export class FluentdSettingError extends ConfigError {
   constructor(
     readonly setting: string,
     message: string,

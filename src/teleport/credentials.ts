@@ -1,5 +1,6 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { ConfigError } from "../errors.ts";
 
 /**
  * Client credentials for Teleport: an identity file (`tctl auth sign --format=file`, or tbot's
@@ -21,7 +22,8 @@ export interface TeleportCredentials {
   warnings: string[];
 }
 
-export class CredentialsError extends Error {
+/** Bad or expired Teleport credentials: the user must fix a file, so it is a configuration error. */
+export class CredentialsError extends ConfigError {
   constructor(message: string) {
     super(message);
     this.name = "CredentialsError";

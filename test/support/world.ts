@@ -1,0 +1,164 @@
+import { type Subprocess } from "bun";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { startFakeFluentd, type FakeFluentd, type FakeFluentdOptions } from "./fake-fluentd.ts";
+import { startFakeTeleport, type FakeTeleport, type FakeTeleportOptions } from "./fake-teleport.ts";
+import { createTestPki, tempDir, type TestPki } from "./pki.ts";
+
+/**
+ * The end-to-end test world: the fake Teleport and the Fluentd-compatible receiver run inside the
+ * test process (so tests can inject faults and count records), and the handler runs as the
+ * compiled binary in its own process, exactly as users run it.
+ */
+export const ROOT = resolve(import.meta.dir, "../..");
+const BUN = join(ROOT, "node_modules/.bin/bun");
+
+let binary: Promise<string> | undefined;
+
+/** Compiles src/main.ts once per test process; later calls reuse the same binary. */
+export function compiledBinary(): Promise<string> {
+  binary ??= (async () => {
+    const dir = tempDir("teh-bin-");
+    const out = join(dir, "teleport-event-handler");
+    const proc = Bun.spawn([BUN, "build", "--compile", join(ROOT, "src/main.ts"), "--outfile", out], {
+      cwd: ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    if ((await proc.exited) !== 0) throw new Error(`compile failed: ${await new Response(proc.stderr).text()}`);
+    return out;
+  })();
+  return binary;
+}
+
+export interface WorldOptions {
+  teleport?: Omit<FakeTeleportOptions, "pki">;
+  fluentd?: Partial<Omit<FakeFluentdOptions, "ca" | "cert" | "key">>;
+}
+
+export interface World {
+  pki: TestPki;
+  teleport: FakeTeleport;
+  fluentd: FakeFluentd;
+  dir: string;
+  /** A fresh storage directory per call unless one is given. */
+  storage: string;
+  /** The `start` flags that point the handler at this world. */
+  startArgs(extra?: string[], storage?: string): string[];
+  stop(): Promise<void>;
+}
+
+export async function startWorld(opts: WorldOptions = {}): Promise<World> {
+  const dir = tempDir("teh-world-");
+  for (const sub of ["pki", "teleport"]) mkdirSync(join(dir, sub));
+  const pki = await createTestPki({ dir: join(dir, "pki") });
+  const teleport = await startFakeTeleport({ ...opts.teleport, pki, outDir: join(dir, "teleport") });
+  const fluentd = await startFakeFluentd({
+    ca: pki.fluentdCA.ca.certPem,
+    cert: pki.fluentdServer.certPem,
+    key: pki.fluentdServer.keyPem,
+    ...opts.fluentd,
+  });
+  // A day before the first event: the whole log, without paging through years of empty windows.
+  const first = teleport.log.timeAt(0);
+  const startTime = new Date((first.seconds - 86_400) * 1000).toISOString().replace(".000Z", "Z");
+  const storage = join(dir, "storage");
+  mkdirSync(storage, { recursive: true });
+  return {
+    pki,
+    teleport,
+    fluentd,
+    dir,
+    storage,
+    startArgs(extra = [], store = storage) {
+      return [
+        "start",
+        "--teleport-addr", teleport.addr,
+        "--teleport-identity", teleport.identity.identityFile,
+        "--fluentd-url", `https://localhost:${fluentd.port}/events.log`,
+        "--fluentd-session-url", `https://localhost:${fluentd.port}/session`,
+        "--fluentd-ca", pki.fluentdCA.caFile,
+        "--fluentd-cert", pki.fluentdClient.certFile,
+        "--fluentd-key", pki.fluentdClient.keyFile,
+        "--storage", store,
+        "--start-time", startTime,
+        ...extra,
+      ];
+    },
+    async stop() {
+      await Promise.allSettled([teleport.stop(), fluentd.stop()]);
+    },
+  };
+}
+
+export interface Handler {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Resolves with the exit code and everything the process wrote. */
+  done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
+  /** stderr so far (the log). */
+  log(): string;
+  /** Resolves once the log contains `text` (or rejects after `timeoutMs`). */
+  waitForLog(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals | number): void;
+}
+
+/** Runs the compiled handler with `args`; env is the test's environment minus FDFWD_* plus `env`. */
+export async function runHandler(args: string[], env: Record<string, string> = {}): Promise<Handler> {
+  const bin = await compiledBinary();
+  const cleanEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^FD(FW|WR)D_/.test(k)) cleanEnv[k] = v;
+  const proc = Bun.spawn([bin, ...args], { env: { ...cleanEnv, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let stderr = "";
+  let stdout = "";
+  const readAll = async (stream: ReadableStream<Uint8Array>, append: (s: string) => void) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) append(decoder.decode(chunk, { stream: true }));
+  };
+  const readers = Promise.all([readAll(proc.stderr, (s) => (stderr += s)), readAll(proc.stdout, (s) => (stdout += s))]);
+  const done = (async () => {
+    const code = await proc.exited;
+    await readers;
+    return { code: proc.signalCode ? null : code, signal: proc.signalCode ? String(proc.signalCode) : null, stdout, stderr };
+  })();
+  return {
+    proc,
+    done,
+    log: () => stderr,
+    async waitForLog(text, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      const found = () => (typeof text === "string" ? stderr.includes(text) : text.test(stderr));
+      while (!found()) {
+        if (Date.now() > deadline) throw new Error(`log never showed ${text}; log:\n${stderr}`);
+        if (proc.exitCode !== null || proc.signalCode) {
+          await readers;
+          if (found()) return;
+          throw new Error(`handler exited before logging ${text}; log:\n${stderr}`);
+        }
+        await Bun.sleep(20);
+      }
+    },
+    kill: (signal = "SIGTERM") => proc.kill(signal),
+  };
+}
+
+/** Runs the handler to completion and returns its result. */
+export async function runToEnd(args: string[], env: Record<string, string> = {}) {
+  return (await runHandler(args, env)).done;
+}
+
+/** Audit records the receiver stored, by the `uid` Teleport gave them. */
+export function auditUids(world: World): string[] {
+  return world.fluentd.records("events.log").map((r) => String(r.record.uid ?? r.record.id ?? ""));
+}
+
+/** Counts occurrences of each value; handy to assert exactly-once delivery. */
+export function countBy<T>(values: T[]): Map<T, number> {
+  const m = new Map<T, number>();
+  for (const v of values) m.set(v, (m.get(v) ?? 0) + 1);
+  return m;
+}
+
+export function readJsonLines(file: string): unknown[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
