@@ -21,6 +21,10 @@ export async function compile(target: Target, info: BuildInfo, dir: string): Pro
     process.execPath,
     "build",
     "--compile",
+    // Precompiled bytecode (ESM requires --format esm): a `version` cold start of ~30 ms, not ~95 ms.
+    "--bytecode",
+    "--format",
+    "esm",
     `--target=${target.bunTarget}`,
     info.entry,
     "--outfile",

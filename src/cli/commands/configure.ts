@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { GLOBAL_ARGS } from "../args.ts";
-import { DEFAULT_ADDR, DEFAULT_DNS_NAMES, DEFAULT_LENGTH, DEFAULT_TTL, runConfigure } from "../../configure/index.ts";
+import { DEFAULT_ADDR, DEFAULT_DNS_NAMES, DEFAULT_LENGTH, DEFAULT_TTL } from "../../configure/options.ts";
 
 /** Same positionals and flags as the Go tool's `configure`, plus --force; the work is in src/configure. */
 export const configureCommand = defineCommand({
@@ -25,6 +25,8 @@ export const configureCommand = defineCommand({
     output: { type: "string", description: "Accepted for compatibility with the Go tool; unused" },
   },
   async run({ args }) {
+    // X.509 generation (@peculiar/x509) is heavy to load; only this command needs it.
+    const { runConfigure } = await import("../../configure/run.ts");
     await runConfigure({
       out: args.out,
       addr: args.addr,

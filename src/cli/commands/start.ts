@@ -1,5 +1,4 @@
 import { defineCommand } from "citty";
-import { runApp } from "../../app/index.ts";
 import { effectiveConfigLines } from "../../config/describe.ts";
 import { loadConfig } from "../../config/load.ts";
 import { configureLogger, logger } from "../../logger.ts";
@@ -15,6 +14,9 @@ export const startCommand = defineCommand({
     configureLogger({ debug: config.debug, format: config.logFormat });
     for (const warning of warnings) logger.warn(warning);
     for (const line of effectiveConfigLines(config)) logger.info(line);
+    // Loaded here, not at the top: the export stack (gRPC, protobuf, TLS, metrics) is most of the
+    // start-up cost, and `version`, `status` or `--help` must not pay for it.
+    const { runApp } = await import("../../app/index.ts");
     return runApp(config);
   },
 });
