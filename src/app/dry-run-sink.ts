@@ -12,7 +12,7 @@ export class DryRunSink implements FluentdSink {
       bytes += r.body.length;
       logger.debug(`dry run: would send event ${r.id} (${r.body.length} bytes) to ${url}`);
     }
-    return { delivered: records.length, deadLettered: [], requests: 0, bytes };
+    return { delivered: records.length, deadLettered: [], requests: 0, bytes, retried: 0 };
   }
 
   async close(): Promise<void> {}

@@ -1,5 +1,6 @@
 import type { DeadLetter, FluentdSink } from "../fluentd/types.ts";
 import { logger } from "../logger.ts";
+import { countStateErrors, recordDelivered, streamMetrics } from "../observability/metrics.ts";
 import type { ChunkProgress, LegacyCheckpoint, SessionUpload, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { SESSION_UPLOAD, sessionIdOf, toRecord } from "./filters.ts";
@@ -57,6 +58,7 @@ export class AuditCommitter {
     if (events.length > 0) {
       const report = await sink.deliver(url, events.map(toRecord), this.deps.deliverySignal);
       deadLetters = report.deadLettered;
+      streamMetrics.audit.retried.inc(report.retried);
     }
     const rejected = new Set(deadLetters.map((d) => d.record.id));
     const delivered = rejected.size === 0 ? events : events.filter((e) => !rejected.has(e.id));
@@ -66,8 +68,10 @@ export class AuditCommitter {
       const sid = e.type === SESSION_UPLOAD ? sessionIdOf(e) : undefined;
       if (sid) uploads.push({ sid, uploadTime: e.time });
     }
-    state.commitAudit({ ...position, delivered, sessions: uploads, deadLetters }, this.deps.hook);
+    countStateErrors(() => state.commitAudit({ ...position, delivered, sessions: uploads, deadLetters }, this.deps.hook));
     logDeadLetters(deadLetters);
+    streamMetrics.audit.deadLettered.inc(deadLetters.length);
+    recordDelivered("audit", delivered.length, delivered.at(-1)?.time);
     stats.eventsDelivered += delivered.length;
     stats.deadLettered += deadLetters.length;
     const last = delivered.at(-1);

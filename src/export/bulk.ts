@@ -1,4 +1,5 @@
 import { logger } from "../logger.ts";
+import { streamMetrics } from "../observability/metrics.ts";
 import { deliverSegments, type Segment } from "./batches.ts";
 import { dateStart, nextDate, utcDate } from "./dates.ts";
 import { auditFilter } from "./filters.ts";
@@ -29,7 +30,11 @@ async function exportChunk(job: AuditJob, date: string, chunk: string, cursor: s
   const read = async () => {
     let position = cursor;
     let events: Segment["events"] = [];
+    let received = 0;
     const flush = (completed: boolean) => {
+      streamMetrics.audit.received.inc(received);
+      streamMetrics.audit.filtered.inc(received - events.length);
+      received = 0;
       const segment = { events, position: { chunk: { date, chunk, cursor: position, completed } } };
       events = [];
       return queue.push(segment);
@@ -40,6 +45,7 @@ async function exportChunk(job: AuditJob, date: string, chunk: string, cursor: s
         try {
           for await (const item of job.source.exportEvents({ date: day, chunk, cursor: position }, readSignal)) {
             position = item.cursor;
+            received++;
             const e = item.event;
             if (keep(e) && e.time.getTime() >= notBefore) events.push(e);
             if (events.length >= max && !(await flush(false))) return;

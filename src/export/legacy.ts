@@ -1,4 +1,5 @@
 import { logger } from "../logger.ts";
+import { streamMetrics } from "../observability/metrics.ts";
 import type { LegacyCheckpoint } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { deliverSegments, type Segment, slices } from "./batches.ts";
@@ -61,6 +62,7 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
       if (at >= 0) fresh = fresh.slice(at + 1);
       else if (fresh.length > 0) logger.warn(`event ${pos.lastEventId} is no longer in its page; the page is sent again`);
     }
+    streamMetrics.audit.received.inc(fresh.length);
     let seekFinished = false;
     if (seek) {
       const at = fresh.findIndex((e) => e.id === seek);
@@ -79,6 +81,7 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
     }
 
     const kept = fresh.filter(keep);
+    streamMetrics.audit.filtered.inc(fresh.length - kept.length);
     const moved = end.windowStart.getTime() !== from.getTime() || end.pageKey !== pos.pageKey || end.lastEventId !== pos.lastEventId;
     if (kept.length > 0 || moved || seekFinished) {
       const parts = [...slices(kept, options.fluentdBatchSize)];

@@ -1,5 +1,6 @@
 import type { FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { logger, rateLimited } from "../logger.ts";
+import { countStateErrors, missingRecordings, pendingSessions, recordDelivered, streamMetrics } from "../observability/metrics.ts";
 import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import { logDeadLetters, type SessionQueue } from "./audit-commit.ts";
@@ -72,6 +73,8 @@ export class SessionExporter implements SessionQueue {
     const retryMissingMs = options.missingRecordingRetryMs ?? MISSING_RECORDING_RETRY_MS;
     while (!stopSignal.aborted) {
       const now = new Date();
+      pendingSessions.set(state.countSessions("pending"));
+      missingRecordings.set(state.countSessions("missing"));
       const room = options.concurrency - this.active.size;
       if (room > 0) {
         const ready = [...state.readySessions(now, options.concurrency * 2), ...(this.auditFinished && options.exitOnLastEvent ? [] : state.dueMissingSessions(now))];
@@ -134,21 +137,30 @@ export class SessionExporter implements SessionQueue {
     const { source, sink, state, options, stats, stopSignal, deliverySignal } = this.deps;
     const skip = new Set(options.skipSessionTypes);
     const url = sessionUrl(options.fluentdSessionUrl, s.sid);
+    const metrics = streamMetrics.session;
     let records: SinkRecord[] = [];
     let nextIndex = s.nextIndex;
+    let received = 0;
     const flush = async () => {
-      const report = records.length > 0 ? await sink.deliver(url, records, deliverySignal) : { deadLettered: [] };
-      state.commitSessionProgress(s.sid, nextIndex, report.deadLettered);
+      const report = records.length > 0 ? await sink.deliver(url, records, deliverySignal) : { deadLettered: [], retried: 0 };
+      countStateErrors(() => state.commitSessionProgress(s.sid, nextIndex, report.deadLettered));
       logDeadLetters(report.deadLettered);
       stats.deadLettered += report.deadLettered.length;
+      metrics.received.inc(received);
+      metrics.filtered.inc(received - records.length);
+      metrics.retried.inc(report.retried);
+      metrics.deadLettered.inc(report.deadLettered.length);
+      recordDelivered("session", records.length - report.deadLettered.length);
       records = [];
+      received = 0;
     };
     for await (const e of source.sessionEvents(s.sid, s.nextIndex, stopSignal)) {
       if (e.index < nextIndex) continue; // a server that resends the resume point
       nextIndex = e.index + 1;
+      received++;
       if (!skip.has(e.type)) records.push(toRecord(e));
       if (records.length >= options.fluentdBatchSize) await flush();
     }
-    if (records.length > 0) await flush();
+    if (records.length > 0 || received > 0) await flush();
   }
 }

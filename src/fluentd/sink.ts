@@ -1,4 +1,6 @@
 import { logger, rateLimited } from "../logger.ts";
+import { health } from "../observability/health.ts";
+import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../observability/metrics.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
 import { parseHeaders } from "./headers.ts";
 import { abortError, backoffDelay, classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter, sleep, type BackoffPolicy } from "./retry.ts";
@@ -62,6 +64,22 @@ function firstLines(text: string): string {
   return text.split("\n").map((l) => l.trim()).filter(Boolean).join(" ").slice(0, 300);
 }
 
+/** Per request, not per record: metrics and readiness cost nothing per event. */
+function observeRequest(attempt: Attempt, batch: Batch, seconds: number): void {
+  deliveryLatency.observe(seconds);
+  if (attempt.kind === "retry") {
+    requestOutcomes.retry.inc();
+    errorKinds.fluentd.inc();
+    health.markFluentdFailed(attempt.cause);
+    return;
+  }
+  // A refusal is an answer too: the receiver is up, it only objects to a record.
+  health.markFluentdOk();
+  if (attempt.kind === "refused") return requestOutcomes.rejected.inc();
+  requestOutcomes.ok.inc();
+  bytesSent.inc(batch.bytes);
+}
+
 class HttpFluentdSink implements FluentdSink {
   private readonly semaphore: Semaphore;
   private readonly warn: (key: string, fn: () => void) => void;
@@ -83,7 +101,7 @@ class HttpFluentdSink implements FluentdSink {
       // Also guards URLs that were not listed in `urls` at start-up.
       throw new FluentdSettingError("fluentd-url", `${redactUrl(url)} is not https://; mutual TLS is required unless fluentd-allow-insecure is set`);
     }
-    const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0 };
+    const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0, retried: 0 };
     const batches = splitIntoBatches(records, this.opts.batchSize, this.opts.batchBytes);
     await Promise.all(batches.map((batch) => this.sendBatch(url, batch, report, signal)));
     return report;
@@ -119,7 +137,10 @@ class HttpFluentdSink implements FluentdSink {
       let attempt: Attempt;
       try {
         report.requests++;
+        if (failures > 1) report.retried += batch.records.length;
+        const sent = performance.now();
         attempt = await this.post(url, batch, signal);
+        observeRequest(attempt, batch, (performance.now() - sent) / 1000);
       } finally {
         release();
       }

@@ -24,6 +24,8 @@ export interface DeliveryReport {
   requests: number;
   /** Body bytes of the acknowledged requests. */
   bytes: number;
+  /** Records sent again after a failed request (each resend counts). */
+  retried: number;
 }
 
 export interface FluentdSink {

@@ -2,6 +2,8 @@ import { Code, ConnectError, createClient, type Client, type Transport } from "@
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AuditLogService, type EventUnstructured } from "../gen/teleport/auditlog/v1/auditlog_pb.ts";
 import { AuthService } from "../gen/teleport/legacy/client/proto/authservice_pb.ts";
+import { health } from "../observability/health.ts";
+import { errorKinds } from "../observability/metrics.ts";
 import {
   TeleportError,
   type AuditEvent,
@@ -52,6 +54,22 @@ export function toTeleportError(err: unknown, signal?: AbortSignal): TeleportErr
   return new TeleportError(kindOf(ce, signal?.aborted ?? false), `teleport: ${ce.rawMessage || Code[ce.code]}`, ce.code);
 }
 
+/** Expected answers (the engine probe, a recording not uploaded yet) are not failures. */
+const ANSWERS: ReadonlySet<TeleportErrorKind> = new Set(["unimplemented", "not-found"]);
+
+/** Readiness and the error counter, once per call or stream (never per event). */
+function observed(err: unknown, signal?: AbortSignal): TeleportError {
+  const e = toTeleportError(err, signal);
+  if (signal?.aborted) return e;
+  if (ANSWERS.has(e.kind)) {
+    health.markTeleportOk();
+  } else {
+    errorKinds.teleport.inc();
+    health.markTeleportFailed(e.message);
+  }
+  return e;
+}
+
 export function toAuditEvent(item: EventUnstructured): AuditEvent {
   return {
     id: item.id,
@@ -66,15 +84,18 @@ async function* mapped<T, R>(source: () => AsyncIterable<T>, fn: (item: T) => R,
   try {
     for await (const item of source()) yield fn(item);
   } catch (err) {
-    throw toTeleportError(err, signal);
+    throw observed(err, signal);
   }
+  health.markTeleportOk();
 }
 
 async function call<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   try {
-    return await fn();
+    const result = await fn();
+    health.markTeleportOk();
+    return result;
   } catch (err) {
-    throw toTeleportError(err, signal);
+    throw observed(err, signal);
   }
 }
 

@@ -21,7 +21,7 @@ export class MemoryFluentd implements FluentdSink {
       else list.push(r.body);
     }
     if (this.crashAfterCalls > 0 && this.calls >= this.crashAfterCalls) throw new Error("simulated crash after acknowledgement");
-    return { delivered: records.length - deadLettered.length, deadLettered, requests: 1, bytes: 0 };
+    return { delivered: records.length - deadLettered.length, deadLettered, requests: 1, bytes: 0, retried: 0 };
   }
 
   uids(url: string): string[] {

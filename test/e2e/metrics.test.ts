@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { auditUids, runHandler, startWorld, type Handler, type World } from "../support/world.ts";
+
+const P = "teleport_event_handler_";
+const SKIPPED = "cert.create";
+
+/** Prometheus text exposition → "name{labels}" → value. */
+function parseMetrics(text: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    values.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return values;
+}
+
+/** A port nothing listens on right now (the option wants a real port, not 0). */
+function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+describe("metrics and readiness of the compiled binary", () => {
+  let world: World;
+  let handler: Handler;
+  let base: string;
+  const scrape = async () => parseMetrics(await (await fetch(`${base}/metrics`)).text());
+  const metric = (m: Map<string, number>, name: string) => m.get(`${P}${name}`) ?? 0;
+  const sessionRecords = () => world.fluentd.records().filter((r) => r.tag.startsWith("session.")).length;
+  const okRequests = () => world.fluentd.requests.filter((r) => r.status === 200);
+
+  beforeAll(async () => {
+    world = await startWorld({ teleport: { events: 1500, days: 2, sessions: 6, printsPerSession: 3 } });
+    // Slow acknowledgements keep the export running long enough to be scraped in the middle.
+    world.fluentd.faults.latencyMs = 30;
+    handler = await runHandler(
+      world.startArgs([
+        "--metrics-addr", `127.0.0.1:${freePort()}`,
+        "--timeout", "200ms",
+        "--ready-failure-period", "500ms",
+        "--skip-event-types", SKIPPED,
+        "--fluentd-batch-size", "50",
+      ]),
+    );
+    const serving = /Serving metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/;
+    await handler.waitForLog(serving);
+    base = serving.exec(handler.log())![1]!;
+  });
+  afterAll(async () => {
+    handler?.kill();
+    await handler?.done;
+    await world.stop();
+  });
+
+  test("counters never run ahead of the receiver and end equal to what it stored", async () => {
+    const log = world.teleport.log;
+    let skipped = 0;
+    for (let i = 0; i < log.count; i++) if (log.typeAt(i) === SKIPPED) skipped++;
+    const expectedAudit = log.count - skipped;
+
+    let previous = 0;
+    let scrapedMidway = false;
+    await until("every audit event delivered", async () => {
+      const delivered = metric(await scrape(), 'events_delivered_total{stream="audit"}');
+      // Acknowledged means stored: the counter can lag the receiver, never lead it.
+      expect(delivered).toBeLessThanOrEqual(auditUids(world).length);
+      expect(delivered).toBeGreaterThanOrEqual(previous);
+      if (delivered > 0 && delivered < expectedAudit) scrapedMidway = true;
+      previous = delivered;
+      return delivered === expectedAudit ? true : undefined;
+    });
+    expect(scrapedMidway).toBe(true);
+    world.fluentd.faults.latencyMs = 0;
+
+    const m = await until("every recording exported", async () => {
+      const m = await scrape();
+      const done = metric(m, "sessions_pending") === 0 && metric(m, 'events_delivered_total{stream="session"}') === sessionRecords();
+      return done && sessionRecords() > 0 ? m : undefined;
+    });
+    expect(auditUids(world).length).toBe(expectedAudit);
+    expect(metric(m, 'events_received_total{stream="audit"}')).toBe(log.count);
+    expect(metric(m, 'events_filtered_total{stream="audit"}')).toBe(skipped);
+    expect(skipped).toBeGreaterThan(0);
+    // print is skipped by default in recordings.
+    expect(metric(m, 'events_filtered_total{stream="session"}')).toBeGreaterThan(0);
+    expect(metric(m, 'events_received_total{stream="session"}')).toBe(sessionRecords() + metric(m, 'events_filtered_total{stream="session"}'));
+    expect(metric(m, 'fluentd_requests_total{outcome="ok"}')).toBe(okRequests().length);
+    expect(metric(m, "fluentd_sent_bytes_total")).toBe(okRequests().reduce((sum, r) => sum + r.bytes, 0));
+    expect(metric(m, "fluentd_request_duration_seconds_count")).toBe(world.fluentd.requestCount());
+    expect(metric(m, 'errors_total{kind="fluentd"}')).toBe(0);
+    expect(metric(m, "identity_expiry_timestamp_seconds")).toBeGreaterThan(Date.now() / 1000);
+    expect(metric(m, "last_successful_delivery_timestamp_seconds")).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(metric(m, "lag_seconds")).toBeGreaterThanOrEqual(0);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  });
+
+  test("/readyz fails while the receiver is down longer than ready-failure-period, and recovers", async () => {
+    const before = auditUids(world).length;
+    const log = world.teleport.log;
+    const outage = world.fluentd.faults.down(2_500);
+    world.teleport.appendEvents(10);
+    let appended = 0;
+    for (let i = log.count - 10; i < log.count; i++) if (log.typeAt(i) !== SKIPPED) appended++;
+    const notReady = await until("/readyz to fail", async () => {
+      const res = await fetch(`${base}/readyz`);
+      return res.status === 503 ? await res.text() : undefined;
+    });
+    expect(notReady).toContain("fluentd: deliveries failing");
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    await outage;
+    await until("/readyz to recover", async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 40_000);
+    const m = await until("the appended events delivered", async () => {
+      const m = await scrape();
+      return metric(m, 'events_delivered_total{stream="audit"}') === before + appended ? m : undefined;
+    }, 40_000);
+    expect(auditUids(world).length).toBe(before + appended);
+    expect(metric(m, 'errors_total{kind="fluentd"}')).toBeGreaterThan(0);
+    expect(metric(m, 'fluentd_requests_total{outcome="retry"}')).toBe(metric(m, 'errors_total{kind="fluentd"}'));
+    expect(metric(m, 'events_retried_total{stream="audit"}')).toBeGreaterThanOrEqual(appended);
+  });
+});
