@@ -1,9 +1,11 @@
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { AuditLogService, type EventUnstructured } from "../gen/teleport/auditlog/v1/auditlog_pb.ts";
+import type { RawEventUnstructured } from "../gen/teleport_event_handler/v1/raw_events_pb.ts";
 import { AuthService } from "../gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { health } from "../observability/health.ts";
 import { errorKinds } from "../observability/metrics.ts";
+import { RawAuditLogService } from "./raw-audit-log.ts";
+import { decodeStruct } from "./struct-json.ts";
 import {
   TeleportError,
   type AuditEvent,
@@ -70,13 +72,13 @@ function observed(err: unknown, signal?: AbortSignal): TeleportError {
   return e;
 }
 
-export function toAuditEvent(item: EventUnstructured): AuditEvent {
+export function toAuditEvent(item: RawEventUnstructured): AuditEvent {
   return {
     id: item.id,
     type: item.type,
     time: item.time ? timestampDate(item.time) : new Date(0),
     index: Number(item.index),
-    json: item.unstructured ?? {},
+    json: item.unstructured.length > 0 ? decodeStruct(item.unstructured) : {},
   };
 }
 
@@ -101,11 +103,12 @@ async function call<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
 
 /** The typed calls over a transport; no connection or credential handling here. */
 export class TeleportClient {
-  private readonly audit: Client<typeof AuditLogService>;
+  /** Event payloads are read through the raw views (see raw-audit-log.ts). */
+  private readonly audit: Client<RawAuditLogService>;
   private readonly auth: Client<typeof AuthService>;
 
   constructor(transport: Transport) {
-    this.audit = createClient(AuditLogService, transport);
+    this.audit = createClient(RawAuditLogService, transport);
     this.auth = createClient(AuthService, transport);
   }
 

@@ -1,16 +1,17 @@
 import { Code, ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { create } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { AuditLogService, EventUnstructuredSchema, type EventUnstructured } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
+import type { RawEventUnstructured } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
+import { RawAuditLogService } from "../../src/teleport/raw-audit-log.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import type { LockV2 } from "../../src/gen/teleport/legacy/types/types_pb.ts";
 import { FakeEventLog, type EventLogOptions, type FakeEvent } from "./fake-events.ts";
 import { writeIdentity, type WrittenIdentity } from "./identity.ts";
 import { createTestPki, type TestPki } from "./pki.ts";
+import { encodeStruct } from "./struct-encode.ts";
 
 /**
  * A fake Teleport Auth server for tests, demos and benchmarks: the real gRPC method paths over
@@ -84,14 +85,15 @@ const DAY_MS = 86_400_000;
 
 const requestKey = createContextKey<http2.Http2ServerRequest | undefined>(undefined);
 
-function toProto(e: FakeEvent): EventUnstructured {
-  return create(EventUnstructuredSchema, {
+/** Served through the raw view: the same bytes as EventUnstructured, without reflection. */
+function toProto(e: FakeEvent): Omit<RawEventUnstructured, "$typeName"> {
+  return {
     type: e.type,
     id: e.id,
-    time: { seconds: BigInt(e.time.seconds), nanos: e.time.nanos },
+    time: { $typeName: "google.protobuf.Timestamp", seconds: BigInt(e.time.seconds), nanos: e.time.nanos },
     index: BigInt(e.ei),
-    unstructured: e.json,
-  });
+    unstructured: encodeStruct(e.json),
+  };
 }
 
 /** Opaque to clients; ours is a versioned, base64url-wrapped position. */
@@ -191,7 +193,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   }
 
   const routes = (r: ConnectRouter) => {
-    r.service(AuditLogService, {
+    r.service(RawAuditLogService, {
       async getUnstructuredEvents(req, ctx) {
         await admit("GetUnstructuredEvents", ctx);
         if (req.limit > EVENTS_MAX_LIMIT) throw new ConnectError(`limit ${req.limit} exceeds the maximum of ${EVENTS_MAX_LIMIT}`, Code.InvalidArgument);
