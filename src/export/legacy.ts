@@ -16,6 +16,12 @@ const READ_AHEAD = 4;
  * The legacy engine (GetUnstructuredEvents): windows of `windowSize` walked in time order, pages
  * of `batch` inside each. A page key is only meaningful inside the window that produced it, so
  * every window starts from an empty key.
+ *
+ * Empty history is cheap: window-size bounds the cost of one query (Athena scans the range), but
+ * an empty range costs nothing, so while windows come back empty the next one is twice as wide.
+ * When a widened window finds events, its page is dropped (its key belongs to a window no
+ * checkpoint can name) and the walk resumes at the first event's second with a window of
+ * window-size again. Only windows of exactly window-size ever have a page key saved.
  */
 export async function runLegacy(job: AuditJob): Promise<void> {
   const queue = new BoundedQueue<Segment>(READ_AHEAD);
@@ -45,10 +51,11 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
   const windowMs = options.windowSizeMs;
   let pos: LegacyCheckpoint = state.legacyCheckpoint() ?? { windowStart: job.startTime, pageKey: "", lastEventId: "" };
   let seek = state.seekAfter();
+  let span = windowMs;
 
   for (;;) {
     const now = Date.now();
-    const windowEnd = pos.windowStart.getTime() + windowMs;
+    const windowEnd = pos.windowStart.getTime() + span;
     const closed = windowEnd <= now;
     const to = new Date(Math.min(windowEnd, now));
     const from = pos.windowStart;
@@ -56,6 +63,14 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
     const page =
       to > from ? await untilSuccess("reading the audit log", () => source.searchEvents(query, signal), signal) : { events: [], nextKey: "" };
 
+    if (span > windowMs && (page.events.length > 0 || page.nextKey)) {
+      // Events at last: narrow back to window-size where they begin (nothing earlier matched).
+      const first = page.events[0]?.time.getTime();
+      const at = first === undefined ? from.getTime() : Math.max(from.getTime(), Math.floor(first / 1000) * 1000);
+      pos = { windowStart: new Date(at), pageKey: "", lastEventId: "" };
+      span = windowMs;
+      continue;
+    }
     let fresh = page.events;
     if (pos.lastEventId) {
       const at = lastIndexOfId(fresh, pos.lastEventId);
@@ -94,6 +109,7 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
     }
     stats.readPosition = page.events.at(-1)?.time ?? (caughtUp ? to : stats.readPosition);
     pos = end;
+    if (closed && page.events.length === 0 && !page.nextKey) span *= 2;
 
     if (caughtUp) {
       if (seek) {

@@ -121,6 +121,14 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   const serverNames: string[] = [];
   const peers: string[] = [];
   let totalCalls = 0;
+  // Parsing the peer certificate on every call cost more than serving a 20-event page.
+  const peerNames = new WeakMap<TLSSocket, string>();
+  const peerName = (socket: TLSSocket | undefined): string => {
+    if (!socket) return "";
+    let name = peerNames.get(socket);
+    if (name === undefined) peerNames.set(socket, (name = String(socket.getPeerCertificate?.()?.subject?.CN ?? "")));
+    return name;
+  };
   let failEvery = opts.failEvery ?? 0;
   let latencyMs = opts.latencyMs ?? 0;
   let dropNext: number | undefined;
@@ -131,7 +139,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     calls[method] = (calls[method] ?? 0) + 1;
     totalCalls++;
     const socket = ctx.values.get(requestKey)?.socket as TLSSocket | undefined;
-    peers.push(String(socket?.getPeerCertificate?.()?.subject?.CN ?? ""));
+    peers.push(peerName(socket));
     if (!ctx.requestHeader.get("version")) throw new ConnectError("missing the version metadata header", Code.InvalidArgument);
     if (latencyMs > 0) await sleep(latencyMs);
     if (failEvery > 0 && totalCalls % failEvery === 0) throw new ConnectError("injected fault: auth server unavailable", Code.Unavailable);
