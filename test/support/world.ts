@@ -162,3 +162,15 @@ export function readJsonLines(file: string): unknown[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
+
+/** The uids of the fake's audit log (index order) whose type passes `keep`: what a run should deliver. */
+export function logUids(world: World, keep: (type: string) => boolean = () => true): string[] {
+  const uids: string[] = [];
+  for (let i = 0; i < world.teleport.log.count; i++) if (keep(world.teleport.log.typeAt(i))) uids.push(world.teleport.log.eventAt(i).id);
+  return uids;
+}
+
+/** Tags of the session recordings the receiver got (`session.<sid>.log`). */
+export function sessionTags(world: World): string[] {
+  return [...new Set(world.fluentd.records().map((r) => r.tag).filter((t) => t.startsWith("session.")))];
+}
