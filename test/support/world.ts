@@ -92,7 +92,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
 }
 
 export interface Handler {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
+  proc: Subprocess<"ignore" | Buffer, "pipe", "pipe">;
   /** Resolves with the exit code and everything the process wrote. */
   done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
   /** stderr so far (the log). */
@@ -102,12 +102,20 @@ export interface Handler {
   kill(signal?: NodeJS.Signals | number): void;
 }
 
+export interface SpawnOptions {
+  /** Working directory (relative paths in a config file resolve against it). */
+  cwd?: string;
+  /** Piped to stdin (e.g. configure's passphrase); stdin is closed otherwise. */
+  stdin?: string;
+}
+
 /** Runs the compiled handler with `args`; env is the test's environment minus FDFWD_* plus `env`. */
-export async function runHandler(args: string[], env: Record<string, string> = {}): Promise<Handler> {
+export async function runHandler(args: string[], env: Record<string, string> = {}, opts: SpawnOptions = {}): Promise<Handler> {
   const bin = await compiledBinary();
   const cleanEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^FD(FW|WR)D_/.test(k)) cleanEnv[k] = v;
-  const proc = Bun.spawn([bin, ...args], { env: { ...cleanEnv, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const stdin = opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin);
+  const proc = Bun.spawn([bin, ...args], { env: { ...cleanEnv, ...env }, cwd: opts.cwd, stdin, stdout: "pipe", stderr: "pipe" });
   let stderr = "";
   let stdout = "";
   const readAll = async (stream: ReadableStream<Uint8Array>, append: (s: string) => void) => {
@@ -142,8 +150,8 @@ export async function runHandler(args: string[], env: Record<string, string> = {
 }
 
 /** Runs the handler to completion and returns its result. */
-export async function runToEnd(args: string[], env: Record<string, string> = {}) {
-  return (await runHandler(args, env)).done;
+export async function runToEnd(args: string[], env: Record<string, string> = {}, opts: SpawnOptions = {}) {
+  return (await runHandler(args, env, opts)).done;
 }
 
 /** Audit records the receiver stored, by the `uid` Teleport gave them. */
