@@ -184,6 +184,23 @@ export class StateStore {
     this.setMeta("seek_after_id", eventId);
   }
 
+  clearSeekAfter(): void {
+    this.deleteMeta("seek_after_id");
+  }
+
+  /**
+   * Forgets an export still looking for its cursor event. Nothing has been delivered since the
+   * storage was lost (the first delivery clears the cursor in its transaction), so this loses
+   * nothing, and a wrong cursor or start-time can still be corrected, as the not-found error says.
+   */
+  restartSeek(): void {
+    this.db.transaction(() => {
+      this.deleteMeta("seek_after_id");
+      this.deleteMeta("start_time");
+      this.db.query("DELETE FROM legacy_checkpoint").run();
+    })();
+  }
+
   lastDelivered(): { id: string; time: Date } | undefined {
     const id = this.meta("last_event_id");
     const time = this.meta("last_event_time");

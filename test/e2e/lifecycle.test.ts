@@ -97,6 +97,24 @@ describe("cursor", () => {
     expect(third.code).toBe(0);
     expect(w.fluentd.recordCount("events.log")).toBe(settled);
   });
+
+  test("a cursor that is not found fails the run and can then be corrected, as the error says", async () => {
+    const w = await freshWorld();
+    const all = logUids(w);
+    const wrong = await runToEnd(w.startArgs(["--exit-on-last-event", "--batch", "20", "--cursor", "00000000-0000-4000-a000-000000000000"]));
+    expect(wrong.code).not.toBe(0);
+    expect(errorLines(wrong.stderr).join("\n")).toContain("was not found");
+    expect(w.fluentd.recordCount("events.log")).toBe(0);
+
+    // Corrected cursor, and a corrected start-time too: nothing was exported yet, so both may change.
+    const at = 42;
+    const startTime = new Date(w.startArgs()[w.startArgs().indexOf("--start-time") + 1]!);
+    const earlier = new Date(startTime.getTime() - 3_600_000).toISOString();
+    const fixed = await runToEnd(w.startArgs(["--exit-on-last-event", "--batch", "20", "--cursor", all[at]!, "--start-time", earlier]));
+    expect(errorLines(fixed.stderr)).toEqual([]);
+    expect(fixed.code).toBe(0);
+    expect(auditUids(w)).toEqual(all.slice(at + 1));
+  });
 });
 
 describe("polling and SIGTERM", () => {
