@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { goTimeToDate } from "../support/fake-events.ts";
-import { auditUids, countBy, logUids, runHandler, runToEnd, sessionTags, startWorld, type World } from "../support/world.ts";
+import { auditUids, countBy, logUids, runHandler, runToEnd, sessionTags, startWorld, untilAuditRecords, type World } from "../support/world.ts";
 
 /**
  * Both audit engines from the compiled binary, including the probe that chooses between them:
@@ -88,4 +88,30 @@ describe("start-time in the middle of a day", () => {
       expect(uids).not.toContain(log.eventAt(at - 1).id);
     });
   }
+});
+
+describe("bulk engine while running", () => {
+  test("live appends are picked up by polling; status shows the open dates; SIGTERM exits 0", async () => {
+    const w = await freshWorld(true);
+    const handler = await runHandler(w.startArgs(["--timeout", "200ms"]));
+    try {
+      await untilAuditRecords(w, w.teleport.log.count);
+      for (const n of [9, 30]) {
+        w.teleport.appendEvents(n);
+        await untilAuditRecords(w, w.teleport.log.count);
+      }
+      const status = await runToEnd(["status", "--storage", w.storage, "--json"]);
+      const report = JSON.parse(status.stdout) as { engine: string; position: { dates: string[] }; runningPid: number };
+      expect(report.engine).toBe("bulk");
+      expect(report.runningPid).toBe(handler.proc.pid);
+      expect(report.position.dates).toContain(utcDate(new Date()));
+      expect(report.position.dates.length).toBeLessThanOrEqual(3);
+    } finally {
+      handler.kill("SIGTERM");
+    }
+    const result = await handler.done;
+    expect(result.code).toBe(0);
+    const uids = auditUids(w);
+    expect(sorted(uids)).toEqual(sorted(logUids(w)));
+  });
 });

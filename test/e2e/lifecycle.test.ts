@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { auditUids, countBy, logUids, runHandler, runToEnd, startWorld, type Handler, type World } from "../support/world.ts";
+import { auditUids, countBy, logUids, runHandler, runToEnd, startWorld, untilAuditRecords, type Handler, type World } from "../support/world.ts";
 
 /**
  * The handler's lifecycle as users see it: one instance per storage, a start time that cannot
@@ -20,14 +20,6 @@ async function freshWorld(sessions = 4): Promise<World> {
   return world;
 }
 
-/** Waits until the receiver holds `n` audit records. */
-async function untilDelivered(w: World, n: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (w.fluentd.recordCount("events.log") < n) {
-    if (Date.now() > deadline) throw new Error(`receiver holds ${w.fluentd.recordCount("events.log")} audit records, expected ${n}`);
-    await Bun.sleep(20);
-  }
-}
 
 const sorted = (xs: string[]) => [...xs].sort();
 const errorLines = (stderr: string) => stderr.split("\n").filter((l) => /\bERROR\b/.test(l));
@@ -36,7 +28,7 @@ describe("one instance per storage", () => {
   test("a second instance is refused at once, naming the holder's pid in one line", async () => {
     const w = await freshWorld();
     running = await runHandler(w.startArgs(["--timeout", "200ms"]));
-    await untilDelivered(w, w.teleport.log.count);
+    await untilAuditRecords(w, w.teleport.log.count);
     const started = performance.now();
     const second = await runToEnd(w.startArgs(["--exit-on-last-event"]));
     expect(performance.now() - started).toBeLessThan(5_000);
@@ -122,10 +114,10 @@ describe("polling and SIGTERM", () => {
   test("live appends are picked up by polling; SIGTERM exits 0 with all of them delivered", async () => {
     const w = await freshWorld();
     running = await runHandler(w.startArgs(["--timeout", "200ms"]));
-    await untilDelivered(w, w.teleport.log.count);
+    await untilAuditRecords(w, w.teleport.log.count);
     for (const n of [7, 25, 1]) {
       w.teleport.appendEvents(n);
-      await untilDelivered(w, w.teleport.log.count, 5_000);
+      await untilAuditRecords(w, w.teleport.log.count, 5_000);
     }
     running.kill("SIGTERM");
     const result = await running.done;
@@ -223,7 +215,7 @@ describe("status", () => {
     w.fluentd.faults.rejectWhen((r) => r.uid === poison);
     running = await runHandler(w.startArgs(["--timeout", "200ms"]));
     const expected = w.teleport.log.count - 1;
-    await untilDelivered(w, expected);
+    await untilAuditRecords(w, expected);
 
     const live = JSON.parse(await status(w, true)) as StatusJson;
     expect(live.runningPid).toBe(running.proc.pid);

@@ -182,3 +182,12 @@ export function logUids(world: World, keep: (type: string) => boolean = () => tr
 export function sessionTags(world: World): string[] {
   return [...new Set(world.fluentd.records().map((r) => r.tag).filter((t) => t.startsWith("session.")))];
 }
+
+/** Waits until the receiver holds `n` audit records (rejects with the count reached otherwise). */
+export async function untilAuditRecords(world: World, n: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (world.fluentd.recordCount("events.log") < n) {
+    if (Date.now() > deadline) throw new Error(`receiver holds ${world.fluentd.recordCount("events.log")} audit records, expected ${n}`);
+    await Bun.sleep(20);
+  }
+}
