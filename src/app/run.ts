@@ -47,6 +47,9 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     logger.info(`connected to Teleport cluster ${cluster.clusterName} (version ${cluster.serverVersion})`);
     const opened = openClusterState(dir, cluster.clusterName);
     state = opened;
+    // Lag is measured from the last event ever delivered, so a cron run that finds nothing new
+    // still reports how far behind the export is.
+    stats.lastEventTime = opened.lastDelivered()?.time;
     stopReporting = startReporting(stats, () => opened.startTime());
     await runExport({
       source,
