@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { auditUids, logUids, runToEnd, sessionTags, startWorld, type World } from "../support/world.ts";
+import { auditUids, compiledBinary, logUids, runToEnd, sessionTags, startWorld, type World } from "../support/world.ts";
 
 /**
  * Filters, dry-run and exit-on-last-event, each against a fresh fake Teleport and receiver so that
@@ -128,5 +128,37 @@ describe("exit-on-last-event", () => {
     expect(second.stderr).toMatch(/summary: .*, lag \d+/);
     // Process start and TLS set-up included: generous, yet far below one poll interval (5 s).
     expect(elapsed).toBeLessThan(5_000);
+  });
+});
+
+describe("progress line", () => {
+  const slowBacklog = async () => {
+    const w = await freshWorld();
+    // About two seconds of catching up: the progress line is drawn once a second.
+    w.teleport.setLatency(100);
+    return w;
+  };
+  const args = (w: World) => w.startArgs(["--exit-on-last-event", "--batch", "20"]);
+
+  test("drawn while catching up when stderr is a terminal", async () => {
+    const w = await slowBacklog();
+    const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+    const command = [await compiledBinary(), ...args(w)].map(quote).join(" ");
+    // script(1) gives the handler a pseudo-terminal; its output is the terminal's.
+    const proc = Bun.spawn(["script", "-qfec", command, "/dev/null"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const [code, screen] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
+    expect(code).toBe(0);
+    expect(screen).toMatch(/catching up: \S+ \(\d+\.\d%\), \d+ events\/s, ETA /);
+    expect(auditUids(w).length).toBe(w.teleport.log.count);
+  });
+
+  test("never written when stderr is not a terminal", async () => {
+    const w = await slowBacklog();
+    const started = performance.now();
+    const result = await runToEnd(args(w));
+    expect(result.code).toBe(0);
+    expect(performance.now() - started).toBeGreaterThan(1_500);
+    expect(result.stderr).not.toContain("catching up");
+    expect(result.stderr).not.toContain("\x1b[2K");
   });
 });
