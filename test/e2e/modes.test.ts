@@ -146,9 +146,20 @@ describe("progress line", () => {
     const command = [await compiledBinary(), ...args(w)].map(quote).join(" ");
     // script(1) gives the handler a pseudo-terminal; its output is the terminal's.
     const proc = Bun.spawn(["script", "-qfec", command, "/dev/null"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const [code, screen] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
-    expect(code).toBe(0);
+    let screen = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout) {
+      const drawnBefore = screen.includes("catching up:");
+      screen += decoder.decode(chunk, { stream: true });
+      // Once the line is up, a Teleport failure makes the handler log a warning under it.
+      if (!drawnBefore && screen.includes("catching up:")) w.teleport.setFailEvery(2);
+      if (screen.includes("failed, retrying")) w.teleport.setFailEvery(0);
+    }
+    expect(await proc.exited).toBe(0);
     expect(screen).toMatch(/catching up: \S+ \(\d+\.\d%\), \d+ events\/s, ETA /);
+    expect(screen).toContain("WARN  reading the audit log failed, retrying");
+    // Every log entry starts its own line: none is glued to the progress text.
+    expect(screen).not.toMatch(/catching up:[^\r\n]*\dZ (DEBUG|INFO|WARN|ERROR) /);
     expect(auditUids(w).length).toBe(w.teleport.log.count);
   });
 
