@@ -36,10 +36,19 @@ export interface EventLogOptions {
   printsPerSession?: number;
   /** Gives the first recording this many bytes of print data, generated while streaming. */
   largeRecordingBytes?: number;
+  /**
+   * This many failed logins of one user (BURST_USER as BURST_LOGIN, same address) right after the
+   * log, a few seconds apart and ending about now: what auto-locking should catch.
+   */
+  failedLoginBurst?: number;
 }
 
 const NS_PER_SEC = 1_000_000_000;
 const DAY_NS = 86_400 * NS_PER_SEC;
+/** Who the failed-login burst is about, and how far apart its attempts are. */
+export const BURST_USER = "mallory";
+export const BURST_LOGIN = "root";
+const BURST_SPACING_NS = 2 * NS_PER_SEC;
 /** `SessionUploadIndex = math.MaxInt32`: the `ei` of every session.upload. */
 export const SESSION_UPLOAD_INDEX = 2147483647;
 const LARGE_PRINT_CHUNK = 32 * 1024;
@@ -114,6 +123,7 @@ export class FakeEventLog {
   readonly clusterName: string;
   readonly printsPerSession: number;
   readonly largeRecordingBytes: number;
+  readonly failedLoginBurst: number;
   private readonly start: GoTime;
   private readonly stepNs: number;
   /** Times of live appends; their contents come from the generator like the rest. */
@@ -130,6 +140,18 @@ export class FakeEventLog {
     const startMs = opts.start?.getTime() ?? Math.floor(Date.now() / 1000) * 1000 - days * 86_400_000;
     this.start = { seconds: Math.floor(startMs / 1000), nanos: (startMs % 1000) * 1e6 };
     this.stepNs = roundStep((days * DAY_NS) / Math.max(this.baseCount, 1));
+    this.failedLoginBurst = opts.failedLoginBurst ?? 0;
+    if (this.failedLoginBurst > 0) {
+      // Stored like live appends (they are the newest events), never before the generated log ends.
+      const burstStart = Math.floor(Date.now() / 1000) - (this.failedLoginBurst * BURST_SPACING_NS) / NS_PER_SEC;
+      const last = this.baseCount > 0 ? this.timeAt(this.baseCount - 1) : this.start;
+      const first = burstStart > last.seconds ? { seconds: burstStart, nanos: 0 } : addNs(last, NS_PER_SEC);
+      for (let j = 0; j < this.failedLoginBurst; j++) this.appendedTimes.push(addNs(first, j * BURST_SPACING_NS));
+    }
+  }
+
+  private inBurst(i: number): boolean {
+    return i >= this.baseCount && i < this.baseCount + this.failedLoginBurst;
   }
 
   get count(): number {
@@ -201,6 +223,7 @@ export class FakeEventLog {
   }
 
   typeAt(i: number): string {
+    if (this.inBurst(i)) return "user.login";
     const s = this.sessionAt(i);
     if (s) return s.role === "upload" ? "session.upload" : `session.${s.role}`;
     let r = hash(this.seed, i, 1) % MIX_TOTAL;
@@ -219,15 +242,16 @@ export class FakeEventLog {
     const uid = uuid(this.seed, i, 0x0e1d);
     const session = this.sessionAt(i);
     const sid = session ? this.sessionId(session.k) : uuid(this.seed, i, 0x51d);
-    const user = pick(USERS, 1);
-    const login = pick(LOGINS, 2);
+    const burst = this.inBurst(i);
+    const user = burst ? BURST_USER : pick(USERS, 1);
+    const login = burst ? BURST_LOGIN : pick(LOGINS, 2);
     const host = pick(HOSTS, 3);
-    const remote = `10.0.${h % 250}.${(h >>> 8) % 250}:${40000 + (h % 20000)}`;
+    const remote = burst ? "203.0.113.66:51515" : `10.0.${h % 250}.${(h >>> 8) % 250}:${40000 + (h % 20000)}`;
     const common = (code: string, ei = 0): JsonObject => ({ ei, event: type, uid, code, time: formatGoTime(time), cluster_name: this.clusterName });
     let json: JsonObject;
     switch (type) {
       case "user.login": {
-        const ok = h % 5 !== 0;
+        const ok = !burst && h % 5 !== 0;
         json = ok
           ? { ...common("T1000I"), user, required_private_key_policy: "none", success: true, method: pick(METHODS, 4), user_agent: "tsh/17.0.0", "addr.remote": remote }
           : { ...common("T1000W"), user, login, success: false, error: "invalid username, password or second factor", method: "local", user_agent: "Mozilla/5.0", "addr.remote": remote };
