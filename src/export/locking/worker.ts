@@ -54,15 +54,16 @@ export class LockWorker {
   }
 
   /**
-   * Stops the loop. With `drain`, what is due gets one last, time-boxed try (so a run with
-   * exit-on-last-event still places the locks it decided); what fails stays queued for next time.
+   * Stops the loop. With `drain`, every queued lock gets one last, time-boxed try, backoff or
+   * not (so a run with exit-on-last-event places the locks it decided, and a cron run retries
+   * what an earlier one could not send); what fails stays queued for next time.
    */
   async stop(opts: { drain: boolean }): Promise<void> {
     this.stopping = true;
     if (!opts.drain) this.hardStop.abort();
     this.wakeUp?.();
     await this.loop;
-    if (opts.drain) await this.sendDue(AbortSignal.any([this.hardStop.signal, AbortSignal.timeout(DRAIN_TIMEOUT_MS)]));
+    if (opts.drain) await this.sendDue(AbortSignal.any([this.hardStop.signal, AbortSignal.timeout(DRAIN_TIMEOUT_MS)]), { ignoreBackoff: true });
   }
 
   private async run(): Promise<void> {
@@ -78,10 +79,10 @@ export class LockWorker {
     }
   }
 
-  private async sendDue(signal: AbortSignal): Promise<void> {
+  private async sendDue(signal: AbortSignal, opts: { ignoreBackoff?: boolean } = {}): Promise<void> {
     for (const lock of this.deps.locking.pendingLocks()) {
       if (signal.aborted) return;
-      if (lock.notBefore.getTime() > this.now()) continue;
+      if (!opts.ignoreBackoff && lock.notBefore.getTime() > this.now()) continue;
       await this.send(lock, signal);
     }
   }
