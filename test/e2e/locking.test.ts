@@ -128,22 +128,40 @@ describe("auto-lock", () => {
     expect(w.teleport.locks.map((l) => l.name)).toEqual(["event-handler-auto-lock-carol-root"]);
   });
 
-  test("PermissionDenied does not stall delivery, says what the role needs, and is retried later", async () => {
+  test("PermissionDenied does not stall delivery, says what the role needs, and is retried in the background", async () => {
     const w = await smallWorld({ denyLocks: true });
-    for (let k = 3; k > 0; k--) fail(w, "mallory", "root", k * 100);
-    w.teleport.appendEvents(5);
+    const h = await runHandler(w.startArgs(["--lock-enabled", "--timeout", "100ms"]));
+    try {
+      for (let k = 3; k > 0; k--) fail(w, "mallory", "root", k * 100);
+      await h.waitForLog(/ERROR .*role needs the "lock" resource with verbs "create" and "update" \(the role file written by "configure" grants them\)/);
+      w.teleport.appendEvents(5);
+      await waitUntil("later events are delivered while the lock is refused", () => auditUids(w).length === w.teleport.log.count);
+      expect(w.teleport.locks).toEqual([]);
+
+      // Once the role allows it, a retry places the lock without a restart.
+      w.teleport.setDenyLocks(false);
+      await waitUntil("mallory is locked", () => w.teleport.locks.length > 0);
+      expect(w.teleport.calls.UpsertLock).toBeGreaterThan(1);
+      expect(w.teleport.locks.map((l) => [l.name, l.message])).toEqual([["event-handler-auto-lock-mallory-root", MESSAGE]]);
+    } finally {
+      h.kill();
+      await h.done;
+    }
+  });
+
+  test("a lock refused before exit-on-last-event ended is sent by the next run", async () => {
+    const w = await smallWorld({ denyLocks: true });
+    for (let k = 3; k > 0; k--) fail(w, "oscar", "root", k * 100);
     const result = await runToEnd(w.startArgs(ONCE));
     expect(result.code).toBe(0);
     expect(auditUids(w)).toHaveLength(w.teleport.log.count);
-    expect(w.teleport.calls.UpsertLock).toBeGreaterThanOrEqual(1);
     expect(w.teleport.locks).toEqual([]);
-    expect(result.stderr).toMatch(/ERROR .*role needs the "lock" resource with verbs "create" and "update" \(the role file written by "configure" grants them\)/);
 
-    // The decision was kept: once the role allows it, the next run places the lock.
     w.teleport.setDenyLocks(false);
     const again = await runToEnd(w.startArgs(ONCE));
     expect(again.code).toBe(0);
-    expect(w.teleport.locks.map((l) => [l.name, l.message])).toEqual([["event-handler-auto-lock-mallory-root", MESSAGE]]);
+    expect(again.stderr).toContain("1 lock(s) from a previous run still to send");
+    expect(w.teleport.locks.map((l) => l.name)).toEqual(["event-handler-auto-lock-oscar-root"]);
   });
 
   test("dry run logs who would be locked and calls nothing", async () => {
