@@ -43,6 +43,19 @@ export interface EventLogOptions {
   failedLoginBurst?: number;
 }
 
+export interface AppendedEvent {
+  type: string;
+  /** Merged over the generated ei, event, uid, code, time and cluster_name. */
+  fields?: JsonObject;
+  /** Event time; now by default, and never earlier than the last event. */
+  at?: Date;
+}
+
+/** The fields of a failed `user.login` (code T1000W), as Teleport writes them. */
+export function failedLoginFields(user: string, login: string): JsonObject {
+  return { code: "T1000W", user, login, success: false, error: "invalid username, password or second factor", method: "local" };
+}
+
 const NS_PER_SEC = 1_000_000_000;
 const DAY_NS = 86_400 * NS_PER_SEC;
 /** Who the failed-login burst is about, and how far apart its attempts are. */
@@ -128,6 +141,8 @@ export class FakeEventLog {
   private readonly stepNs: number;
   /** Times of live appends; their contents come from the generator like the rest. */
   private readonly appendedTimes: GoTime[] = [];
+  /** Appends whose type and fields a test chose (see `appendEvent`), by log position. */
+  private readonly chosen = new Map<number, AppendedEvent>();
 
   constructor(opts: EventLogOptions = {}) {
     this.seed = opts.seed ?? 1;
@@ -164,6 +179,18 @@ export class FakeEventLog {
     let t: GoTime = { seconds: Math.floor(at.getTime() / 1000), nanos: (at.getTime() % 1000) * 1e6 };
     if (t.seconds < last.seconds || (t.seconds === last.seconds && t.nanos < last.nanos)) t = last;
     for (let i = 0; i < n; i++) this.appendedTimes.push(addNs(t, i * 1000));
+  }
+
+  /**
+   * Appends one event of the caller's choosing (e.g. a failed login for a given user); the
+   * generator still supplies uid, time, code and cluster unless `fields` overrides them.
+   * Returns the event's id.
+   */
+  appendEvent(event: AppendedEvent): string {
+    this.append(1, event.at);
+    const i = this.count - 1;
+    this.chosen.set(i, event);
+    return this.eventAt(i).id;
   }
 
   /**
@@ -223,6 +250,8 @@ export class FakeEventLog {
   }
 
   typeAt(i: number): string {
+    const chosen = this.chosen.get(i);
+    if (chosen) return chosen.type;
     if (this.inBurst(i)) return "user.login";
     const s = this.sessionAt(i);
     if (s) return s.role === "upload" ? "session.upload" : `session.${s.role}`;
@@ -249,6 +278,8 @@ export class FakeEventLog {
     const remote = burst ? "203.0.113.66:51515" : `10.0.${h % 250}.${(h >>> 8) % 250}:${40000 + (h % 20000)}`;
     const common = (code: string, ei = 0): JsonObject => ({ ei, event: type, uid, code, time: formatGoTime(time), cluster_name: this.clusterName });
     let json: JsonObject;
+    const chosen = this.chosen.get(i);
+    if (chosen) return { index: i, type, id: uid, time, ei: 0, json: { ...common("T0000I"), ...chosen.fields } };
     switch (type) {
       case "user.login": {
         const ok = !burst && h % 5 !== 0;

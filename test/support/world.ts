@@ -162,3 +162,12 @@ export function readJsonLines(file: string): unknown[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
+
+/** Polls `condition` until it holds (or throws after `timeoutMs`, naming `what`). */
+export async function waitUntil(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await Bun.sleep(20);
+  }
+}
