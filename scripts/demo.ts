@@ -10,9 +10,9 @@
  * so it always shows a full export; resuming after a crash is covered by the end-to-end tests.
  *
  *   bun scripts/demo.ts [--binary dist/teleport-event-handler] [--dir .demo] [--events 3000] [--days 4]
- *                       [--sessions 8] [--key-length 4096] [--receiver-latency-ms 0] [--lock]
- * The simulated log ends with a burst of failed logins by one user; --lock runs the handler with
- * --lock-enabled so auto-locking can lock that user in the simulated Teleport.
+ *                       [--sessions 8] [--key-length 4096] [--receiver-latency-ms 0] [--no-lock]
+ * The simulated log ends with a burst of failed logins by one user; the handler runs with
+ * --lock-enabled (unless --no-lock) so auto-locking locks that user in the simulated Teleport.
  */
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -25,6 +25,7 @@ const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
 
 const { values: a } = parseArgs({
+  allowNegative: true,
   options: {
     binary: { type: "string", default: join(ROOT, "dist/teleport-event-handler") },
     dir: { type: "string", default: join(ROOT, ".demo") },
@@ -34,7 +35,7 @@ const { values: a } = parseArgs({
     "key-length": { type: "string", default: "4096" },
     "receiver-latency-ms": { type: "string", default: "0" },
     "failed-login-burst": { type: "string", default: "5" },
-    lock: { type: "boolean", default: false },
+    lock: { type: "boolean", default: true },
   },
   strict: true,
 });
