@@ -107,6 +107,11 @@ describe("dry-run", () => {
     expect(result.stderr).toContain(`would send event ${uid}`);
     expect(wouldSend.length).toBe(w.teleport.log.count + SESSIONS * 3);
     expect(w.teleport.calls.StreamUnstructuredSessionEvents).toBe(SESSIONS);
+
+    // The same run for real does lock: the dry run's silence is not for lack of failed logins.
+    const real = await runToEnd(w.startArgs(["--exit-on-last-event", "--lock-enabled", "--lock-failed-attempts-count", "1"]));
+    expect(real.code).toBe(0);
+    expect(w.teleport.locks.length).toBeGreaterThan(0);
   });
 });
 

@@ -183,11 +183,16 @@ export function sessionTags(world: World): string[] {
   return [...new Set(world.fluentd.records().map((r) => r.tag).filter((t) => t.startsWith("session.")))];
 }
 
-/** Waits until the receiver holds `n` audit records (rejects with the count reached otherwise). */
-export async function untilAuditRecords(world: World, n: number, timeoutMs = 15_000): Promise<void> {
+/** Polls `condition` until it holds (or throws after `timeoutMs`, naming `what`). */
+export async function waitUntil(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (world.fluentd.recordCount("events.log") < n) {
-    if (Date.now() > deadline) throw new Error(`receiver holds ${world.fluentd.recordCount("events.log")} audit records, expected ${n}`);
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await Bun.sleep(20);
   }
+}
+
+/** Waits until the receiver holds `n` audit records. */
+export function untilAuditRecords(world: World, n: number, timeoutMs = 15_000): Promise<void> {
+  return waitUntil(`the receiver holds ${n} audit records`, () => world.fluentd.recordCount("events.log") >= n, timeoutMs);
 }
