@@ -7,11 +7,13 @@ function seconds(ms: number): string {
   return `${(ms / 3_600_000).toFixed(1)}h`;
 }
 
-export function summaryLine(stats: ExportStats, now = Date.now()): string {
+export function summaryLine(stats: ExportStats, now = Date.now(), dryRun = false): string {
   const lag = stats.lagMs(now);
+  // A dry run sends nothing, so it must not claim deliveries.
+  const verb = dryRun ? "read (dry run, not sent)" : "delivered";
   return [
-    `${stats.eventsDelivered} events delivered`,
-    `${stats.sessionsDelivered} sessions delivered`,
+    `${stats.eventsDelivered} events ${verb}`,
+    `${stats.sessionsDelivered} sessions ${verb}`,
     `${stats.deadLettered} dead-lettered`,
     `in ${seconds(now - stats.startedAt)}`,
     `${Math.round(stats.rate(now))} events/s`,

@@ -75,7 +75,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     // Before the state closes: the worker reads and writes the lock queue.
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });
     stopReporting?.();
-    if (state) logger.info(`summary: ${summaryLine(stats)}`);
+    if (state) logger.info(`summary: ${summaryLine(stats, Date.now(), options.dryRun)}`);
     state?.close();
     lock?.release();
     if (options.dryRun && dir !== parts.storage) rmSync(dir, { recursive: true, force: true });

@@ -94,7 +94,7 @@ describe("dry-run", () => {
       { TMPDIR: tmp },
     );
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain("summary:");
+    expect(result.stderr).toContain(`summary: ${w.teleport.log.count} events read (dry run, not sent)`);
     expect(w.fluentd.requestCount()).toBe(0);
     expect(w.fluentd.connectionCount()).toBe(0);
     expect(w.teleport.locks).toEqual([]);
