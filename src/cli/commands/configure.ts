@@ -25,7 +25,10 @@ export const configureCommand = defineCommand({
     output: { type: "string", description: "Accepted for compatibility with the Go tool; unused" },
   },
   async run({ args }) {
-    // X.509 generation (@peculiar/x509) is heavy to load; only this command needs it.
+    // X.509 generation (@peculiar/x509) is heavy to load; only this command needs it. Its
+    // dependency injection needs the Reflect polyfill first, and a bundle only keeps the static
+    // import order of pki/certs.ts when the polyfill was loaded before the lazy import.
+    await import("reflect-metadata");
     const { runConfigure } = await import("../../configure/run.ts");
     await runConfigure({
       out: args.out,
