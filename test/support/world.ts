@@ -162,3 +162,34 @@ export function readJsonLines(file: string): unknown[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
+
+/** The `ei` of every stored recording event, per session tag (`session.<sid>.log`), in arrival order. */
+export function sessionIndexes(world: World): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const r of world.fluentd.records()) {
+    if (!r.tag.startsWith("session.")) continue;
+    const list = out.get(r.tag) ?? [];
+    list.push(Number(r.record.ei));
+    out.set(r.tag, list);
+  }
+  return out;
+}
+
+/** The recordings the fake Teleport holds (missing ones excluded), as tag → expected `ei` list. */
+export function expectedRecordings(world: World, opts: { withPrints: boolean }): Map<string, number[]> {
+  const log = world.teleport.log;
+  const out = new Map<string, number[]>();
+  for (let k = 0; k < log.sessions; k++) {
+    if (!log.hasRecording(k)) continue;
+    const events = [...log.recording(k)].filter((e) => opts.withPrints || e.type !== "print");
+    out.set(`session.${log.sessionId(k)}.log`, events.map((e) => e.ei));
+  }
+  return out;
+}
+
+/** `status --json` of a storage directory, read by the compiled binary. */
+export async function statusJson(storage: string): Promise<Record<string, any>> {
+  const result = await runToEnd(["status", "--json", "--storage", storage]);
+  if (result.code !== 0) throw new Error(`status failed (${result.code}): ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
