@@ -63,6 +63,8 @@ export interface FakeTeleport {
   locks: RecordedLock[];
   /** Calls per method name, including rejected ones. */
   calls: Record<string, number>;
+  /** Every admitted StreamUnstructuredSessionEvents request, in call order. */
+  sessionStreams: { sessionId: string; startIndex: number }[];
   /** ALPN protocol lists offered by clients, in connection order. */
   alpnOffers: string[][];
   /** SNI names seen, in connection order. */
@@ -72,6 +74,8 @@ export interface FakeTeleport {
   appendEvents(n: number, at?: Date): void;
   /** The next server stream drops its connection after `items` items. */
   dropNextStreamAfter(items: number): void;
+  /** Cuts every open client connection now (an Auth restart); returns how many were cut. */
+  dropConnections(): number;
   setFailEvery(n: number): void;
   setLatency(ms: number): void;
   stop(): Promise<void>;
@@ -115,6 +119,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   const chunkSize = opts.chunkSize ?? 1000;
   const locks: RecordedLock[] = [];
   const calls: Record<string, number> = {};
+  const sessionStreams: FakeTeleport["sessionStreams"] = [];
   const alpnOffers: string[][] = [];
   const serverNames: string[] = [];
   const peers: string[] = [];
@@ -214,6 +219,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
 
       async *streamUnstructuredSessionEvents(req, ctx) {
         await admit("StreamUnstructuredSessionEvents", ctx);
+        sessionStreams.push({ sessionId: req.sessionId, startIndex: req.startIndex });
         const k = log.sessionIndexOf(req.sessionId);
         if (k === undefined || !log.hasRecording(k)) throw new ConnectError(`session recording ${req.sessionId} not found`, Code.NotFound);
         for await (const e of faulty(ctx, log.recording(k, req.startIndex))) yield toProto(e);
@@ -325,12 +331,18 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     log,
     locks,
     calls,
+    sessionStreams,
     alpnOffers,
     serverNames,
     peers,
     appendEvents: (n, at) => log.append(n, at),
     dropNextStreamAfter: (items) => {
       dropNext = items;
+    },
+    dropConnections: () => {
+      const open = [...sessions];
+      for (const s of open) s.destroy();
+      return open.length;
     },
     setFailEvery: (n) => {
       failEvery = n;

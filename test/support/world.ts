@@ -1,3 +1,4 @@
+import { expect } from "bun:test";
 import { type Subprocess } from "bun";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -192,4 +193,28 @@ export async function statusJson(storage: string): Promise<Record<string, any>> 
   const result = await runToEnd(["status", "--json", "--storage", storage]);
   if (result.code !== 0) throw new Error(`status failed (${result.code}): ${result.stderr}`);
   return JSON.parse(result.stdout);
+}
+
+/** Polls `condition` every 20 ms; rejects with `what` after `timeoutMs`. */
+export async function waitUntil(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Asserts every audit event of the fake log arrived exactly once. */
+export function expectAuditExactlyOnce(world: World): void {
+  const uids = countBy(auditUids(world));
+  expect([...uids].filter(([, n]) => n !== 1)).toEqual([]);
+  expect(uids.size).toBe(world.teleport.log.count);
+}
+
+/** Asserts every recording arrived complete, exactly once and in order. */
+export function expectRecordingsExactlyOnce(world: World, opts: { withPrints: boolean }): void {
+  const got = sessionIndexes(world);
+  const expected = expectedRecordings(world, opts);
+  expect(expected.size).toBeGreaterThan(0);
+  expect(Object.fromEntries(got)).toEqual(Object.fromEntries(expected));
 }
