@@ -82,6 +82,8 @@ export interface FakeFluentd {
   requestCount(): number;
   /** The most requests ever handled at the same time. */
   peakInFlight(): number;
+  /** Requests received and not yet answered. */
+  inFlight(): number;
   /** TLS connections accepted so far. */
   connectionCount(): number;
   faults: FakeFluentdFaults;
@@ -306,6 +308,7 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
     requests,
     requestCount: () => requestCount,
     peakInFlight: () => peakInFlight,
+    inFlight: () => inFlight,
     connectionCount: () => connectionCount,
     faults,
     flush,
