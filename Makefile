@@ -6,7 +6,7 @@ VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || se
 COMMIT := $(shell git describe --always --dirty --abbrev=7 --match 'NO-TAGS' 2>/dev/null || echo unknown)
 OUT := dist/teleport-event-handler
 
-.PHONY: all build test typecheck deps clean proto
+.PHONY: all build test typecheck deps clean proto demo
 
 all: build
 
@@ -29,6 +29,12 @@ test: typecheck
 # Regenerates src/gen from proto/ (offline; the tools come from node_modules).
 proto: $(BUN)
 	scripts/gen-proto.sh
+
+# The README's first command: builds (installing dependencies first on a fresh clone), then runs the
+# handler against a simulated Teleport and a Fluentd-compatible receiver, all on 127.0.0.1, with
+# certificates from our own configure. Output in .demo/ (gitignored). DEMO_FLAGS e.g. "--lock".
+demo: build
+	$(BUN) scripts/demo.ts --binary $(OUT) $(DEMO_FLAGS)
 
 clean:
 	rm -rf dist

@@ -4,6 +4,8 @@
  * Prints one JSON line on stdout with the port and the credential files, then serves until
  * SIGINT/SIGTERM. Example:
  *   bun scripts/fake-teleport.ts --events 1000000 --days 5 --sessions 50 --bulk --out .demo/teleport
+ * --failed-login-burst N appends N failed logins of one user ending about now (for auto-locking);
+ * the locks clients created are listed on stderr at shutdown.
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
@@ -28,6 +30,7 @@ const { values: a } = parseArgs({
     "drop-streams-after": { type: "string" },
     "append-rate": { type: "string" },
     "large-recording-mb": { type: "string" },
+    "failed-login-burst": { type: "string" },
     out: { type: "string" },
   },
   strict: true,
@@ -63,6 +66,7 @@ const fake = await startFakeTeleport({
   dropStreamsAfter: num("drop-streams-after", a["drop-streams-after"]),
   appendRate: num("append-rate", a["append-rate"]),
   largeRecordingBytes: largeMb ? largeMb * 1024 * 1024 : undefined,
+  failedLoginBurst: num("failed-login-burst", a["failed-login-burst"]),
 });
 
 console.log(
@@ -77,6 +81,10 @@ console.log(
 
 const shutdown = async () => {
   await fake.stop();
+  for (const lock of fake.locks) {
+    const expires = lock.expires ? `until ${lock.expires.toISOString()}` : "with no expiry";
+    process.stderr.write(`fake-teleport: lock ${lock.name} on user ${lock.target.user} (login ${lock.target.login || "any"}) ${expires}: ${lock.message}\n`);
+  }
   process.exit(0);
 };
 process.on("SIGINT", shutdown);

@@ -21,6 +21,29 @@ function renderExtras(extras: unknown[]): string {
     .join("");
 }
 
+/** True while a live status line (terminal only) sits on stderr without a newline. */
+let statusLineDrawn = false;
+const CLEAR_LINE = "\r\x1b[2K";
+
+/**
+ * Draws (or, with undefined, clears) the one live status line. Log entries clear it before they
+ * are written, so a warning never lands in the middle of the progress text.
+ */
+export function drawStatusLine(text: string | undefined): void {
+  if (text !== undefined) {
+    process.stderr.write(`${CLEAR_LINE}${text}`);
+    statusLineDrawn = true;
+  } else if (statusLineDrawn) {
+    process.stderr.write(CLEAR_LINE);
+    statusLineDrawn = false;
+  }
+}
+
+function writeEntry(line: string): void {
+  process.stderr.write(statusLineDrawn ? `${CLEAR_LINE}${line}` : line);
+  statusLineDrawn = false;
+}
+
 /**
  * One line per entry, no colours or blank lines, so journald, `docker logs` and grep read it well:
  * `2025-01-31T10:00:00.000Z INFO  Using batch size: 20`.
@@ -31,7 +54,7 @@ function textReporter() {
       const [msg, ...rest] = obj.args;
       const text = msg instanceof Error ? msg.message : String(msg);
       const level = obj.type.toUpperCase().padEnd(5);
-      process.stderr.write(`${obj.date.toISOString()} ${level} ${text}${renderExtras(rest)}\n`);
+      writeEntry(`${obj.date.toISOString()} ${level} ${text}${renderExtras(rest)}\n`);
     },
   };
 }
@@ -49,7 +72,7 @@ function jsonReporter() {
         if (extra && typeof extra === "object" && !(extra instanceof Error)) Object.assign(line, extra);
         else if (extra !== undefined) line.detail = String(extra);
       }
-      process.stderr.write(JSON.stringify(line) + "\n");
+      writeEntry(JSON.stringify(line) + "\n");
     },
   };
 }

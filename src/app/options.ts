@@ -1,5 +1,6 @@
 import type { Config } from "../config/options.ts";
 import type { ExportOptions } from "../export/index.ts";
+import type { AutoLockSettings } from "../export/locking/index.ts";
 
 /** The subset of the configuration the export jobs read. */
 export function exportOptionsFrom(config: Config): ExportOptions {
@@ -19,4 +20,10 @@ export function exportOptionsFrom(config: Config): ExportOptions {
     fluentdSessionUrl: config.fluentdSessionUrl,
     fluentdBatchSize: config.fluentdBatchSize,
   };
+}
+
+/** Auto-locking settings when lock-enabled is on. */
+export function autoLockFrom(config: Config): AutoLockSettings | undefined {
+  if (!config.lockEnabled) return undefined;
+  return { failedAttempts: config.lockFailedAttemptsCount, periodMs: config.lockPeriod, lockForMs: config.lockFor };
 }

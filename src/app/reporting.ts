@@ -1,5 +1,5 @@
 import type { ExportStats } from "../export/index.ts";
-import { logger } from "../logger.ts";
+import { drawStatusLine, logger } from "../logger.ts";
 
 function seconds(ms: number): string {
   if (ms < 120_000) return `${Math.round(ms / 1000)}s`;
@@ -7,11 +7,13 @@ function seconds(ms: number): string {
   return `${(ms / 3_600_000).toFixed(1)}h`;
 }
 
-export function summaryLine(stats: ExportStats, now = Date.now()): string {
+export function summaryLine(stats: ExportStats, now = Date.now(), dryRun = false): string {
   const lag = stats.lagMs(now);
+  // A dry run sends nothing, so it must not claim deliveries.
+  const verb = dryRun ? "read (dry run, not sent)" : "delivered";
   return [
-    `${stats.eventsDelivered} events delivered`,
-    `${stats.sessionsDelivered} sessions delivered`,
+    `${stats.eventsDelivered} events ${verb}`,
+    `${stats.sessionsDelivered} sessions ${verb}`,
     `${stats.deadLettered} dead-lettered`,
     `in ${seconds(now - stats.startedAt)}`,
     `${Math.round(stats.rate(now))} events/s`,
@@ -36,18 +38,10 @@ export function progressLine(stats: ExportStats, startTime: Date, now = Date.now
  */
 export function startReporting(stats: ExportStats, startTime: () => Date | undefined): () => void {
   const summary = setInterval(() => logger.info(`progress: ${summaryLine(stats)}`), 60_000);
-  let drawn = false;
   const progress = process.stderr.isTTY
     ? setInterval(() => {
         const start = startTime();
-        const line = start ? progressLine(stats, start) : undefined;
-        if (line) {
-          process.stderr.write(`\r\x1b[2K${line}`);
-          drawn = true;
-        } else if (drawn) {
-          process.stderr.write("\r\x1b[2K");
-          drawn = false;
-        }
+        drawStatusLine(start ? progressLine(stats, start) : undefined);
       }, 1_000)
     : undefined;
   summary.unref();
@@ -55,6 +49,6 @@ export function startReporting(stats: ExportStats, startTime: () => Date | undef
   return () => {
     clearInterval(summary);
     if (progress) clearInterval(progress);
-    if (drawn) process.stderr.write("\r\x1b[2K");
+    drawStatusLine(undefined);
   };
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DeliveredEventHook, type ExportOptions, ExportStats, runExport } from "../export/index.ts";
+import { type AutoLock, type AutoLockSettings, startAutoLock } from "../export/locking/index.ts";
 import { untilSuccess } from "../export/retry.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { logger } from "../logger.ts";
@@ -17,6 +18,8 @@ export interface AppParts {
   storage: string;
   options: ExportOptions;
   hook?: DeliveredEventHook;
+  /** Auto-locking (lock-enabled); off when undefined. */
+  autoLock?: AutoLockSettings;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
   handleSignals?: boolean;
   shutdown?: Shutdown;
@@ -35,6 +38,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   let state: StateStore | undefined;
   let dir = parts.storage;
   let stopReporting: (() => void) | undefined;
+  let autoLock: AutoLock | undefined;
   try {
     if (options.dryRun) {
       logger.warn("dry run: nothing is sent to Fluentd, and a throw-away state is used and removed at exit");
@@ -47,14 +51,18 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     logger.info(`connected to Teleport cluster ${cluster.clusterName} (version ${cluster.serverVersion})`);
     const opened = openClusterState(dir, cluster.clusterName);
     state = opened;
+    // Lag is measured from the last event ever delivered, so a cron run that finds nothing new
+    // still reports how far behind the export is.
+    stats.lastEventTime = opened.lastDelivered()?.time;
     stopReporting = startReporting(stats, () => opened.startTime());
+    if (parts.autoLock) autoLock = startAutoLock({ state, source, settings: parts.autoLock, dryRun: options.dryRun });
     await runExport({
       source,
       sink: options.dryRun ? new DryRunSink() : parts.sink,
       state,
       options,
       stats,
-      hook: parts.hook,
+      hook: combineHooks(parts.hook, autoLock?.hook),
       stopSignal: shutdown.stop,
       deliverySignal: shutdown.abandon,
     });
@@ -64,11 +72,21 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     if (shutdown.stop.aborted && err instanceof Error && err.name === "AbortError") return stats;
     throw err;
   } finally {
+    // Before the state closes: the worker reads and writes the lock queue.
+    await autoLock?.stop({ drain: !shutdown.abandon.aborted });
     stopReporting?.();
-    if (state) logger.info(`summary: ${summaryLine(stats)}`);
+    if (state) logger.info(`summary: ${summaryLine(stats, Date.now(), options.dryRun)}`);
     state?.close();
     lock?.release();
     if (options.dryRun && dir !== parts.storage) rmSync(dir, { recursive: true, force: true });
     if (!parts.shutdown) shutdown.dispose();
   }
+}
+
+function combineHooks(...hooks: (DeliveredEventHook | undefined)[]): DeliveredEventHook | undefined {
+  const present = hooks.filter((h): h is DeliveredEventHook => h !== undefined);
+  if (present.length <= 1) return present[0];
+  return (event) => {
+    for (const h of present) h(event);
+  };
 }

@@ -60,6 +60,11 @@ async function chooseEngine(source: TeleportSource, state: StateStore, signal: A
 
 /** Settles where the export starts; `cursor` only counts when there is no state to resume from. */
 function settleStart(state: StateStore, options: ExportOptions): Date {
+  const seeking = state.seekAfter();
+  if (seeking !== undefined) {
+    logger.info(`cursor event ${seeking} has not been found yet and nothing was delivered since: starting over with the cursor and start-time given now`);
+    state.restartSeek();
+  }
   const fresh = state.isEmpty();
   const start = state.settleStartTime(options.startTime, new Date());
   if (options.cursor) {
@@ -91,6 +96,7 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
     const job: AuditJob = { source, state, options, stats, committer, stopSignal, startTime };
     if (engine === "bulk" && state.seekAfter()) {
       logger.warn("cursor is only honoured by the legacy engine (bulk export has no event order); exporting from start-time");
+      state.clearSeekAfter();
     }
     await (engine === "bulk" ? runBulk(job) : runLegacy(job));
     sessions.auditDone();

@@ -6,6 +6,7 @@ import { StateStore } from "./store.ts";
 export { acquireInstanceLock, lockHolder, InstanceLockedError, type InstanceLock } from "./lock.ts";
 export { databasePath, ensureStorageDir, StateUnreadableError } from "./database.ts";
 export * from "./store.ts";
+export { LockState, type LockKey, type PendingLock } from "./locking.ts";
 
 /** Opens (creating) the state of one cluster; the cluster name comes from Teleport's Ping. */
 export function openClusterState(storageDir: string, clusterName: string): StateStore {

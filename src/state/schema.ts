@@ -56,6 +56,27 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user, login, event_time, event_id)
   ) WITHOUT ROWID;
   `,
+  `
+  -- For auto-locking: the event time of the failure that triggered the last lock per user and
+  -- login. Failures up to it are spent, so one burst locks once.
+  CREATE TABLE lock_marks (
+    user TEXT NOT NULL,
+    login TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    PRIMARY KEY (user, login)
+  ) WITHOUT ROWID;
+
+  -- Lock decisions Teleport has not accepted yet; a background worker sends them, so a slow or
+  -- refusing Teleport never holds up the export, and a restart does not forget them.
+  CREATE TABLE pending_locks (
+    name TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    login TEXT NOT NULL,
+    decided_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

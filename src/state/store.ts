@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { DeadLetter } from "../fluentd/types.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { openDatabase } from "./database.ts";
+import { LockState } from "./locking.ts";
 
 export type Engine = "legacy" | "bulk";
 
@@ -93,6 +94,8 @@ function toSession(row: SessionDbRow): SessionRow {
  * before or after a delivered batch, never a mix.
  */
 export class StateStore {
+  private lockState?: LockState;
+
   private constructor(
     private readonly db: Database,
     readonly path: string,
@@ -182,6 +185,23 @@ export class StateStore {
 
   setSeekAfter(eventId: string): void {
     this.setMeta("seek_after_id", eventId);
+  }
+
+  clearSeekAfter(): void {
+    this.deleteMeta("seek_after_id");
+  }
+
+  /**
+   * Forgets an export still looking for its cursor event. Nothing has been delivered since the
+   * storage was lost (the first delivery clears the cursor in its transaction), so this loses
+   * nothing, and a wrong cursor or start-time can still be corrected, as the not-found error says.
+   */
+  restartSeek(): void {
+    this.db.transaction(() => {
+      this.deleteMeta("seek_after_id");
+      this.deleteMeta("start_time");
+      this.db.query("DELETE FROM legacy_checkpoint").run();
+    })();
   }
 
   lastDelivered(): { id: string; time: Date } | undefined {
@@ -396,21 +416,11 @@ export class StateStore {
     return this.db.query("DELETE FROM dead_letters").run().changes;
   }
 
-  // --- auto-locking counters ------------------------------------------------------------------
+  // --- auto-locking ---------------------------------------------------------------------------
 
-  recordFailedLogin(user: string, login: string, eventTime: Date, eventId: string): void {
-    this.db.query("INSERT OR IGNORE INTO lock_failures (user, login, event_time, event_id) VALUES (?, ?, ?, ?)").run(user, login, eventTime.getTime(), eventId);
-  }
-
-  failedLoginsSince(user: string, login: string, since: Date): number {
-    return (
-      this.db.query("SELECT count(*) AS n FROM lock_failures WHERE user = ? AND login = ? AND event_time >= ?").get(user, login, since.getTime()) as {
-        n: number;
-      }
-    ).n;
-  }
-
-  pruneFailedLogins(before: Date): void {
-    this.db.query("DELETE FROM lock_failures WHERE event_time < ?").run(before.getTime());
+  /** Auto-locking's tables, on this connection (so writes from the delivery hook join its transaction). */
+  get locking(): LockState {
+    this.lockState ??= new LockState(this.db);
+    return this.lockState;
   }
 }

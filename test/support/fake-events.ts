@@ -36,10 +36,32 @@ export interface EventLogOptions {
   printsPerSession?: number;
   /** Gives the first recording this many bytes of print data, generated while streaming. */
   largeRecordingBytes?: number;
+  /**
+   * This many failed logins of one user (BURST_USER as BURST_LOGIN, same address) right after the
+   * log, a few seconds apart and ending about now: what auto-locking should catch.
+   */
+  failedLoginBurst?: number;
+}
+
+export interface AppendedEvent {
+  type: string;
+  /** Merged over the generated ei, event, uid, code, time and cluster_name. */
+  fields?: JsonObject;
+  /** Event time; now by default, and never earlier than the last event. */
+  at?: Date;
+}
+
+/** The fields of a failed `user.login` (code T1000W), as Teleport writes them. */
+export function failedLoginFields(user: string, login: string): JsonObject {
+  return { code: "T1000W", user, login, success: false, error: "invalid username, password or second factor", method: "local" };
 }
 
 const NS_PER_SEC = 1_000_000_000;
 const DAY_NS = 86_400 * NS_PER_SEC;
+/** Who the failed-login burst is about, and how far apart its attempts are. */
+export const BURST_USER = "mallory";
+export const BURST_LOGIN = "root";
+const BURST_SPACING_NS = 2 * NS_PER_SEC;
 /** `SessionUploadIndex = math.MaxInt32`: the `ei` of every session.upload. */
 export const SESSION_UPLOAD_INDEX = 2147483647;
 const LARGE_PRINT_CHUNK = 32 * 1024;
@@ -114,10 +136,13 @@ export class FakeEventLog {
   readonly clusterName: string;
   readonly printsPerSession: number;
   readonly largeRecordingBytes: number;
+  readonly failedLoginBurst: number;
   private readonly start: GoTime;
   private readonly stepNs: number;
   /** Times of live appends; their contents come from the generator like the rest. */
   private readonly appendedTimes: GoTime[] = [];
+  /** Appends whose type and fields a test chose (see `appendEvent`), by log position. */
+  private readonly chosen = new Map<number, AppendedEvent>();
 
   constructor(opts: EventLogOptions = {}) {
     this.seed = opts.seed ?? 1;
@@ -130,6 +155,18 @@ export class FakeEventLog {
     const startMs = opts.start?.getTime() ?? Math.floor(Date.now() / 1000) * 1000 - days * 86_400_000;
     this.start = { seconds: Math.floor(startMs / 1000), nanos: (startMs % 1000) * 1e6 };
     this.stepNs = roundStep((days * DAY_NS) / Math.max(this.baseCount, 1));
+    this.failedLoginBurst = opts.failedLoginBurst ?? 0;
+    if (this.failedLoginBurst > 0) {
+      // Stored like live appends (they are the newest events), never before the generated log ends.
+      const burstStart = Math.floor(Date.now() / 1000) - (this.failedLoginBurst * BURST_SPACING_NS) / NS_PER_SEC;
+      const last = this.baseCount > 0 ? this.timeAt(this.baseCount - 1) : this.start;
+      const first = burstStart > last.seconds ? { seconds: burstStart, nanos: 0 } : addNs(last, NS_PER_SEC);
+      for (let j = 0; j < this.failedLoginBurst; j++) this.appendedTimes.push(addNs(first, j * BURST_SPACING_NS));
+    }
+  }
+
+  private inBurst(i: number): boolean {
+    return i >= this.baseCount && i < this.baseCount + this.failedLoginBurst;
   }
 
   get count(): number {
@@ -142,6 +179,18 @@ export class FakeEventLog {
     let t: GoTime = { seconds: Math.floor(at.getTime() / 1000), nanos: (at.getTime() % 1000) * 1e6 };
     if (t.seconds < last.seconds || (t.seconds === last.seconds && t.nanos < last.nanos)) t = last;
     for (let i = 0; i < n; i++) this.appendedTimes.push(addNs(t, i * 1000));
+  }
+
+  /**
+   * Appends one event of the caller's choosing (e.g. a failed login for a given user); the
+   * generator still supplies uid, time, code and cluster unless `fields` overrides them.
+   * Returns the event's id.
+   */
+  appendEvent(event: AppendedEvent): string {
+    this.append(1, event.at);
+    const i = this.count - 1;
+    this.chosen.set(i, event);
+    return this.eventAt(i).id;
   }
 
   /**
@@ -201,6 +250,9 @@ export class FakeEventLog {
   }
 
   typeAt(i: number): string {
+    const chosen = this.chosen.get(i);
+    if (chosen) return chosen.type;
+    if (this.inBurst(i)) return "user.login";
     const s = this.sessionAt(i);
     if (s) return s.role === "upload" ? "session.upload" : `session.${s.role}`;
     let r = hash(this.seed, i, 1) % MIX_TOTAL;
@@ -219,15 +271,18 @@ export class FakeEventLog {
     const uid = uuid(this.seed, i, 0x0e1d);
     const session = this.sessionAt(i);
     const sid = session ? this.sessionId(session.k) : uuid(this.seed, i, 0x51d);
-    const user = pick(USERS, 1);
-    const login = pick(LOGINS, 2);
+    const burst = this.inBurst(i);
+    const user = burst ? BURST_USER : pick(USERS, 1);
+    const login = burst ? BURST_LOGIN : pick(LOGINS, 2);
     const host = pick(HOSTS, 3);
-    const remote = `10.0.${h % 250}.${(h >>> 8) % 250}:${40000 + (h % 20000)}`;
+    const remote = burst ? "203.0.113.66:51515" : `10.0.${h % 250}.${(h >>> 8) % 250}:${40000 + (h % 20000)}`;
     const common = (code: string, ei = 0): JsonObject => ({ ei, event: type, uid, code, time: formatGoTime(time), cluster_name: this.clusterName });
     let json: JsonObject;
+    const chosen = this.chosen.get(i);
+    if (chosen) return { index: i, type, id: uid, time, ei: 0, json: { ...common("T0000I"), ...chosen.fields } };
     switch (type) {
       case "user.login": {
-        const ok = h % 5 !== 0;
+        const ok = !burst && h % 5 !== 0;
         json = ok
           ? { ...common("T1000I"), user, required_private_key_policy: "none", success: true, method: pick(METHODS, 4), user_agent: "tsh/17.0.0", "addr.remote": remote }
           : { ...common("T1000W"), user, login, success: false, error: "invalid username, password or second factor", method: "local", user_agent: "Mozilla/5.0", "addr.remote": remote };

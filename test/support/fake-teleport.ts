@@ -8,7 +8,7 @@ import type { TLSSocket } from "node:tls";
 import { AuditLogService, EventUnstructuredSchema, type EventUnstructured } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import type { LockV2 } from "../../src/gen/teleport/legacy/types/types_pb.ts";
-import { FakeEventLog, type EventLogOptions, type FakeEvent } from "./fake-events.ts";
+import { FakeEventLog, type AppendedEvent, type EventLogOptions, type FakeEvent } from "./fake-events.ts";
 import { writeIdentity, type WrittenIdentity } from "./identity.ts";
 import { createTestPki, type TestPki } from "./pki.ts";
 
@@ -35,12 +35,15 @@ export interface FakeTeleportOptions extends EventLogOptions {
   /** Live appends: events per second (0 = none). */
   appendRate?: number;
   serverVersion?: string;
+  /** Refuse UpsertLock with PERMISSION_DENIED, as Teleport does when the role lacks lock create/update. */
+  denyLocks?: boolean;
   /** Reuse a PKI (e.g. to share it with a fake Fluentd); created otherwise. */
   pki?: TestPki;
   /** Where the identity files go; the PKI directory by default. */
   outDir?: string;
 }
 
+/** An accepted UpsertLock, with Kind and Version as the client sent them (Teleport would force them). */
 export interface RecordedLock {
   name: string;
   kind: string;
@@ -72,12 +75,15 @@ export interface FakeTeleport {
   /** Client certificate CN of every admitted call, in call order. */
   peers: string[];
   appendEvents(n: number, at?: Date): void;
+  /** Appends one event of the test's choosing (e.g. `failedLoginFields`); returns its id. */
+  appendEvent(event: AppendedEvent): string;
   /** The next server stream drops its connection after `items` items. */
   dropNextStreamAfter(items: number): void;
   /** Cuts every open client connection now (an Auth restart); returns how many were cut. */
   dropConnections(): number;
   setFailEvery(n: number): void;
   setLatency(ms: number): void;
+  setDenyLocks(deny: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -126,6 +132,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   let totalCalls = 0;
   let failEvery = opts.failEvery ?? 0;
   let latencyMs = opts.latencyMs ?? 0;
+  let denyLocks = opts.denyLocks ?? false;
   let dropNext: number | undefined;
   /** Sealed chunks per UTC day: index ranges, fixed once listed so appends land in new chunks. */
   const sealed = new Map<number, { ranges: [number, number][]; next: number }>();
@@ -256,6 +263,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
       },
       async upsertLock(req: LockV2, ctx) {
         await admit("UpsertLock", ctx);
+        if (denyLocks) throw new ConnectError('access denied to perform action "create" on "lock"', Code.PermissionDenied);
         const name = req.Metadata?.Name ?? "";
         if (!name) throw new ConnectError("missing parameter Name", Code.InvalidArgument);
         const t = req.Spec?.Target;
@@ -264,8 +272,8 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
         }
         locks.push({
           name,
-          kind: "lock",
-          version: "v2",
+          kind: req.Kind,
+          version: req.Version,
           target: { user: t.User, login: t.Login, role: t.Role },
           message: req.Spec?.Message ?? "",
           expires: req.Spec?.Expires ? timestampDate(req.Spec.Expires) : undefined,
@@ -336,6 +344,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     serverNames,
     peers,
     appendEvents: (n, at) => log.append(n, at),
+    appendEvent: (event) => log.appendEvent(event),
     dropNextStreamAfter: (items) => {
       dropNext = items;
     },
@@ -349,6 +358,9 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     },
     setLatency: (ms) => {
       latencyMs = ms;
+    },
+    setDenyLocks: (deny) => {
+      denyLocks = deny;
     },
     async stop() {
       if (appendTimer) clearInterval(appendTimer);

@@ -93,7 +93,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
 }
 
 export interface Handler {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
+  proc: Subprocess<"ignore" | Buffer, "pipe", "pipe">;
   /** Resolves with the exit code and everything the process wrote. */
   done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
   /** stderr so far (the log). */
@@ -103,12 +103,20 @@ export interface Handler {
   kill(signal?: NodeJS.Signals | number): void;
 }
 
+export interface SpawnOptions {
+  /** Working directory (relative paths in a config file resolve against it). */
+  cwd?: string;
+  /** Piped to stdin (e.g. configure's passphrase); stdin is closed otherwise. */
+  stdin?: string;
+}
+
 /** Runs the compiled handler with `args`; env is the test's environment minus FDFWD_* plus `env`. */
-export async function runHandler(args: string[], env: Record<string, string> = {}): Promise<Handler> {
+export async function runHandler(args: string[], env: Record<string, string> = {}, opts: SpawnOptions = {}): Promise<Handler> {
   const bin = await compiledBinary();
   const cleanEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^FD(FW|WR)D_/.test(k)) cleanEnv[k] = v;
-  const proc = Bun.spawn([bin, ...args], { env: { ...cleanEnv, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const stdin = opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin);
+  const proc = Bun.spawn([bin, ...args], { env: { ...cleanEnv, ...env }, cwd: opts.cwd, stdin, stdout: "pipe", stderr: "pipe" });
   let stderr = "";
   let stdout = "";
   const readAll = async (stream: ReadableStream<Uint8Array>, append: (s: string) => void) => {
@@ -143,8 +151,8 @@ export async function runHandler(args: string[], env: Record<string, string> = {
 }
 
 /** Runs the handler to completion and returns its result. */
-export async function runToEnd(args: string[], env: Record<string, string> = {}) {
-  return (await runHandler(args, env)).done;
+export async function runToEnd(args: string[], env: Record<string, string> = {}, opts: SpawnOptions = {}) {
+  return (await runHandler(args, env, opts)).done;
 }
 
 /** Audit records the receiver stored, by the `uid` Teleport gave them. */
@@ -195,7 +203,19 @@ export async function statusJson(storage: string): Promise<Record<string, any>> 
   return JSON.parse(result.stdout);
 }
 
-/** Polls `condition` every 20 ms; rejects with `what` after `timeoutMs`. */
+/** The uids of the fake's audit log (index order) whose type passes `keep`: what a run should deliver. */
+export function logUids(world: World, keep: (type: string) => boolean = () => true): string[] {
+  const uids: string[] = [];
+  for (let i = 0; i < world.teleport.log.count; i++) if (keep(world.teleport.log.typeAt(i))) uids.push(world.teleport.log.eventAt(i).id);
+  return uids;
+}
+
+/** Tags of the session recordings the receiver got (`session.<sid>.log`). */
+export function sessionTags(world: World): string[] {
+  return [...new Set(world.fluentd.records().map((r) => r.tag).filter((t) => t.startsWith("session.")))];
+}
+
+/** Polls `condition` until it holds (or throws after `timeoutMs`, naming `what`). */
 export async function waitUntil(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -217,4 +237,9 @@ export function expectRecordingsExactlyOnce(world: World, opts: { withPrints: bo
   const expected = expectedRecordings(world, opts);
   expect(expected.size).toBeGreaterThan(0);
   expect(Object.fromEntries(got)).toEqual(Object.fromEntries(expected));
+}
+
+/** Waits until the receiver holds `n` audit records. */
+export function untilAuditRecords(world: World, n: number, timeoutMs = 15_000): Promise<void> {
+  return waitUntil(`the receiver holds ${n} audit records`, () => world.fluentd.recordCount("events.log") >= n, timeoutMs);
 }
