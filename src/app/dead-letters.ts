@@ -1,6 +1,9 @@
+import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { logDeadLetters } from "../export/audit-commit.ts";
-import type { StateStore, StoredDeadLetter } from "../state/index.ts";
+import { logger } from "../logger.ts";
+import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
+import { fluentdSinkFrom } from "./parts.ts";
 
 /**
  * Resends stored dead letters, one sink call per URL. Delivered ones are removed; rejected ones
@@ -23,4 +26,37 @@ export async function retryDeadLetters(state: StateStore, sink: FluentdSink, sig
     stillDead += report.deadLettered.length;
   }
   return { delivered, stillDead };
+}
+
+/**
+ * `dead-letters retry`: the sink is built from the full configuration, exactly as `start` builds
+ * it, so the letters go out with the same TLS material, headers and limits. The instance lock is
+ * not taken: a running export only ever adds rows, and this only removes the rows it resent, so
+ * operators need not stop the service to retry. Exit code 0 when nothing is left, 1 otherwise.
+ */
+export async function runDeadLetterRetry(config: Config, cluster?: string): Promise<number> {
+  const sink = await fluentdSinkFrom(config);
+  const state = StateStore.open(findStateFile(config.storage, cluster), { create: false });
+  // A receiver that is down makes the sink retry forever; Ctrl-C leaves the letters in place.
+  const interrupted = new AbortController();
+  const stop = () => interrupted.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    const total = state.countDeadLetters();
+    if (total > 0) logger.info(`resending ${total} dead letters`);
+    const { delivered, stillDead } = await retryDeadLetters(state, sink, interrupted.signal);
+    process.stdout.write(`${delivered} delivered, ${stillDead} remain\n`);
+    return stillDead === 0 ? 0 : 1;
+  } catch (err) {
+    if (!interrupted.signal.aborted) throw err;
+    const remain = state.countDeadLetters();
+    process.stdout.write(`interrupted: ${remain} remain\n`);
+    return 1;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    state.close();
+    await sink.close();
+  }
 }

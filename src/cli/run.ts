@@ -40,6 +40,21 @@ function configureEarlyLogging(scanned: ScannedArgs): void {
   configureLogger({ debug, format: format === "json" ? "json" : ("text" as LogFormat) });
 }
 
+/**
+ * A command with its own sub-commands (`dead-letters list`): the flags belong to the sub-command,
+ * so it is picked out here and its flags scanned against its own definition, not the parent's.
+ */
+function nestedCommand(parent: CommandDef<any>, label: string, rest: string[]): { cmd: CommandDef<any>; label: string; rest: string[] } | undefined {
+  const subs = parent.subCommands as Record<string, CommandDef<any>> | undefined;
+  if (!subs) return undefined;
+  const index = rest.findIndex((a) => !a.startsWith("-"));
+  const name = index < 0 ? undefined : rest[index]!;
+  if (name === undefined) return undefined;
+  const cmd = subs[name];
+  if (!cmd) throw new UsageError(`unknown command "${name}" for ${label}; expected one of: ${Object.keys(subs).join(", ")}`);
+  return { cmd, label: `${label} ${name}`, rest: [...rest.slice(0, index), ...rest.slice(index + 1)] };
+}
+
 export async function runCli(argv: readonly string[]): Promise<number> {
   const index = commandIndex(argv);
   const name = index < 0 ? undefined : argv[index]!;
@@ -47,21 +62,25 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   if (name !== undefined && !sub) {
     throw new UsageError(`unknown command "${name}"; expected one of: ${Object.keys(SUBCOMMANDS).join(", ")}`);
   }
-  const cmd: CommandDef<any> = sub ?? rootCommand;
-  const rest = index < 0 ? [...argv] : [...argv.slice(0, index), ...argv.slice(index + 1)];
+  let cmd: CommandDef<any> = sub ?? rootCommand;
+  let parent: CommandDef<any> | undefined = sub ? rootCommand : undefined;
+  let rest = index < 0 ? [...argv] : [...argv.slice(0, index), ...argv.slice(index + 1)];
+  let label = sub ? `${APP_NAME} ${name}` : APP_NAME;
+  const nested = sub ? nestedCommand(sub, label, rest) : undefined;
+  if (nested) ({ cmd, label, rest, parent } = { ...nested, parent: sub });
 
   if (rest.some((a) => HELP_FLAGS.has(a))) {
-    process.stdout.write((await renderUsage(cmd, sub ? rootCommand : undefined)) + "\n");
+    process.stdout.write((await renderUsage(cmd, parent)) + "\n");
     return 0;
   }
-  const label = sub ? `${APP_NAME} ${name}` : APP_NAME;
   const scanned = scanArgs(rest, (cmd.args ?? {}) as ArgsDef, label);
   configureEarlyLogging(scanned);
-  if (!sub) {
-    process.stderr.write((await renderUsage(rootCommand)) + "\n");
-    throw new UsageError(`no command given; expected one of: ${Object.keys(SUBCOMMANDS).join(", ")}`);
+  if (!sub || (cmd.subCommands && !nested)) {
+    process.stderr.write((await renderUsage(cmd, parent)) + "\n");
+    const names = Object.keys((cmd.subCommands ?? SUBCOMMANDS) as object);
+    throw new UsageError(`no command given; expected one of: ${names.join(", ")}`);
   }
-  const { result } = await runCommand(sub, { rawArgs: rest, data: scanned });
+  const { result } = await runCommand(cmd, { rawArgs: rest, data: scanned });
   return typeof result === "number" ? result : 0;
 }
 

@@ -12,15 +12,21 @@ export interface Segment {
  * Drains segments into sink batches of at most `maxBatch` events. Whatever the reader already has
  * queued is coalesced, so small pages do not cost one Fluentd round trip each; a lone segment is
  * sent at once, so latency stays one round trip when the reader is slower than the sink.
+ *
+ * Once `stop` aborts (SIGTERM), only the batch in flight is finished: segments read ahead but not
+ * yet sent stay unsent, since the checkpoint never moved past them and the next start reads them
+ * again. Sending them would stretch the shutdown by up to the whole read-ahead.
  */
 export async function deliverSegments(
   queue: BoundedQueue<Segment>,
   maxBatch: number,
   deliver: (events: AuditEvent[], position: AuditPosition) => Promise<void>,
+  stop?: AbortSignal,
 ): Promise<void> {
   for (;;) {
+    if (stop?.aborted) return;
     const first = await queue.shift();
-    if (!first) return;
+    if (!first || stop?.aborted) return;
     let events = first.events;
     let position = first.position;
     let seekFinished = position.seekFinished ?? false;

@@ -65,7 +65,7 @@ async function exportChunk(job: AuditJob, date: string, chunk: string, cursor: s
     (err) => (err instanceof Stopped ? queue.close() : queue.fail(err)),
   );
   try {
-    await deliverSegments(queue, max, (events, position) => job.committer.deliver(events, position));
+    await deliverSegments(queue, max, (events, position) => job.committer.deliver(events, position), job.stopSignal);
   } finally {
     local.abort();
     queue.close();

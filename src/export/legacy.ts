@@ -32,7 +32,7 @@ export async function runLegacy(job: AuditJob): Promise<void> {
     (err) => (err instanceof Stopped ? queue.close() : queue.fail(err)),
   );
   try {
-    await deliverSegments(queue, job.options.fluentdBatchSize, (events, position) => job.committer.deliver(events, position));
+    await deliverSegments(queue, job.options.fluentdBatchSize, (events, position) => job.committer.deliver(events, position), job.stopSignal);
   } finally {
     local.abort();
     queue.close();

@@ -80,7 +80,14 @@ export class SessionExporter implements SessionQueue {
         const ready = [...state.readySessions(now, options.concurrency * 2), ...(this.auditFinished && options.exitOnLastEvent ? [] : state.dueMissingSessions(now))];
         for (const s of ready.filter((s) => !this.active.has(s.sid)).slice(0, room)) this.start(s, retryMissingMs);
       }
-      if (this.auditFinished && options.exitOnLastEvent && this.active.size === 0 && this.nothingLeftForThisRun()) return;
+      if (this.auditFinished && options.exitOnLastEvent && this.active.size === 0 && this.nothingLeftForThisRun()) {
+        // Otherwise a cron run ends with recordings silently left behind (the summary only counts successes).
+        const left = state.countSessions("pending");
+        if (left > 0) {
+          logger.warn(`${left} session recording(s) kept failing in this run and stay queued; the next run retries them (causes logged above)`);
+        }
+        return;
+      }
       await sleep(IDLE_POLL_MS, stopSignal, (wake) => (this.wakeLoop = wake)).catch(() => undefined);
     }
     await Promise.all(this.active.values());

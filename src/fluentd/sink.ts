@@ -102,8 +102,11 @@ class HttpFluentdSink implements FluentdSink {
       throw new FluentdSettingError("fluentd-url", `${redactUrl(url)} is not https://; mutual TLS is required unless fluentd-allow-insecure is set`);
     }
     const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0, retried: 0 };
-    const batches = splitIntoBatches(records, this.opts.batchSize, this.opts.batchBytes);
-    await Promise.all(batches.map((batch) => this.sendBatch(url, batch, report, signal)));
+    // One request at a time, in order: the records of one call are consecutive events of one
+    // stream (a recording must arrive in order), and concurrency comes from concurrent calls.
+    for (const batch of splitIntoBatches(records, this.opts.batchSize, this.opts.batchBytes)) {
+      await this.sendBatch(url, batch, report, signal);
+    }
     return report;
   }
 
@@ -122,7 +125,7 @@ class HttpFluentdSink implements FluentdSink {
     if (batch.records.length > 1) {
       // Fluentd refuses a whole request for one bad record and stores nothing from it.
       logger.debug("Fluentd refused a batch, splitting it", { url: redactUrl(url), status: outcome.status, records: batch.records.length });
-      await Promise.all(halve(batch, this.opts.batchSize > 1).map((half) => this.sendBatch(url, half, report, signal)));
+      for (const half of halve(batch, this.opts.batchSize > 1)) await this.sendBatch(url, half, report, signal);
       return;
     }
     const record = batch.records[0]!;

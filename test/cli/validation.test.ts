@@ -137,6 +137,17 @@ describe("usage errors exit with code 2", () => {
     expect(r.code).toBe(2);
     expect(errorLine(r.stderr)).toBe("no command given; expected one of: start, configure, version, status, dead-letters");
   });
+  test("a command with sub-commands: none, an unknown one, and flags of the sub-command", () => {
+    const none = runCli(["dead-letters"]);
+    expect(none.code).toBe(2);
+    expect(errorLine(none.stderr)).toBe("no command given; expected one of: list, retry, purge");
+    const unknown = runCli(["dead-letters", "lsit"]);
+    expect(unknown.code).toBe(2);
+    expect(errorLine(unknown.stderr)).toBe('unknown command "lsit" for teleport-event-handler dead-letters; expected one of: list, retry, purge');
+    const wrongFlag = runCli(["dead-letters", "list", "--storag", "/x"]);
+    expect(wrongFlag.code).toBe(2);
+    expect(errorLine(wrongFlag.stderr)).toContain("unknown flag --storag for teleport-event-handler dead-letters list; did you mean --storage?");
+  });
   test("configure without its output directory", () => {
     const r = runCli(["configure"]);
     expect(r.code).toBe(2);

@@ -89,7 +89,7 @@ describe("start with the generated TOML", () => {
     const result = await runToEnd(["start", "--config", "out/teleport-event-handler.toml", "--dry-run", "--exit-on-last-event", ...args], env, { cwd: work });
     expect(result.stderr).not.toMatch(/\bERROR\b/);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain(`summary: ${teleport.log.count} events delivered`);
+    expect(result.stderr).toContain(`summary: ${teleport.log.count} events read (dry run, not sent)`);
     expect(fluentd.requestCount()).toBe(before);
     // The TOML's relative storage was not even created.
     expect(readdirSync(work).sort()).toEqual(["out"]);

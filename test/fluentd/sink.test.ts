@@ -110,12 +110,27 @@ describe("batching", () => {
     expectExactlyOnce(tag, records);
   });
 
+  test("the requests of one call go one at a time, so the records arrive in order", async () => {
+    const ordered = await startFakeFluentd({ ca: pki.fluentdCA.ca.certPem, cert: pki.fluentdServer.certPem, key: pki.fluentdServer.keyPem });
+    try {
+      ordered.faults.latencyMs = 10;
+      const records = auditRecords(40, { extra: () => ({ ei: 0 }) });
+      const sink = await createFluentdSink(options({ batchSize: 100, batchBytes: Buffer.byteLength(records[0]!.body) * 4 + 5, maxConnections: 8 }));
+      await sink.deliver(ordered.url("o.log"), records);
+      expect(ordered.peakInFlight()).toBe(1);
+      expect(ordered.records("o.log").map((r) => r.record.uid)).toEqual(records.map((r) => r.id));
+    } finally {
+      await ordered.stop();
+    }
+  });
+
   test("at most maxConnections requests are in flight", async () => {
     const limited = await startFakeFluentd({ ca: pki.fluentdCA.ca.certPem, cert: pki.fluentdServer.certPem, key: pki.fluentdServer.keyPem });
     try {
       limited.faults.latencyMs = 30;
       const sink = await createFluentdSink(options({ batchSize: 1, maxConnections: 2 }));
-      await sink.deliver(limited.url("c.log"), auditRecords(8));
+      // Calls run side by side (one request at a time each); the limit is shared by all of them.
+      await Promise.all([0, 1, 2, 3].map((i) => sink.deliver(limited.url("c.log"), auditRecords(2, { prefix: `c${i}` }))));
       expect(limited.recordCount("c.log")).toBe(8);
       expect(limited.peakInFlight()).toBe(2);
     } finally {

@@ -74,12 +74,16 @@ export interface FakeFluentd {
   port: number;
   url(tag: string): string;
   records(tag?: string): StoredRecord[];
+  /** Every stored record across tags in the order they arrived (`records()` groups them by tag). */
+  arrivals(): StoredRecord[];
   recordCount(tag?: string): number;
   /** Every request answered (empty when `keepRecords` is false; see requestCount). */
   requests: ReceivedRequest[];
   requestCount(): number;
   /** The most requests ever handled at the same time. */
   peakInFlight(): number;
+  /** Requests received and not yet answered. */
+  inFlight(): number;
   /** TLS connections accepted so far. */
   connectionCount(): number;
   faults: FakeFluentdFaults;
@@ -132,6 +136,7 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const keepRecords = opts.keepRecords ?? true;
   const stored = new Map<string, StoredRecord[]>();
+  const arrivals: StoredRecord[] = [];
   const counts = new Map<string, number>();
   const pendingLines = new Map<string, string[]>();
   const requests: ReceivedRequest[] = [];
@@ -165,6 +170,7 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
       const list = stored.get(tag) ?? [];
       for (const e of entries) list.push(e);
       stored.set(tag, list);
+      arrivals.push(...entries);
     }
     if (opts.outDir) {
       const lines = pendingLines.get(tag) ?? [];
@@ -297,10 +303,12 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
     port,
     url: (tag) => `https://localhost:${port}/${tag}`,
     records: (tag) => (tag === undefined ? [...stored.values()].flat() : (stored.get(tag) ?? [])),
+    arrivals: () => arrivals,
     recordCount: (tag) => (tag === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : (counts.get(tag) ?? 0)),
     requests,
     requestCount: () => requestCount,
     peakInFlight: () => peakInFlight,
+    inFlight: () => inFlight,
     connectionCount: () => connectionCount,
     faults,
     flush,

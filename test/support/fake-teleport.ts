@@ -67,6 +67,8 @@ export interface FakeTeleport {
   locks: RecordedLock[];
   /** Calls per method name, including rejected ones. */
   calls: Record<string, number>;
+  /** Every admitted StreamUnstructuredSessionEvents request, in call order. */
+  sessionStreams: { sessionId: string; startIndex: number }[];
   /** ALPN protocol lists offered by clients, in connection order. */
   alpnOffers: string[][];
   /** SNI names seen, in connection order. */
@@ -78,6 +80,8 @@ export interface FakeTeleport {
   appendEvent(event: AppendedEvent): string;
   /** The next server stream drops its connection after `items` items. */
   dropNextStreamAfter(items: number): void;
+  /** Cuts every open client connection now (an Auth restart); returns how many were cut. */
+  dropConnections(): number;
   setFailEvery(n: number): void;
   setLatency(ms: number): void;
   setDenyLocks(deny: boolean): void;
@@ -123,6 +127,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   const chunkSize = opts.chunkSize ?? 1000;
   const locks: RecordedLock[] = [];
   const calls: Record<string, number> = {};
+  const sessionStreams: FakeTeleport["sessionStreams"] = [];
   const alpnOffers: string[][] = [];
   const serverNames: string[] = [];
   const peers: string[] = [];
@@ -231,6 +236,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
 
       async *streamUnstructuredSessionEvents(req, ctx) {
         await admit("StreamUnstructuredSessionEvents", ctx);
+        sessionStreams.push({ sessionId: req.sessionId, startIndex: req.startIndex });
         const k = log.sessionIndexOf(req.sessionId);
         if (k === undefined || !log.hasRecording(k)) throw new ConnectError(`session recording ${req.sessionId} not found`, Code.NotFound);
         for await (const e of faulty(ctx, log.recording(k, req.startIndex))) yield toProto(e);
@@ -343,6 +349,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     log,
     locks,
     calls,
+    sessionStreams,
     alpnOffers,
     serverNames,
     peers,
@@ -350,6 +357,11 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     appendEvent: (event) => log.appendEvent(event),
     dropNextStreamAfter: (items) => {
       dropNext = items;
+    },
+    dropConnections: () => {
+      const open = [...sessions];
+      for (const s of open) s.destroy();
+      return open.length;
     },
     setFailEvery: (n) => {
       failEvery = n;

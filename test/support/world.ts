@@ -1,3 +1,4 @@
+import { expect } from "bun:test";
 import { type Subprocess } from "bun";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -171,6 +172,37 @@ export function readJsonLines(file: string): unknown[] {
   return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 
+/** The `ei` of every stored recording event, per session tag (`session.<sid>.log`), in arrival order. */
+export function sessionIndexes(world: World): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const r of world.fluentd.records()) {
+    if (!r.tag.startsWith("session.")) continue;
+    const list = out.get(r.tag) ?? [];
+    list.push(Number(r.record.ei));
+    out.set(r.tag, list);
+  }
+  return out;
+}
+
+/** The recordings the fake Teleport holds (missing ones excluded), as tag → expected `ei` list. */
+export function expectedRecordings(world: World, opts: { withPrints: boolean }): Map<string, number[]> {
+  const log = world.teleport.log;
+  const out = new Map<string, number[]>();
+  for (let k = 0; k < log.sessions; k++) {
+    if (!log.hasRecording(k)) continue;
+    const events = [...log.recording(k)].filter((e) => opts.withPrints || e.type !== "print");
+    out.set(`session.${log.sessionId(k)}.log`, events.map((e) => e.ei));
+  }
+  return out;
+}
+
+/** `status --json` of a storage directory, read by the compiled binary. */
+export async function statusJson(storage: string): Promise<Record<string, any>> {
+  const result = await runToEnd(["status", "--json", "--storage", storage]);
+  if (result.code !== 0) throw new Error(`status failed (${result.code}): ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
 /** The uids of the fake's audit log (index order) whose type passes `keep`: what a run should deliver. */
 export function logUids(world: World, keep: (type: string) => boolean = () => true): string[] {
   const uids: string[] = [];
@@ -190,6 +222,21 @@ export async function waitUntil(what: string, condition: () => boolean, timeoutM
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await Bun.sleep(20);
   }
+}
+
+/** Asserts every audit event of the fake log arrived exactly once. */
+export function expectAuditExactlyOnce(world: World): void {
+  const uids = countBy(auditUids(world));
+  expect([...uids].filter(([, n]) => n !== 1)).toEqual([]);
+  expect(uids.size).toBe(world.teleport.log.count);
+}
+
+/** Asserts every recording arrived complete, exactly once and in order. */
+export function expectRecordingsExactlyOnce(world: World, opts: { withPrints: boolean }): void {
+  const got = sessionIndexes(world);
+  const expected = expectedRecordings(world, opts);
+  expect(expected.size).toBeGreaterThan(0);
+  expect(Object.fromEntries(got)).toEqual(Object.fromEntries(expected));
 }
 
 /** Waits until the receiver holds `n` audit records. */

@@ -1,5 +1,9 @@
 import { defineCommand } from "citty";
+import { runDeadLetterRetry } from "../../app/dead-letters.ts";
+import { loadConfig } from "../../config/load.ts";
+import { configureLogger, logger } from "../../logger.ts";
 import { StateStore } from "../../state/index.ts";
+import { argsForGroups, cliValues, type ScannedArgs } from "../args.ts";
 import { resolveStateFile, stateArgs } from "../state-args.ts";
 
 function withState<T>(args: { storage?: string; config?: string; cluster?: string }, fn: (state: StateStore) => T): T {
@@ -35,11 +39,23 @@ const purge = defineCommand({
   },
 });
 
-/**
- * `retry` needs a Fluentd sink built from the full configuration; it is added to the sub-commands
- * by the CLI entry point once the config and sink exist (see src/app/dead-letters.ts).
- */
-export const deadLetterSubCommands = { list, purge };
+const retry = defineCommand({
+  meta: {
+    name: "retry",
+    description: "Resend the dead letters to Fluentd (takes the same configuration as start); delivered ones are removed. Exit 1 when some remain",
+  },
+  args: { ...argsForGroups(["global", "teleport", "fluentd", "ingest"]), cluster: stateArgs.cluster },
+  async run(ctx): Promise<number> {
+    const scanned = ctx.data as ScannedArgs;
+    const { config, warnings } = loadConfig({ cli: cliValues(scanned), env: process.env, cwd: process.cwd() });
+    configureLogger({ debug: config.debug, format: config.logFormat });
+    for (const warning of warnings) logger.warn(warning);
+    const cluster = scanned.flags.cluster;
+    return runDeadLetterRetry(config, Array.isArray(cluster) ? cluster.at(-1) : undefined);
+  },
+});
+
+export const deadLetterSubCommands = { list, retry, purge };
 
 export default defineCommand({
   meta: { name: "dead-letters", description: "Inspect, resend or purge events Fluentd rejected permanently" },
