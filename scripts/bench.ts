@@ -7,6 +7,7 @@
  *
  *   bun scripts/bench.ts [--quick] [--binary PATH] [--out FILE | --no-write]
  *                        [--events N] [--big-events N] [--recording-mb N] [--cold-runs N]
+ *                        [--only a,b,b2,c,d,e]   (a subset of the scenarios, e.g. while profiling)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +28,7 @@ const { values: a } = parseArgs({
     "big-events": { type: "string" },
     "recording-mb": { type: "string" },
     "cold-runs": { type: "string" },
+    only: { type: "string" },
   },
   strict: true,
 });
@@ -36,7 +38,10 @@ const EVENTS = count(a.events, 200_000, 2_000);
 const BIG_EVENTS = count(a["big-events"], 1_000_000, 5_000);
 const RECORDING_MB = count(a["recording-mb"], 100, 2);
 const COLD_RUNS = count(a["cold-runs"], 10, 3);
-const OUT = a["no-write"] ? undefined : (a.out ?? (a.quick ? undefined : join(ROOT, "BENCHMARKS.md")));
+const ONLY = a.only ? new Set(a.only.split(",").map((s) => s.trim())) : undefined;
+const wanted = (key: string) => !ONLY || ONLY.has(key);
+// A partial run must not overwrite the full table.
+const OUT = a["no-write"] || ONLY ? undefined : (a.out ?? (a.quick ? undefined : join(ROOT, "BENCHMARKS.md")));
 
 interface TeleportInfo {
   addr: string;
@@ -101,35 +106,43 @@ async function main(): Promise<void> {
   const bin = await compile();
   const rows: Row[] = [];
 
-  const audit = await startTeleport("audit", ["--events", String(EVENTS), "--sessions", "0"]);
-  try {
-    rows.push(await scenario(bin, audit, "(a) audit, fluentd-batch-size 1", ["--fluentd-batch-size", "1"]));
-    rows.push(await scenario(bin, audit, "(b) audit, default batching", []));
-    rows.push(await scenario(bin, audit, "(b′) audit, default batching, --batch 500", ["--batch", "500"]));
-  } finally {
-    await audit.helper.stop();
+  let ra: Row | undefined;
+  let rb: Row | undefined;
+
+  if (wanted("a") || wanted("b") || wanted("b2")) {
+    const audit = await startTeleport("audit", ["--events", String(EVENTS), "--sessions", "0"]);
+    try {
+      if (wanted("a")) rows.push((ra = await scenario(bin, audit, "(a) audit, fluentd-batch-size 1", ["--fluentd-batch-size", "1"])));
+      if (wanted("b")) rows.push((rb = await scenario(bin, audit, "(b) audit, default batching", [])));
+      if (wanted("b2")) rows.push(await scenario(bin, audit, "(b′) audit, default batching, --batch 500", ["--batch", "500"]));
+    } finally {
+      await audit.helper.stop();
+    }
   }
 
-  const big = await startTeleport("big", ["--events", String(BIG_EVENTS), "--sessions", "0"]);
-  try {
-    rows.push(await scenario(bin, big, "(c) audit, large log", []));
-  } finally {
-    await big.helper.stop();
+  if (wanted("c")) {
+    const big = await startTeleport("big", ["--events", String(BIG_EVENTS), "--sessions", "0"]);
+    try {
+      rows.push(await scenario(bin, big, "(c) audit, large log", []));
+    } finally {
+      await big.helper.stop();
+    }
   }
 
-  // Four audit events carry the one session.upload; the recording is the first session's.
-  const recording = await startTeleport("recording", ["--events", "4", "--sessions", "1", "--large-recording-mb", String(RECORDING_MB)]);
-  try {
-    // print is skipped by default; here the recording's bulk is exactly what is measured.
-    const flags = ["--skip-session-types", "desktop.recording"];
-    rows.push({ ...(await scenario(bin, recording, `(d) one ${RECORDING_MB} MB session recording`, flags)), note: "events = recording events + 4 audit" });
-  } finally {
-    await recording.helper.stop();
+  if (wanted("d")) {
+    // Four audit events carry the one session.upload; the recording is the first session's.
+    const recording = await startTeleport("recording", ["--events", "4", "--sessions", "1", "--large-recording-mb", String(RECORDING_MB)]);
+    try {
+      // print is skipped by default; here the recording's bulk is exactly what is measured.
+      const flags = ["--skip-session-types", "desktop.recording"];
+      rows.push({ ...(await scenario(bin, recording, `(d) one ${RECORDING_MB} MB session recording`, flags)), note: "events = recording events + 4 audit" });
+    } finally {
+      await recording.helper.stop();
+    }
   }
 
-  const coldMs = await medianWallMs([bin, "version"], COLD_RUNS);
-  const [ra, rb] = [rows[0]!, rows[1]!];
-  const ratio = rb.events / rb.wallSeconds / (ra.events / ra.wallSeconds);
+  const coldMs = wanted("e") ? await medianWallMs([bin, "version"], COLD_RUNS) : undefined;
+  const ratio = ra && rb ? rb.events / rb.wallSeconds / (ra.events / ra.wallSeconds) : undefined;
 
   const report = [
     `Machine: ${describeMachine()}.`,
@@ -137,8 +150,8 @@ async function main(): Promise<void> {
     "",
     table(rows),
     "",
-    `- (b)/(a) throughput ratio: ${ratio.toFixed(1)}×`,
-    `- (e) \`version\` cold start, median of ${COLD_RUNS}: ${coldMs.toFixed(0)} ms`,
+    ...(ratio === undefined ? [] : [`- (b)/(a) throughput ratio: ${ratio.toFixed(1)}×`]),
+    ...(coldMs === undefined ? [] : [`- (e) \`version\` cold start, median of ${COLD_RUNS}: ${coldMs.toFixed(0)} ms`]),
   ].join("\n");
   console.log(report);
   if (OUT) {
