@@ -6,11 +6,15 @@ import { deliverSegments, type Segment, slices } from "./batches.ts";
 import { auditFilter } from "./filters.ts";
 import type { AuditJob } from "./job.ts";
 import { BoundedQueue } from "./queue.ts";
+import { WindowReadAhead } from "./read-ahead.ts";
 import { Stopped, untilSuccess } from "./retry.ts";
 import { sleep } from "./timing.ts";
 
 /** Pages the reader may run ahead of the sink. */
 const READ_AHEAD = 4;
+/** Closed windows read at once (bounded by `concurrency`), and the events each may hold unread. */
+const WINDOWS_AHEAD = 3;
+const EVENTS_AHEAD_PER_WINDOW = 500;
 
 /**
  * The legacy engine (GetUnstructuredEvents): windows of `windowSize` walked in time order, pages
@@ -52,74 +56,90 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
   let pos: LegacyCheckpoint = state.legacyCheckpoint() ?? { windowStart: job.startTime, pageKey: "", lastEventId: "" };
   let seek = state.seekAfter();
   let span = windowMs;
+  const ahead = new WindowReadAhead(
+    source,
+    {
+      windowMs,
+      windows: Math.min(WINDOWS_AHEAD, options.concurrency),
+      pagesPerWindow: Math.max(2, Math.ceil(EVENTS_AHEAD_PER_WINDOW / Math.max(1, options.batch))),
+    },
+    signal,
+  );
+  try {
+    await walkWindows();
+  } finally {
+    ahead.close();
+  }
 
-  for (;;) {
-    const now = Date.now();
-    const windowEnd = pos.windowStart.getTime() + span;
-    const closed = windowEnd <= now;
-    const to = new Date(Math.min(windowEnd, now));
-    const from = pos.windowStart;
-    const query = { from, to, types: [...options.types], limit: options.batch, startKey: pos.pageKey };
-    const page =
-      to > from ? await untilSuccess("reading the audit log", () => source.searchEvents(query, signal), signal) : { events: [], nextKey: "" };
+  async function walkWindows(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      const windowEnd = pos.windowStart.getTime() + span;
+      const closed = windowEnd <= now;
+      const to = new Date(Math.min(windowEnd, now));
+      const from = pos.windowStart;
+      const query = { from, to, types: [...options.types], limit: options.batch, startKey: pos.pageKey };
+      const page =
+        to > from ? await untilSuccess("reading the audit log", () => ahead.page(query), signal) : { events: [], nextKey: "" };
 
-    if (span > windowMs && (page.events.length > 0 || page.nextKey)) {
-      // Events at last: narrow back to window-size where they begin (nothing earlier matched).
-      const first = page.events[0]?.time.getTime();
-      const at = first === undefined ? from.getTime() : Math.max(from.getTime(), Math.floor(first / 1000) * 1000);
-      pos = { windowStart: new Date(at), pageKey: "", lastEventId: "" };
-      span = windowMs;
-      continue;
-    }
-    let fresh = page.events;
-    if (pos.lastEventId) {
-      const at = lastIndexOfId(fresh, pos.lastEventId);
-      if (at >= 0) fresh = fresh.slice(at + 1);
-      else if (fresh.length > 0) logger.warn(`event ${pos.lastEventId} is no longer in its page; the page is sent again`);
-    }
-    streamMetrics.audit.received.inc(fresh.length);
-    let seekFinished = false;
-    if (seek) {
-      const at = fresh.findIndex((e) => e.id === seek);
-      seekFinished = at >= 0;
-      fresh = seekFinished ? fresh.slice(at + 1) : [];
-      if (seekFinished) seek = undefined;
-    }
-
-    let end: LegacyCheckpoint;
-    let caughtUp = false;
-    if (page.nextKey) end = { windowStart: from, pageKey: page.nextKey, lastEventId: "" };
-    else if (closed) end = { windowStart: new Date(windowEnd), pageKey: "", lastEventId: "" };
-    else {
-      end = { windowStart: from, pageKey: pos.pageKey, lastEventId: page.events.at(-1)?.id ?? pos.lastEventId };
-      caughtUp = true;
-    }
-
-    const kept = fresh.filter(keep);
-    streamMetrics.audit.filtered.inc(fresh.length - kept.length);
-    const moved = end.windowStart.getTime() !== from.getTime() || end.pageKey !== pos.pageKey || end.lastEventId !== pos.lastEventId;
-    if (kept.length > 0 || moved || seekFinished) {
-      const parts = [...slices(kept, options.fluentdBatchSize)];
-      for (let i = 0; i < parts.length - 1; i++) {
-        const part = parts[i]!;
-        const partial = { windowStart: from, pageKey: pos.pageKey, lastEventId: part.at(-1)!.id };
-        if (!(await queue.push({ events: part, position: { legacy: partial, seekFinished } }))) return;
+      if (span > windowMs && (page.events.length > 0 || page.nextKey)) {
+        // Events at last: narrow back to window-size where they begin (nothing earlier matched).
+        const first = page.events[0]?.time.getTime();
+        const at = first === undefined ? from.getTime() : Math.max(from.getTime(), Math.floor(first / 1000) * 1000);
+        pos = { windowStart: new Date(at), pageKey: "", lastEventId: "" };
+        span = windowMs;
+        continue;
       }
-      if (!(await queue.push({ events: parts.at(-1) ?? [], position: { legacy: end, seekFinished } }))) return;
-    }
-    stats.readPosition = page.events.at(-1)?.time ?? (caughtUp ? to : stats.readPosition);
-    pos = end;
-    if (closed && page.events.length === 0 && !page.nextKey) span *= 2;
-
-    if (caughtUp) {
+      let fresh = page.events;
+      if (pos.lastEventId) {
+        const at = lastIndexOfId(fresh, pos.lastEventId);
+        if (at >= 0) fresh = fresh.slice(at + 1);
+        else if (fresh.length > 0) logger.warn(`event ${pos.lastEventId} is no longer in its page; the page is sent again`);
+      }
+      streamMetrics.audit.received.inc(fresh.length);
+      let seekFinished = false;
       if (seek) {
-        throw new Error(`cursor event ${seek} was not found between start-time and now; check cursor and start-time`);
+        const at = fresh.findIndex((e) => e.id === seek);
+        seekFinished = at >= 0;
+        fresh = seekFinished ? fresh.slice(at + 1) : [];
+        if (seekFinished) seek = undefined;
       }
-      stats.caughtUp = true;
-      if (options.exitOnLastEvent) return;
-      await sleep(options.timeoutMs, signal).catch(() => {
-        throw new Stopped();
-      });
+
+      let end: LegacyCheckpoint;
+      let caughtUp = false;
+      if (page.nextKey) end = { windowStart: from, pageKey: page.nextKey, lastEventId: "" };
+      else if (closed) end = { windowStart: new Date(windowEnd), pageKey: "", lastEventId: "" };
+      else {
+        end = { windowStart: from, pageKey: pos.pageKey, lastEventId: page.events.at(-1)?.id ?? pos.lastEventId };
+        caughtUp = true;
+      }
+
+      const kept = fresh.filter(keep);
+      streamMetrics.audit.filtered.inc(fresh.length - kept.length);
+      const moved = end.windowStart.getTime() !== from.getTime() || end.pageKey !== pos.pageKey || end.lastEventId !== pos.lastEventId;
+      if (kept.length > 0 || moved || seekFinished) {
+        const parts = [...slices(kept, options.fluentdBatchSize)];
+        for (let i = 0; i < parts.length - 1; i++) {
+          const part = parts[i]!;
+          const partial = { windowStart: from, pageKey: pos.pageKey, lastEventId: part.at(-1)!.id };
+          if (!(await queue.push({ events: part, position: { legacy: partial, seekFinished } }))) return;
+        }
+        if (!(await queue.push({ events: parts.at(-1) ?? [], position: { legacy: end, seekFinished } }))) return;
+      }
+      stats.readPosition = page.events.at(-1)?.time ?? (caughtUp ? to : stats.readPosition);
+      pos = end;
+      if (closed && page.events.length === 0 && !page.nextKey) span *= 2;
+
+      if (caughtUp) {
+        if (seek) {
+          throw new Error(`cursor event ${seek} was not found between start-time and now; check cursor and start-time`);
+        }
+        stats.caughtUp = true;
+        if (options.exitOnLastEvent) return;
+        await sleep(options.timeoutMs, signal).catch(() => {
+          throw new Stopped();
+        });
+      }
     }
   }
 }

@@ -4,9 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runExport } from "../../src/export/index.ts";
 import { openClusterState } from "../../src/state/index.ts";
-import type { SearchQuery } from "../../src/teleport/types.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
-import { auditEvent, MemoryTeleport } from "../support/memory-teleport.ts";
+import { auditEvent, CountingTeleport } from "../support/memory-teleport.ts";
 
 const DAY = 86_400_000;
 const EVENTS = "https://fluentd.local/events.log";
@@ -16,15 +15,6 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "legacy-windows-"));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Records every search window the engine asks for. */
-class CountingTeleport extends MemoryTeleport {
-  readonly queries: SearchQuery[] = [];
-  override searchEvents(q: SearchQuery) {
-    this.queries.push(q);
-    return super.searchEvents(q);
-  }
-}
 
 test("a year of empty history costs a handful of queries, and no event is skipped or repeated", async () => {
   const teleport = new CountingTeleport();

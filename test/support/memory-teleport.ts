@@ -71,6 +71,15 @@ export class MemoryTeleport implements TeleportSource {
   async close(): Promise<void> {}
 }
 
+/** Records every search the engine asks for, in call order. */
+export class CountingTeleport extends MemoryTeleport {
+  readonly queries: SearchQuery[] = [];
+  override searchEvents(q: SearchQuery) {
+    this.queries.push(q);
+    return super.searchEvents(q);
+  }
+}
+
 let counter = 0;
 
 export function auditEvent(type: string, time: Date, extra: Record<string, string | number> = {}): AuditEvent {

@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { RawEventUnstructured } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 
 /**
@@ -40,4 +41,31 @@ function writeValue(w: BinaryWriter, v: JsonValue): void {
     writeStruct(w, v);
     w.join();
   }
+}
+
+/**
+ * RawEventUnstructured as toBinary writes it (field order, proto3 defaults left out), for the fake's
+ * hot path, which keeps encoded events and joins them into pages without the generic runtime.
+ */
+export function encodeRawEvent(e: Omit<RawEventUnstructured, "$typeName">): Uint8Array {
+  const w = new BinaryWriter();
+  if (e.type) w.tag(1, WireType.LengthDelimited).string(e.type);
+  if (e.id) w.tag(2, WireType.LengthDelimited).string(e.id);
+  if (e.time) {
+    w.tag(3, WireType.LengthDelimited).fork();
+    if (e.time.seconds !== 0n) w.tag(1, WireType.Varint).int64(e.time.seconds);
+    if (e.time.nanos !== 0) w.tag(2, WireType.Varint).int32(e.time.nanos);
+    w.join();
+  }
+  if (e.index !== 0n) w.tag(4, WireType.Varint).int64(e.index);
+  if (e.unstructured.length > 0) w.tag(5, WireType.LengthDelimited).bytes(e.unstructured);
+  return w.finish();
+}
+
+/** RawEventsUnstructured from encoded items. */
+export function encodeEventsPage(items: readonly Uint8Array[], lastKey: string): Uint8Array {
+  const w = new BinaryWriter();
+  for (const item of items) w.tag(1, WireType.LengthDelimited).bytes(item);
+  if (lastKey) w.tag(2, WireType.LengthDelimited).string(lastKey);
+  return w.finish();
 }
