@@ -122,9 +122,9 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
         for (let i = 0; i < parts.length - 1; i++) {
           const part = parts[i]!;
           const partial = { windowStart: from, pageKey: pos.pageKey, lastEventId: part.at(-1)!.id };
-          if (!(await queue.push({ events: part, position: { legacy: partial, seekFinished } }))) return;
+          if (!(await queue.push({ events: part, position: { legacy: partial, seekFinished }, more: true }))) return;
         }
-        if (!(await queue.push({ events: parts.at(-1) ?? [], position: { legacy: end, seekFinished } }))) return;
+        if (!(await queue.push({ events: parts.at(-1) ?? [], position: { legacy: end, seekFinished }, more: !caughtUp }))) return;
       }
       stats.readPosition = page.events.at(-1)?.time ?? (caughtUp ? to : stats.readPosition);
       pos = end;

@@ -32,6 +32,20 @@ export class BoundedQueue<T> {
     return this.take();
   }
 
+  /** Resolves true once an item is waiting, false when `ms` pass first or the queue closes. */
+  async waitForItem(ms: number): Promise<boolean> {
+    if (this.items.length > 0) return true;
+    if (this.closed) return false;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeConsumer = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    return this.items.length > 0;
+  }
+
   /** The next item only if one is already waiting. */
   peek(): T | undefined {
     return this.items[0];

@@ -14,7 +14,8 @@ import { Stopped, untilSuccess } from "./retry.ts";
  *
  * Only closed windows of exactly window-size are read ahead (their content is final, and only
  * their keys are ever checkpointed); the widening walk over empty history and the open window go
- * straight to Teleport. Memory is bounded: each chain stops at `pagesPerWindow` unread pages.
+ * straight to Teleport. Memory is bounded: each chain stops at `pagesPerWindow` unread pages (and
+ * one more fetched, waiting for room).
  */
 export interface ReadAheadOptions {
   windowMs: number;
@@ -51,11 +52,23 @@ class Chain {
   }
 
   private async run(source: TeleportSource, signal: AbortSignal): Promise<void> {
-    let key = this.query.startKey;
-    for (;;) {
+    const fetch = (key: string) => {
       const q = { ...this.query, startKey: key };
-      const page = await untilSuccess("reading the audit log", () => source.searchEvents(q, signal), signal);
-      if (!(await this.pages.push({ key, page })) || !page.nextKey) return;
+      return untilSuccess("reading the audit log", () => source.searchEvents(q, signal), signal);
+    };
+    let key = this.query.startKey;
+    let pending = fetch(key);
+    for (;;) {
+      const page = await pending;
+      // The next request leaves before this page's events are decoded (pages decode lazily).
+      if (!page.nextKey) {
+        await this.pages.push({ key, page });
+        return;
+      }
+      pending = fetch(page.nextKey);
+      // When the chain is dropped meanwhile, that request ends with its signal and nobody awaits it.
+      pending.catch(() => {});
+      if (!(await this.pages.push({ key, page }))) return;
       key = page.nextKey;
     }
   }

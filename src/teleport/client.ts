@@ -82,6 +82,20 @@ export function toAuditEvent(item: RawEventUnstructured): AuditEvent {
   };
 }
 
+/**
+ * The key is ready as soon as the response is; the payloads are decoded when first read. A reader
+ * of chained pages can so send the next request before paying for this page's events.
+ */
+function lazyPage(items: RawEventUnstructured[], nextKey: string): SearchPage {
+  let events: AuditEvent[] | undefined;
+  return {
+    nextKey,
+    get events() {
+      return (events ??= items.map(toAuditEvent));
+    },
+  };
+}
+
 async function* mapped<T, R>(source: () => AsyncIterable<T>, fn: (item: T) => R, signal?: AbortSignal): AsyncIterable<R> {
   try {
     for await (const item of source()) yield fn(item);
@@ -133,7 +147,7 @@ export class TeleportClient {
         },
         { signal },
       );
-      return { events: res.items.map(toAuditEvent), nextKey: res.lastKey };
+      return lazyPage(res.items, res.lastKey);
     }, signal);
   }
 

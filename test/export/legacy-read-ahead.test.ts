@@ -110,12 +110,12 @@ describe("legacy engine: reading later windows ahead", () => {
       const page = await ahead.page(query);
       expect(page.events.map((e) => e.id)).toEqual(teleport.events.slice(0, 3).map((e) => e.id));
       for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
-      // Per window: the pages held unread, plus one fetched and waiting for room.
+      // Per window: the pages held unread, one waiting for room and the one after it requested.
       const perWindow = [0, 1, 2, 3].map((w) => teleport.queries.filter((q) => windowOf(q) === w).length);
-      expect(perWindow[0]).toBeLessThanOrEqual(4);
-      expect(perWindow[1]).toBeLessThanOrEqual(3);
+      expect(perWindow[0]).toBeLessThanOrEqual(5);
+      expect(perWindow[1]).toBeLessThanOrEqual(4);
       expect(perWindow[1]).toBeGreaterThan(0);
-      expect(perWindow[2]).toBeLessThanOrEqual(3);
+      expect(perWindow[2]).toBeLessThanOrEqual(4);
       expect(perWindow[2]).toBeGreaterThan(0);
       expect(perWindow[3]).toBe(0);
       // The next page of window 0 is served from its chain, no new query.
