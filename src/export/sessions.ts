@@ -5,6 +5,7 @@ import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import { logDeadLetters, type SessionQueue } from "./audit-commit.ts";
 import { sessionUrl, toRecord } from "./filters.ts";
+import { afterLargeGarbage } from "./gc-hint.ts";
 import {
   type ExportOptions,
   MISSING_RECORDING_ATTEMPTS,
@@ -160,6 +161,7 @@ export class SessionExporter implements SessionQueue {
       metrics.retried.inc(report.retried);
       metrics.deadLettered.inc(report.deadLettered.length);
       recordDelivered("session", records.length - report.deadLettered.length);
+      afterLargeGarbage(pendingChars);
       records = [];
       pendingChars = 0;
       received = 0;
