@@ -98,13 +98,18 @@ export function createServerStream(opts: GrpcStreamOptions): Transport["stream"]
     const { header: responseHeader, trailer, body } = res;
     async function* messages(): AsyncGenerator<MessageShape<O>> {
       try {
-        yield* pipe(
+        const parsed = pipe(
           body,
           transformSplitEnvelope(READ_MAX_BYTES),
           transformDecompressEnvelope(compression ?? null, READ_MAX_BYTES),
           transformParseEnvelope<MessageShape<O>>(serialization.getO(true)),
           { propagateDownStreamError: true },
         );
+        for await (const message of parsed) {
+          // One network chunk can hold several messages: none is delivered once the call is aborted.
+          if (call.signal.aborted) throw getAbortSignalReason(call.signal);
+          yield message;
+        }
         if (!foundStatus) validateTrailer(trailer, responseHeader);
       } catch (err) {
         throw failure(err);
