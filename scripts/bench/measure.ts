@@ -45,7 +45,8 @@ export async function measure(cmd: string[]): Promise<Measured> {
   return { code, wallSeconds, cpuSeconds, peakRssMB: hwmKB / 1024, stderr: await stderr, method: "Bun rusage + /proc VmHWM polling" };
 }
 
-function vmHwmKB(pid: number): number {
+/** The peak resident set of a live process (VmHWM), in KiB; 0 once it has gone. */
+export function vmHwmKB(pid: number): number {
   try {
     const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return match ? Number(match[1]) : 0;

@@ -19,6 +19,7 @@ export function exportOptionsFrom(config: Config): ExportOptions {
     fluentdUrl: config.fluentdUrl,
     fluentdSessionUrl: config.fluentdSessionUrl,
     fluentdBatchSize: config.fluentdBatchSize,
+    fluentdBatchBytes: config.fluentdBatchBytes,
   };
 }
 

@@ -23,6 +23,8 @@ export interface ExportOptions {
   fluentdSessionUrl: string;
   /** Most records handed to the sink in one call. */
   fluentdBatchSize: number;
+  /** Most body bytes handed to the sink in one call of a recording (`fluentd-batch-bytes`); unbounded when absent. */
+  fluentdBatchBytes?: number;
   /** How long a missing recording waits before the next look (default 3 minutes). */
   missingRecordingRetryMs?: number;
 }

@@ -5,6 +5,7 @@ import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import { logDeadLetters, type SessionQueue } from "./audit-commit.ts";
 import { sessionUrl, toRecord } from "./filters.ts";
+import { afterLargeGarbage } from "./gc-hint.ts";
 import {
   type ExportOptions,
   MISSING_RECORDING_ATTEMPTS,
@@ -146,6 +147,8 @@ export class SessionExporter implements SessionQueue {
     const url = sessionUrl(options.fluentdSessionUrl, s.sid);
     const metrics = streamMetrics.session;
     let records: SinkRecord[] = [];
+    let pendingChars = 0;
+    const maxChars = options.fluentdBatchBytes ?? Number.POSITIVE_INFINITY;
     let nextIndex = s.nextIndex;
     let received = 0;
     const flush = async () => {
@@ -158,15 +161,23 @@ export class SessionExporter implements SessionQueue {
       metrics.retried.inc(report.retried);
       metrics.deadLettered.inc(report.deadLettered.length);
       recordDelivered("session", records.length - report.deadLettered.length);
+      afterLargeGarbage(pendingChars);
       records = [];
+      pendingChars = 0;
       received = 0;
     };
     for await (const e of source.sessionEvents(s.sid, s.nextIndex, stopSignal)) {
       if (e.index < nextIndex) continue; // a server that resends the resume point
       nextIndex = e.index + 1;
       received++;
-      if (!skip.has(e.type)) records.push(toRecord(e));
-      if (records.length >= options.fluentdBatchSize) await flush();
+      if (!skip.has(e.type)) {
+        const record = toRecord(e);
+        records.push(record);
+        pendingChars += record.body.length;
+      }
+      // Recordings carry large print events: flushing on bytes too keeps what one stream holds at
+      // about one request body, instead of fluentd-batch-size events of any size.
+      if (records.length >= options.fluentdBatchSize || pendingChars >= maxChars) await flush();
     }
     if (records.length > 0 || received > 0) await flush();
   }

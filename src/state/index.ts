@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { ConfigError } from "../errors.ts";
 import { databasePath, ensureStorageDir } from "./database.ts";
 import { StateStore } from "./store.ts";
 
@@ -23,13 +24,13 @@ export function openClusterState(storageDir: string, clusterName: string): State
 export function findStateFile(storageDir: string, cluster?: string): string {
   if (cluster) {
     const path = databasePath(storageDir, cluster);
-    if (!existsSync(path)) throw new Error(`no state for cluster "${cluster}" in storage ${storageDir}; check storage and cluster`);
+    if (!existsSync(path)) throw new ConfigError(`no state for cluster "${cluster}" in storage ${storageDir}; check storage and cluster`);
     return path;
   }
   const files = existsSync(storageDir) ? readdirSync(storageDir).filter((f) => f.endsWith(".sqlite")) : [];
-  if (files.length === 0) throw new Error(`no export state in storage ${storageDir}; check storage (it is created by the first start)`);
+  if (files.length === 0) throw new ConfigError(`no export state in storage ${storageDir}; check storage (it is created by the first start)`);
   if (files.length > 1) {
-    throw new Error(`storage ${storageDir} holds several clusters (${files.join(", ")}); choose one with --cluster`);
+    throw new ConfigError(`storage ${storageDir} holds several clusters (${files.join(", ")}); choose one with --cluster`);
   }
   return join(storageDir, files[0]!);
 }

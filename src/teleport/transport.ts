@@ -1,6 +1,7 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
-import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
+import { Http2SessionManager, createGrpcTransport, createNodeHttpClient } from "@connectrpc/connect-node";
 import type { TeleportCredentials } from "./credentials.ts";
+import { createServerStream } from "./grpc-stream.ts";
 
 /**
  * The gRPC connection to Teleport: HTTP/2 over mutual TLS, as Teleport's Go API client makes it.
@@ -58,6 +59,8 @@ const versionHeader: Interceptor = (next) => async (req) => {
 
 interface Generation {
   transport: Transport;
+  /** Streams bypass connect's streaming call runner, which kept every message of a stream (grpc-stream.ts). */
+  stream: Transport["stream"];
   session: Http2SessionManager;
   inFlight: number;
   retired: boolean;
@@ -89,7 +92,12 @@ export class SwappableTransport implements Transport {
       },
     );
     const transport = createGrpcTransport({ baseUrl, sessionManager: session, interceptors: [versionHeader] });
-    const gen: Generation = { transport, session, inFlight: 0, retired: false };
+    const stream = createServerStream({
+      baseUrl,
+      httpClient: createNodeHttpClient({ httpVersion: "2", sessionProvider: () => session }),
+      header: { version: TELEPORT_API_VERSION },
+    });
+    const gen: Generation = { transport, stream, session, inFlight: 0, retired: false };
     this.generations.add(gen);
     return gen;
   }
@@ -129,7 +137,7 @@ export class SwappableTransport implements Transport {
     gen.inFlight++;
     let res;
     try {
-      res = await gen.transport.stream(...args);
+      res = await gen.stream(...args);
     } catch (err) {
       this.finish(gen);
       throw err;

@@ -148,6 +148,15 @@ describe("usage errors exit with code 2", () => {
     expect(wrongFlag.code).toBe(2);
     expect(errorLine(wrongFlag.stderr)).toContain("unknown flag --storag for teleport-event-handler dead-letters list; did you mean --storage?");
   });
+  test("status and dead-letters on a storage with no export state", () => {
+    const empty = fx.file("empty-storage");
+    mkdirSync(empty, { recursive: true });
+    for (const cmd of [["status"], ["dead-letters", "list"]]) {
+      const r = runCli([...cmd, "--storage", empty]);
+      expect(r.code).toBe(2);
+      expect(errorLine(r.stderr)).toBe(`no export state in storage ${empty}; check storage (it is created by the first start)`);
+    }
+  });
   test("configure without its output directory", () => {
     const r = runCli(["configure"]);
     expect(r.code).toBe(2);

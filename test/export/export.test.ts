@@ -180,3 +180,21 @@ describe("sessions", () => {
     expect(indexes).toEqual([13, 14, 15, 16, 17, 18, 19]);
   });
 });
+
+test("a recording of large events reaches the sink in calls of about fluentd-batch-bytes, not fluentd-batch-size", async () => {
+  const teleport = cluster(false);
+  const events = recording("s1", ["session.start", ...Array.from({ length: 40 }, () => "print"), "session.end"]);
+  for (const e of events) if (e.type === "print") e.json.data = "x".repeat(10_000);
+  teleport.recordings.set("s1", events);
+  const sink = new MemoryFluentd();
+  const maxBytes = 32 * 1024;
+  await exportOnce(teleport, sink, options({ skipSessionTypes: [], fluentdBatchSize: 100, fluentdBatchBytes: maxBytes }));
+  const url = `${SESSIONS}.s1.log`;
+  const indexes = (sink.received.get(url) ?? []).map((b) => (JSON.parse(b) as { ei: number }).ei);
+  expect(indexes).toEqual(events.map((e) => e.index));
+  const calls = sink.callChars.get(url) ?? [];
+  // A call closes at the first event that reaches the limit: at most one event beyond it.
+  expect(Math.max(...calls)).toBeLessThan(maxBytes + 10_100);
+  expect(calls.length).toBeGreaterThanOrEqual(Math.ceil((40 * 10_000) / (maxBytes + 10_100)));
+});
+

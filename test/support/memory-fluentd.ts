@@ -8,6 +8,8 @@ import type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "../../
 export class MemoryFluentd implements FluentdSink {
   received = new Map<string, string[]>();
   calls = 0;
+  /** Body characters of every call, in order, per URL: what one call made the job hold at once. */
+  callChars = new Map<string, number[]>();
   rejectIds = new Set<string>();
   crashAfterCalls = 0;
 
@@ -16,6 +18,7 @@ export class MemoryFluentd implements FluentdSink {
     const deadLettered: DeadLetter[] = [];
     const list = this.received.get(url) ?? [];
     this.received.set(url, list);
+    this.callChars.set(url, [...(this.callChars.get(url) ?? []), records.reduce((n, r) => n + r.body.length, 0)]);
     for (const r of records) {
       if (this.rejectIds.has(r.id)) deadLettered.push({ record: r, url, status: 400, reason: "bad request" });
       else list.push(r.body);

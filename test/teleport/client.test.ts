@@ -174,6 +174,36 @@ describe("faults", () => {
   });
 });
 
+describe("stream cancellation", () => {
+  test("breaking out early and aborting mid-stream both end the call; the session serves the next one", async () => {
+    const uploads = await allPages({ from: START, to: END, types: ["session.upload"], limit: 100 });
+    const sid = String(uploads[0]!.json.sid);
+    const firstTwo: number[] = [];
+    for await (const e of src.sessionEvents(sid, 0)) {
+      firstTwo.push(e.index);
+      if (firstTwo.length === 2) break;
+    }
+    expect(firstTwo).toEqual([0, 1]);
+
+    const abort = new AbortController();
+    const seen: number[] = [];
+    let caught: unknown;
+    try {
+      for await (const e of src.sessionEvents(sid, 0, abort.signal)) {
+        seen.push(e.index);
+        if (seen.length === 3) abort.abort();
+      }
+    } catch (err) {
+      caught = err;
+    }
+    // An abort the caller asked for is not a failure to retry, and no event follows it.
+    expect(caught).toBeInstanceOf(TeleportError);
+    expect((caught as TeleportError).kind).toBe("other");
+    expect(seen).toEqual([0, 1, 2]);
+    expect((await collect(src.sessionEvents(sid, 0))).length).toBe(9);
+  });
+});
+
 describe("bulk export", () => {
   test("chunks per UTC date, every event once, and a cursor resumes after its item", async () => {
     const bulk = await startFakeTeleport({ events: 90, days: 3, sessions: 3, start: START, bulk: true, chunkSize: 10, pki: fake.pki, outDir: fake.pki.dir });
