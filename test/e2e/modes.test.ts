@@ -162,7 +162,9 @@ describe("progress line", () => {
     }
     expect(await proc.exited).toBe(0);
     expect(screen).toMatch(/catching up: \S+ \(\d+\.\d%\), \d+ events\/s, ETA /);
-    expect(screen).toContain("WARN  reading the audit log failed, retrying");
+    // The audit log may be read to its end by then (windows are read ahead): a recording's retry
+    // is a warning under the line just as well.
+    expect(screen).toMatch(/WARN  (reading the audit log|exporting session \S+) failed, retrying/);
     // Every log entry starts its own line: none is glued to the progress text.
     expect(screen).not.toMatch(/catching up:[^\r\n]*\dZ (DEBUG|INFO|WARN|ERROR) /);
     expect(auditUids(w).length).toBe(w.teleport.log.count);
