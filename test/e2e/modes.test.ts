@@ -143,7 +143,9 @@ describe("progress line", () => {
     w.teleport.setLatency(100);
     return w;
   };
-  const args = (w: World) => w.startArgs(["--exit-on-last-event", "--batch", "20"]);
+  // One window at a time (concurrency 1 turns the read-ahead across windows off), so the backlog
+  // really takes its two seconds.
+  const args = (w: World) => w.startArgs(["--exit-on-last-event", "--batch", "20", "--concurrency", "1"]);
 
   test("drawn while catching up when stderr is a terminal", async () => {
     const w = await slowBacklog();
@@ -162,9 +164,7 @@ describe("progress line", () => {
     }
     expect(await proc.exited).toBe(0);
     expect(screen).toMatch(/catching up: \S+ \(\d+\.\d%\), \d+ events\/s, ETA /);
-    // The audit log may be read to its end by then (windows are read ahead): a recording's retry
-    // is a warning under the line just as well.
-    expect(screen).toMatch(/WARN  (reading the audit log|exporting session \S+) failed, retrying/);
+    expect(screen).toContain("WARN  reading the audit log failed, retrying");
     // Every log entry starts its own line: none is glued to the progress text.
     expect(screen).not.toMatch(/catching up:[^\r\n]*\dZ (DEBUG|INFO|WARN|ERROR) /);
     expect(auditUids(w).length).toBe(w.teleport.log.count);
