@@ -33,7 +33,8 @@ describe("outages lose nothing", () => {
   test("receiver down, then 500s, then connection resets", async () => {
     world = await startWorld({ teleport: { events: 2000, days: 2, sessions: 10, printsPerSession: 20 } });
     const { fluentd } = world;
-    fluentd.faults.latencyMs = 10;
+    // Slow enough that the export is still running when each fault is injected.
+    fluentd.faults.latencyMs = 20;
     const handler = await runHandler(world.startArgs(EXPORT_FLAGS));
     const faulted = (fault: string) => fluentd.requests.filter((r) => r.fault === fault).length;
     const flowing = async (what: string) => {
