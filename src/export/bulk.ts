@@ -1,3 +1,5 @@
+import { isAbort, sleep } from "../lib/abort.ts";
+import { Semaphore } from "../lib/semaphore.ts";
 import { logger } from "../logger.ts";
 import { streamMetrics } from "../observability/metrics.ts";
 import { deliverSegments, type Segment } from "./batches.ts";
@@ -6,8 +8,6 @@ import { auditFilter } from "./filters.ts";
 import type { AuditJob } from "./job.ts";
 import { BoundedQueue } from "./queue.ts";
 import { Stopped, untilSuccess } from "./retry.ts";
-import { Semaphore } from "./semaphore.ts";
-import { isAbort, sleep } from "./timing.ts";
 
 /** Previous dates still polled for chunks that appear late. */
 const BACKLOG_DATES = 2;

@@ -1,4 +1,5 @@
 import type { FluentdSink } from "../fluentd/types.ts";
+import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import type { Engine, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
@@ -11,7 +12,6 @@ import type { ExportOptions } from "./options.ts";
 import { untilSuccess } from "./retry.ts";
 import { SessionExporter } from "./sessions.ts";
 import { ExportStats } from "./stats.ts";
-import { isAbort } from "./timing.ts";
 
 export type { ExportOptions } from "./options.ts";
 export type { DeliveredEventHook } from "./audit-commit.ts";

@@ -1,3 +1,4 @@
+import { sleep } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { streamMetrics } from "../observability/metrics.ts";
 import type { LegacyCheckpoint } from "../state/index.ts";
@@ -8,7 +9,6 @@ import type { AuditJob } from "./job.ts";
 import { BoundedQueue } from "./queue.ts";
 import { WindowReadAhead } from "./read-ahead.ts";
 import { Stopped, untilSuccess } from "./retry.ts";
-import { sleep } from "./timing.ts";
 
 /** Pages the reader may run ahead of the sink. */
 const READ_AHEAD = 4;

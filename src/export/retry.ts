@@ -1,5 +1,6 @@
+import { isAbort } from "../lib/abort.ts";
+import { Backoff } from "../lib/backoff.ts";
 import { logger, rateLimited } from "../logger.ts";
-import { Backoff, isAbort } from "./timing.ts";
 
 const warnOncePerMinute = rateLimited(60_000);
 

@@ -1,3 +1,5 @@
+import { isAbort, sleep } from "../lib/abort.ts";
+import { Backoff } from "../lib/backoff.ts";
 import type { FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { logger, rateLimited } from "../logger.ts";
 import { countStateErrors, missingRecordings, pendingSessions, recordDelivered, streamMetrics } from "../observability/metrics.ts";
@@ -14,7 +16,6 @@ import {
   SESSION_BACKLOG_MULTIPLIER,
 } from "./options.ts";
 import type { ExportStats } from "./stats.ts";
-import { Backoff, isAbort, sleep } from "./timing.ts";
 
 /** A run that has failed this often on one session stops waiting for it before exiting (cron mode). */
 const FAILURES_BEFORE_PARKING_AT_EXIT = 5;

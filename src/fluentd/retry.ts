@@ -1,23 +1,10 @@
-/**
- * What to do with a failed request, and how long to wait before the next one.
- */
-export interface BackoffPolicy {
-  /** First delay's upper bound. */
-  baseMs: number;
-  /** Upper bound of every delay. */
-  capMs: number;
-}
+/** What the sink makes of a failed request: how the status classes it, and the receiver's Retry-After. */
+import type { BackoffPolicy } from "../lib/backoff.ts";
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 30_000 };
 
 /** A receiver's Retry-After above this is treated as a misconfiguration, not a promise. */
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
-
-/** "Full jitter": a uniform delay in [0, min(cap, base·2^(n-1))), so retrying clients spread out. */
-export function backoffDelay(policy: BackoffPolicy, failures: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(failures - 1, 30));
-  return Math.floor(random() * ceiling);
-}
 
 /** Retry-After as delay-seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
@@ -48,26 +35,6 @@ export function classifyStatus(status: number): StatusClass {
   if (status >= 400) return "reject-records";
   // 1xx/3xx: fetch follows redirects itself, so anything left is unexpected; retrying is the safe side.
   return "transient";
-}
-
-/** Sleeps `ms`, or rejects as soon as `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError());
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-export function abortError(): DOMException {
-  return new DOMException("Fluentd delivery aborted", "AbortError");
 }
 
 /** "1m05s"-style durations for warnings. */

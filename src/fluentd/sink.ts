@@ -1,10 +1,12 @@
+import { abortError, sleep } from "../lib/abort.ts";
+import { backoffDelay, type BackoffPolicy } from "../lib/backoff.ts";
+import { Semaphore } from "../lib/semaphore.ts";
 import { logger, rateLimited } from "../logger.ts";
 import { health } from "../observability/health.ts";
 import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../observability/metrics.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
 import { parseHeaders } from "./headers.ts";
-import { abortError, backoffDelay, classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter, sleep, type BackoffPolicy } from "./retry.ts";
-import { Semaphore } from "./semaphore.ts";
+import { classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter } from "./retry.ts";
 import { FluentdSettingError, loadFluentdTls, redactUrl, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 

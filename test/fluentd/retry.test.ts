@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { backoffDelay, classifyStatus, parseRetryAfter } from "../../src/fluentd/retry.ts";
+import { classifyStatus, parseRetryAfter } from "../../src/fluentd/retry.ts";
 
 test("Retry-After as seconds or an HTTP date, capped, and ignored when unreadable", () => {
   const now = Date.parse("2024-05-01T12:00:00Z");
@@ -9,13 +9,6 @@ test("Retry-After as seconds or an HTTP date, capped, and ignored when unreadabl
   expect(parseRetryAfter("86400", now)).toBe(5 * 60_000);
   expect(parseRetryAfter("soon", now)).toBeUndefined();
   expect(parseRetryAfter(null, now)).toBeUndefined();
-});
-
-test("full jitter grows from the base to the cap", () => {
-  const policy = { baseMs: 1000, capMs: 30_000 };
-  const top = () => 0.999999;
-  expect([1, 2, 3, 5, 6, 50].map((n) => Math.round(backoffDelay(policy, n, top) / 1000))).toEqual([1, 2, 4, 16, 30, 30]);
-  expect(backoffDelay(policy, 4, () => 0)).toBe(0);
 });
 
 test("status classes", () => {

@@ -1,6 +1,6 @@
-import { abortError } from "./retry.ts";
+import { abortError } from "./abort.ts";
 
-/** Caps the requests in flight across the sink, which caps the pooled connections Bun's fetch opens. */
+/** Limits how many tasks run at once (requests in flight, chunks exported in parallel). */
 export class Semaphore {
   private available: number;
   private readonly waiters: Array<() => void> = [];
@@ -29,6 +29,16 @@ export class Semaphore {
       this.waiters.push(grant);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  /** Runs `task` in a slot, releasing it however the task ends. */
+  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const release = await this.acquire(signal);
+    try {
+      return await task();
+    } finally {
+      release();
+    }
   }
 
   private releaser(): () => void {

@@ -1,0 +1,40 @@
+/**
+ * The error every abortable wait here rejects with. Always an AbortError, whatever the signal's
+ * reason (a timeout signal's is a TimeoutError), so callers can tell "stopped" from "failed" by name.
+ */
+export function abortError(): DOMException {
+  return new DOMException("aborted", "AbortError");
+}
+
+/** True for a stop (our signal aborted, or an AbortError/TimeoutError thrown by a call we aborted). */
+export function isAbort(err: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return true;
+  return err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError");
+}
+
+/**
+ * Resolves after `ms`, or rejects with an AbortError once `signal` aborts. `wakeEarly` receives a
+ * function that ends the sleep at once (an idle or new-work notification).
+ */
+export function sleep(ms: number, signal?: AbortSignal, wakeEarly?: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError());
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const timer = setTimeout(() => {
+      done();
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      done();
+      reject(abortError());
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    wakeEarly?.(() => {
+      done();
+      resolve();
+    });
+  });
+}
