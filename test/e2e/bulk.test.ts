@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { goTimeToDate } from "../support/fake-events.ts";
-import { auditUids, countBy, logUids, runHandler, runToEnd, sessionTags, startWorld, untilAuditRecords, type World } from "../support/world.ts";
+import { auditUids, countBy, logUids, runHandler, runToEnd, sessionTags, sorted, startWorld, untilAuditRecords, type World } from "../support/world.ts";
 
 /**
  * Both audit engines from the compiled binary, including the probe that chooses between them:
@@ -16,7 +16,6 @@ async function freshWorld(bulk: boolean, failEvery = 0): Promise<World> {
   return world;
 }
 
-const sorted = (xs: string[]) => [...xs].sort();
 const utcDate = (d: Date) => d.toISOString().slice(0, 10);
 
 /** Runs to the end, clearing the injected fault once the probe has been refused once. */

@@ -1,6 +1,19 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { auditUids, countBy, logUids, runHandler, runToEnd, startWorld, untilAuditRecords, type Handler, type World } from "../support/world.ts";
+import {
+  auditUids,
+  countBy,
+  logUids,
+  runHandler,
+  runToEnd,
+  sorted,
+  startWorld,
+  statusJson,
+  untilAuditRecords,
+  waitUntil,
+  type Handler,
+  type World,
+} from "../support/world.ts";
 
 /**
  * The handler's lifecycle as users see it: one instance per storage, a start time that cannot
@@ -20,8 +33,6 @@ async function freshWorld(sessions = 4): Promise<World> {
   return world;
 }
 
-
-const sorted = (xs: string[]) => [...xs].sort();
 const errorLines = (stderr: string) => stderr.split("\n").filter((l) => /\bERROR\b/.test(l));
 
 describe("one instance per storage", () => {
@@ -135,12 +146,8 @@ describe("polling and SIGTERM", () => {
 });
 
 /** Resolves once the receiver is answering its first request (a batch is in flight). */
-async function untilInFlight(w: World, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (w.fluentd.peakInFlight() === 0) {
-    if (Date.now() > deadline) throw new Error("no request reached the receiver");
-    await Bun.sleep(10);
-  }
+function untilInFlight(w: World, timeoutMs = 15_000): Promise<void> {
+  return waitUntil("a request reaches the receiver", () => w.fluentd.peakInFlight() > 0, timeoutMs);
 }
 
 describe("stopping mid-delivery", () => {
@@ -201,8 +208,8 @@ interface StatusJson {
   deadLetters: number;
 }
 
-async function status(w: World, json: boolean) {
-  const result = await runToEnd(["status", "--storage", w.storage, ...(json ? ["--json"] : [])]);
+async function statusText(w: World) {
+  const result = await runToEnd(["status", "--storage", w.storage]);
   expect(result.code).toBe(0);
   return result.stdout;
 }
@@ -217,7 +224,7 @@ describe("status", () => {
     const expected = w.teleport.log.count - 1;
     await untilAuditRecords(w, expected);
 
-    const live = JSON.parse(await status(w, true)) as StatusJson;
+    const live = (await statusJson(w.storage)) as StatusJson;
     expect(live.runningPid).toBe(running.proc.pid);
     expect(live.cluster).toBe(w.teleport.clusterName);
     const startTime = w.startArgs()[w.startArgs().indexOf("--start-time") + 1]!;
@@ -237,12 +244,12 @@ describe("status", () => {
     let report = live;
     while (report.sessions.missing + report.sessions.givenUp === 0 && Date.now() < deadline) {
       await Bun.sleep(100);
-      report = JSON.parse(await status(w, true)) as StatusJson;
+      report = (await statusJson(w.storage)) as StatusJson;
     }
     expect(report.sessions).toEqual({ pending: 0, missing: 1, givenUp: 0 });
     expect(report.delivered.sessions).toBe(6);
 
-    const text = await status(w, false);
+    const text = await statusText(w);
     expect(text).toContain(`cluster:          ${w.teleport.clusterName}`);
     expect(text).toContain(`(in use by pid ${running.proc.pid})`);
     expect(text).toContain(`last delivered:   ${last.id}`);
@@ -252,10 +259,10 @@ describe("status", () => {
     running.kill("SIGTERM");
     expect((await running.done).code).toBe(0);
     running = undefined;
-    const after = JSON.parse(await status(w, true)) as StatusJson;
+    const after = (await statusJson(w.storage)) as StatusJson;
     expect(after.runningPid).toBeNull();
     expect(after.lastDelivered.id).toBe(last.id);
     expect(after.deadLetters).toBe(1);
-    expect(await status(w, false)).not.toContain("in use by pid");
+    expect(await statusText(w)).not.toContain("in use by pid");
   });
 });

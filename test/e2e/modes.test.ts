@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { auditUids, compiledBinary, logUids, runToEnd, sessionTags, startWorld, type World } from "../support/world.ts";
+import { auditUids, compiledBinary, logUids, runToEnd, sessionTags, sorted, startWorld, type World } from "../support/world.ts";
 
 /**
  * Filters, dry-run and exit-on-last-event, each against a fresh fake Teleport and receiver so that
@@ -23,8 +23,6 @@ async function exportWith(w: World, extra: string[]) {
   expect(result.code).toBe(0);
   return result;
 }
-
-const sorted = (xs: string[]) => [...xs].sort();
 
 describe("filters", () => {
   test("types keeps only the listed types, filtered by Teleport (fewer pages than the whole log)", async () => {

@@ -210,6 +210,9 @@ export function logUids(world: World, keep: (type: string) => boolean = () => tr
   return uids;
 }
 
+/** A sorted copy, to compare delivered ids with expected ones regardless of arrival order. */
+export const sorted = (xs: string[]): string[] => [...xs].sort();
+
 /** Tags of the session recordings the receiver got (`session.<sid>.log`). */
 export function sessionTags(world: World): string[] {
   return [...new Set(world.fluentd.records().map((r) => r.tag).filter((t) => t.startsWith("session.")))];
