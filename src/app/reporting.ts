@@ -21,7 +21,7 @@ export function summaryLine(stats: ExportStats, now = Date.now(), dryRun = false
   ].join(", ");
 }
 
-export function progressLine(stats: ExportStats, startTime: Date, now = Date.now()): string | undefined {
+function progressLine(stats: ExportStats, startTime: Date, now = Date.now()): string | undefined {
   const position = stats.lastEventTime ?? stats.readPosition;
   if (!position || stats.caughtUp) return undefined;
   const total = now - startTime.getTime();

@@ -1,7 +1,7 @@
 import { logger } from "../logger.ts";
 
 /** In-flight batches get this long to finish after SIGTERM/SIGINT. */
-export const SHUTDOWN_GRACE_MS = 10_000;
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface Shutdown {
   /** Stop reading; deliveries in flight go on. */

@@ -8,7 +8,7 @@ import { OPTIONS, type OptionDef, type OptionGroup, type OptionKey, optionsInGro
  * and parses positionals; option values are read by `scanArgs`, which knows repeated flags and
  * rejects unknown ones (citty ignores both).
  */
-export function describeOption(def: OptionDef): string {
+function describeOption(def: OptionDef): string {
   const notes = [def.required ? "required" : def.default !== undefined ? `default: ${def.default}` : ""];
   notes.push(`env: ${def.env.join(", ")}`);
   if (def.toml) notes.push(`toml: ${def.toml}`);

@@ -43,7 +43,7 @@ interface Raw {
 }
 
 /** Every way to set an option, for "how to fix" hints. */
-export function describeSources(def: OptionDef): string {
+function describeSources(def: OptionDef): string {
   const ways = [`--${def.flag}`, ...def.env];
   if (def.toml) ways.push(`"${def.toml}" in the config file`);
   return ways.join(", ");

@@ -33,7 +33,7 @@ function goResolverPaths(flag: string, prefix: string[]): string[][] {
 }
 
 /** Candidate paths of an option, highest priority first, split into the primary section and the alias. */
-export function tomlPaths(def: OptionDef): { primary: string[][]; alias: string[][] } {
+function tomlPaths(def: OptionDef): { primary: string[][]; alias: string[][] } {
   if (def.toml === null) return { primary: [], alias: [] };
   const canonical = def.toml.split(".");
   const primary = uniquePaths([...goResolverPaths(def.flag, ["forward", "fluentd"]), canonical]);
@@ -99,7 +99,7 @@ function keyDistance(key: string, known: string): number {
 }
 
 /** The known key closest to `key`, for "did you mean" hints. */
-export function nearestKey(key: string): string {
+function nearestKey(key: string): string {
   const known = OPTION_LIST.flatMap(([, def]) => (def.toml === null ? [] : [def.toml]));
   return known.reduce((best, k) => (keyDistance(key, k) < keyDistance(key, best) ? k : best));
 }

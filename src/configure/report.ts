@@ -1,10 +1,10 @@
 import { isAbsolute, relative } from "node:path";
 import { APP_NAME, COMMIT, VERSION } from "../version.ts";
 
-export const GUIDE_URL = "https://goteleport.com/docs/management/export-audit-events/fluentd/";
+const GUIDE_URL = "https://goteleport.com/docs/management/export-audit-events/fluentd/";
 
 /** As the Go tool shows paths: relative to the working directory, absolute when that needs "..". */
-export function displayPath(path: string, cwd: string): string {
+function displayPath(path: string, cwd: string): string {
   const rel = relative(cwd, path);
   return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? path : rel;
 }

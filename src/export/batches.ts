@@ -15,7 +15,7 @@ export interface Segment {
  * Small pages (the default `batch` is 20) would otherwise cost one Fluentd request and one
  * checkpoint fsync each whenever the reader is a little slower than the sink.
  */
-export const LINGER_MS = 10;
+const LINGER_MS = 10;
 
 /**
  * Drains segments into sink batches of at most `maxBatch` events. Whatever the reader already has

@@ -8,7 +8,7 @@
  * (~17 collections for the whole recording). Counted across all streams, so concurrent
  * recordings share one budget.
  */
-export const COLLECT_EVERY_CHARS = 8 * 1024 * 1024;
+const COLLECT_EVERY_CHARS = 8 * 1024 * 1024;
 
 let sinceLastCollection = 0;
 

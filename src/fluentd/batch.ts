@@ -12,11 +12,11 @@ export interface Batch {
   bytes: number;
 }
 
-export function recordBytes(record: SinkRecord): number {
+function recordBytes(record: SinkRecord): number {
   return Buffer.byteLength(record.body, "utf8");
 }
 
-export function makeBatch(records: SinkRecord[], asArray: boolean): Batch {
+function makeBatch(records: SinkRecord[], asArray: boolean): Batch {
   const body = !asArray && records.length === 1 ? records[0]!.body : `[${records.map((r) => r.body).join(",")}]`;
   return { records, body, bytes: Buffer.byteLength(body, "utf8") };
 }

@@ -27,9 +27,9 @@ export interface FluentdSinkOptions extends FluentdTlsSettings {
   warnIntervalMs?: number;
 }
 
-export const DEFAULT_BATCH_SIZE = 100;
-export const DEFAULT_BATCH_BYTES = 1024 * 1024;
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_BATCH_SIZE = 100;
+const DEFAULT_BATCH_BYTES = 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The session recording URL of one session, as the Go tool builds it. */
 export function sessionUrl(base: string, sid: string): string {

@@ -14,18 +14,18 @@ function streamCounter(name: string, help: string) {
   return new Counter({ name: `${prefix}${name}`, help, labelNames: ["stream"] as const, registers: [registry] });
 }
 
-export const eventsReceived = streamCounter("events_received_total", "Events read from Teleport.");
+const eventsReceived = streamCounter("events_received_total", "Events read from Teleport.");
 export const eventsDelivered = streamCounter("events_delivered_total", "Events acknowledged by Fluentd.");
-export const eventsRetried = streamCounter("events_retried_total", "Events sent again after a failed request.");
-export const eventsDeadLettered = streamCounter(
+const eventsRetried = streamCounter("events_retried_total", "Events sent again after a failed request.");
+const eventsDeadLettered = streamCounter(
   "events_dead_lettered_total",
   "Events Fluentd rejected permanently, kept in the dead-letter store.",
 );
-export const eventsFiltered = streamCounter(
+const eventsFiltered = streamCounter(
   "events_filtered_total",
   "Events not sent because of types, skip-event-types or skip-session-types.",
 );
-export const batchesSent = new Counter({
+const batchesSent = new Counter({
   name: `${prefix}fluentd_requests_total`,
   help: "HTTP requests to Fluentd, by outcome (ok, retry, rejected).",
   labelNames: ["outcome"] as const,
@@ -52,7 +52,7 @@ export const missingRecordings = new Gauge({
   help: "Session recordings Teleport did not have yet (NotFound), waiting for a retry.",
   registers: [registry],
 });
-export const lastDeliveredEventTime = new Gauge({
+const lastDeliveredEventTime = new Gauge({
   name: `${prefix}last_delivered_event_timestamp_seconds`,
   help: "Time of the newest audit event acknowledged by Fluentd (Unix seconds).",
   registers: [registry],
@@ -66,7 +66,7 @@ export const lagSeconds = new Gauge({
     if (last > 0) this.set(Math.max(0, Date.now() / 1000 - last));
   },
 });
-export const lastDeliveryTimestamp = new Gauge({
+const lastDeliveryTimestamp = new Gauge({
   name: `${prefix}last_successful_delivery_timestamp_seconds`,
   help: "When Fluentd last acknowledged a request (Unix seconds).",
   registers: [registry],
@@ -99,7 +99,6 @@ function perStream(stream: Stream) {
   };
 }
 export const streamMetrics = { audit: perStream("audit"), session: perStream("session") };
-export type StreamMetrics = ReturnType<typeof perStream>;
 
 export const requestOutcomes = { ok: batchesSent.labels("ok"), retry: batchesSent.labels("retry"), rejected: batchesSent.labels("rejected") };
 export const errorKinds = { teleport: errors.labels("teleport"), fluentd: errors.labels("fluentd"), state: errors.labels("state") };

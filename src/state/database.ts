@@ -14,7 +14,7 @@ export class StateUnreadableError extends Error {
 }
 
 /** Cluster names become file names: keep them readable but never let them escape the directory. */
-export function databaseFileName(clusterName: string): string {
+function databaseFileName(clusterName: string): string {
   const safe = clusterName.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "_");
   return `${safe || "cluster"}.sqlite`;
 }

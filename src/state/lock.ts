@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
-export const LOCK_FILE = "instance.lock";
+const LOCK_FILE = "instance.lock";
 
 export class InstanceLockedError extends Error {
   constructor(

@@ -50,7 +50,7 @@ function kindOf(err: ConnectError, callerAborted: boolean): TeleportErrorKind {
 }
 
 /** Folds any failure of a call into a TeleportError the export jobs can act on. */
-export function toTeleportError(err: unknown, signal?: AbortSignal): TeleportError {
+function toTeleportError(err: unknown, signal?: AbortSignal): TeleportError {
   if (err instanceof TeleportError) return err;
   const ce = ConnectError.from(err);
   return new TeleportError(kindOf(ce, signal?.aborted ?? false), `teleport: ${ce.rawMessage || Code[ce.code]}`, ce.code);
@@ -72,7 +72,7 @@ function observed(err: unknown, signal?: AbortSignal): TeleportError {
   return e;
 }
 
-export function toAuditEvent(item: RawEventUnstructured): AuditEvent {
+function toAuditEvent(item: RawEventUnstructured): AuditEvent {
   return {
     id: item.id,
     type: item.type,

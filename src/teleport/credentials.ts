@@ -81,7 +81,7 @@ function privateKey(pem: string, where: string): KeyObject {
 }
 
 /** Teleport CAs carry the cluster name as O=<cluster>, CN=<cluster>. */
-export function clusterNameFromCA(caPem: string): string | undefined {
+function clusterNameFromCA(caPem: string): string | undefined {
   const fields = new Map<string, string>();
   for (const line of new X509Certificate(caPem).subject.split("\n")) {
     const eq = line.indexOf("=");
@@ -132,7 +132,7 @@ export function loadIdentityFile(path: string, now = new Date()): TeleportCreden
 }
 
 /** The `--format=tls` triplet; the CA file may hold several certificates (e.g. during rotation). */
-export function loadKeyPair(files: { certFile: string; keyFile: string; caFile: string }, now = new Date()): TeleportCredentials {
+function loadKeyPair(files: { certFile: string; keyFile: string; caFile: string }, now = new Date()): TeleportCredentials {
   const certPem = readSetting(files.certFile, "teleport-cert");
   const keyPem = readSetting(files.keyFile, "teleport-key");
   const caPems = splitIdentity(readSetting(files.caFile, "teleport-ca"), `teleport-ca ${files.caFile}`).pemBlocks;

@@ -5,9 +5,8 @@ import { loadCredentials, parseIdentity, type TeleportCredentials } from "./cred
 import { SwappableTransport, type TlsRouting } from "./transport.ts";
 import type { TeleportSource } from "./types.ts";
 
-export { CredentialsError, clusterNameFromCA, loadCredentials, parseIdentity, type TeleportCredentials } from "./credentials.ts";
-export { TELEPORT_API_VERSION, TELEPORT_SERVER_NAME, alpnProtocols, authRoutingProtocol, parseAddr, type TlsRouting } from "./transport.ts";
-export { toTeleportError } from "./client.ts";
+export { loadCredentials } from "./credentials.ts";
+export { alpnProtocols } from "./transport.ts";
 export * from "./types.ts";
 
 export interface TeleportSourceOptions {

@@ -10,9 +10,9 @@ import { createServerStream } from "./grpc-stream.ts";
  */
 
 /** The `version` metadata Teleport's API client sends on every call (api/constants.Version). */
-export const TELEPORT_API_VERSION = "17.0.0";
+const TELEPORT_API_VERSION = "17.0.0";
 /** Teleport puts this name in every Auth server certificate; we verify it whatever address we dial. */
-export const TELEPORT_SERVER_NAME = "teleport.cluster.local";
+const TELEPORT_SERVER_NAME = "teleport.cluster.local";
 const DEFAULT_AUTH_PORT = 3025;
 /** Proxy web ports where TLS routing is on by default (`auto`). */
 const TLS_ROUTING_PORTS = new Set([443, 3080]);
@@ -38,7 +38,7 @@ export function parseAddr(addr: string): { host: string; port: number } {
 }
 
 /** ALPN for the Proxy's TLS router: route the raw TLS stream to Auth of this cluster, then h2. */
-export function authRoutingProtocol(clusterName: string): string {
+function authRoutingProtocol(clusterName: string): string {
   return `teleport-auth@${Buffer.from(clusterName, "utf8").toString("hex")}.${TELEPORT_SERVER_NAME}`;
 }
 

@@ -55,7 +55,7 @@ const retry = defineCommand({
   },
 });
 
-export const deadLetterSubCommands = { list, retry, purge };
+const deadLetterSubCommands = { list, retry, purge };
 
 export default defineCommand({
   meta: { name: "dead-letters", description: "Inspect, resend or purge events Fluentd rejected permanently" },

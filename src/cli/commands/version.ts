@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { APP_NAME, COMMIT, VERSION } from "../../version.ts";
 import { GLOBAL_ARGS } from "../args.ts";
 
-export function versionLine(): string {
+function versionLine(): string {
   return `${APP_NAME} v${VERSION} git:${COMMIT} bun ${Bun.version}`;
 }
 
