@@ -127,8 +127,13 @@ function readSetting(path: string, setting: string): string {
   }
 }
 
+/** The identity file's text, with the one-line error the setting needs when it cannot be read. */
+export function readIdentityText(path: string): string {
+  return readSetting(path, "teleport-identity");
+}
+
 export function loadIdentityFile(path: string, now = new Date()): TeleportCredentials {
-  return parseIdentity(readSetting(path, "teleport-identity"), `teleport-identity ${path}`, now);
+  return parseIdentity(readIdentityText(path), `teleport-identity ${path}`, now);
 }
 
 /** The `--format=tls` triplet; the CA file may hold several certificates (e.g. during rotation). */

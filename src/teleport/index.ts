@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { logger } from "../logger.ts";
 import { TeleportClient } from "./client.ts";
-import { loadCredentials, parseIdentity, type TeleportCredentials } from "./credentials.ts";
+import { loadCredentials, parseIdentity, readIdentityText, type TeleportCredentials } from "./credentials.ts";
 import { SwappableTransport, type TlsRouting } from "./transport.ts";
 import type { TeleportSource } from "./types.ts";
 
@@ -37,10 +37,13 @@ function logWarnings(creds: TeleportCredentials): void {
 }
 
 export async function createTeleportSource(opts: TeleportSourceOptions): Promise<TeleportSourceHandle> {
-  let creds = loadCredentials(opts);
-  logWarnings(creds);
   const identityFile = opts.identityFile;
-  let lastText = identityFile ? readFileSync(identityFile, "utf8") : "";
+  const parse = (text: string) => parseIdentity(text, `teleport-identity ${identityFile}`);
+  // One read: a reload compares against the very text the credentials in use came from, so a
+  // rotation landing between two reads at start-up cannot go unnoticed.
+  let lastText = identityFile ? readIdentityText(identityFile) : "";
+  let creds = identityFile ? parse(lastText) : loadCredentials(opts);
+  logWarnings(creds);
   const transport = new SwappableTransport(
     { addr: opts.addr, tlsRouting: opts.tlsRouting, clusterName: opts.clusterName, connectTimeoutMs: opts.connectTimeoutMs },
     creds,
@@ -52,7 +55,7 @@ export async function createTeleportSource(opts: TeleportSourceOptions): Promise
     try {
       const text = readFileSync(identityFile, "utf8");
       if (text === lastText) return false;
-      const fresh = parseIdentity(text, `teleport-identity ${identityFile}`);
+      const fresh = parse(text);
       transport.swap(fresh);
       creds = fresh;
       lastText = text;
