@@ -17,7 +17,7 @@ export interface Shutdown {
  * First SIGTERM/SIGINT: graceful stop bounded by the grace period. Second SIGINT: exit at once;
  * every checkpoint is a committed transaction, so the state is consistent whenever we die.
  */
-export function createShutdown(opts: { handleSignals: boolean; graceMs?: number }): Shutdown {
+export function createShutdown(opts: { handleSignals: boolean }): Shutdown {
   const stop = new AbortController();
   const abandon = new AbortController();
   let deadline: Timer | undefined;
@@ -28,7 +28,7 @@ export function createShutdown(opts: { handleSignals: boolean; graceMs?: number 
     deadline = setTimeout(() => {
       logger.warn("in-flight batches did not finish in time; they will be sent again on the next start");
       abandon.abort();
-    }, opts.graceMs ?? SHUTDOWN_GRACE_MS);
+    }, SHUTDOWN_GRACE_MS);
     deadline.unref();
   };
   const onTerm = () => request("SIGTERM received");

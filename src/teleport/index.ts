@@ -21,7 +21,6 @@ export interface TeleportSourceOptions {
   refreshIntervalMs: number;
   clusterName?: string;
   tlsRouting: TlsRouting;
-  connectTimeoutMs?: number;
 }
 
 /** A TeleportSource that can also be asked to re-read its identity file now. */
@@ -45,7 +44,7 @@ export async function createTeleportSource(opts: TeleportSourceOptions): Promise
   let creds = identityFile ? parse(lastText) : loadCredentials(opts);
   logWarnings(creds);
   const transport = new SwappableTransport(
-    { addr: opts.addr, tlsRouting: opts.tlsRouting, clusterName: opts.clusterName, connectTimeoutMs: opts.connectTimeoutMs },
+    { addr: opts.addr, tlsRouting: opts.tlsRouting, clusterName: opts.clusterName },
     creds,
   );
   const client = new TeleportClient(transport);

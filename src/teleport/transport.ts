@@ -14,6 +14,7 @@ const TELEPORT_API_VERSION = "17.0.0";
 /** Teleport puts this name in every Auth server certificate; we verify it whatever address we dial. */
 const TELEPORT_SERVER_NAME = "teleport.cluster.local";
 const DEFAULT_AUTH_PORT = 3025;
+const CONNECT_TIMEOUT_MS = 30_000;
 /** Proxy web ports where TLS routing is on by default (`auto`). */
 const TLS_ROUTING_PORTS = new Set([443, 3080]);
 
@@ -24,7 +25,6 @@ export interface TransportTarget {
   tlsRouting: TlsRouting;
   /** Needed for TLS routing; from the `teleport-cluster` setting or the identity's CA. */
   clusterName?: string;
-  connectTimeoutMs?: number;
 }
 
 export function parseAddr(addr: string): { host: string; port: number } {
@@ -82,7 +82,7 @@ export class SwappableTransport implements Transport {
     const baseUrl = `https://${host}:${port}`;
     const session = new Http2SessionManager(
       baseUrl,
-      { pingIntervalMs: 60_000, pingTimeoutMs: 180_000, pingIdleConnection: true, connectTimeoutMs: this.target.connectTimeoutMs ?? 30_000 },
+      { pingIntervalMs: 60_000, pingTimeoutMs: 180_000, pingIdleConnection: true, connectTimeoutMs: CONNECT_TIMEOUT_MS },
       {
         key: creds.keyPem,
         cert: creds.certPem,
