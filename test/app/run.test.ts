@@ -6,10 +6,10 @@ import { createShutdown } from "../../src/app/shutdown.ts";
 import { runWithParts } from "../../src/app/run.ts";
 import type { ExportOptions } from "../../src/export/index.ts";
 import { InstanceLockedError } from "../../src/state/index.ts";
+import { EVENTS_URL as EVENTS, testExportOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, MemoryTeleport } from "../support/memory-teleport.ts";
 
-const EVENTS = "https://fluentd.local/events.log";
 let storage: string;
 beforeEach(() => {
   storage = mkdtempSync(join(tmpdir(), "app-test-"));
@@ -19,22 +19,7 @@ afterEach(() => rmSync(storage, { recursive: true, force: true }));
 const start = new Date(Date.now() - 3600_000);
 
 function options(overrides: Partial<ExportOptions> = {}): ExportOptions {
-  return {
-    batch: 10,
-    types: [],
-    skipEventTypes: [],
-    skipSessionTypes: ["print"],
-    startTime: start,
-    timeoutMs: 20,
-    concurrency: 2,
-    windowSizeMs: 86_400_000,
-    dryRun: false,
-    exitOnLastEvent: true,
-    fluentdUrl: EVENTS,
-    fluentdSessionUrl: "https://fluentd.local/session",
-    fluentdBatchSize: 16,
-    ...overrides,
-  };
+  return testExportOptions({ skipSessionTypes: ["print"], startTime: start, fluentdSessionUrl: "https://fluentd.local/session", fluentdBatchSize: 16, ...overrides });
 }
 
 function teleport(count: number): MemoryTeleport {

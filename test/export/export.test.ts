@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ExportOptions, runExport } from "../../src/export/index.ts";
 import { openClusterState, StartTimeChangedError, type StateStore } from "../../src/state/index.ts";
+import { EVENTS_URL as EVENTS, testExportOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, MemoryTeleport, recording } from "../support/memory-teleport.ts";
 
 const HOUR = 3600_000;
-const EVENTS = "https://fluentd.local/events.log";
 const SESSIONS = "https://fluentd.local/session";
 
 let dir: string;
@@ -20,23 +20,15 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const start = new Date(Math.floor((Date.now() - 3 * 24 * HOUR) / HOUR) * HOUR);
 
 function options(overrides: Partial<ExportOptions> = {}): ExportOptions {
-  return {
+  return testExportOptions({
     batch: 5,
-    types: [],
-    skipEventTypes: [],
     skipSessionTypes: ["print", "desktop.recording"],
     startTime: start,
-    timeoutMs: 20,
-    concurrency: 2,
-    windowSizeMs: 24 * HOUR,
-    dryRun: false,
-    exitOnLastEvent: true,
-    fluentdUrl: EVENTS,
     fluentdSessionUrl: SESSIONS,
     fluentdBatchSize: 8,
     missingRecordingRetryMs: 10,
     ...overrides,
-  };
+  });
 }
 
 /** Three days of logins, a few of them before the start time, and one recorded session. */

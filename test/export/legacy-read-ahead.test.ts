@@ -6,11 +6,11 @@ import { runExport, type ExportOptions } from "../../src/export/index.ts";
 import { WindowReadAhead } from "../../src/export/read-ahead.ts";
 import { openClusterState } from "../../src/state/index.ts";
 import type { SearchQuery } from "../../src/teleport/types.ts";
+import { EVENTS_URL as EVENTS, testExportOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, CountingTeleport, type MemoryTeleport } from "../support/memory-teleport.ts";
 
 const DAY = 86_400_000;
-const EVENTS = "https://fluentd.local/events.log";
 const start = new Date(Math.floor(Date.now() / DAY - 5) * DAY);
 
 let dir: string;
@@ -28,11 +28,7 @@ function backlog(): CountingTeleport {
 }
 
 function options(overrides: Partial<ExportOptions> = {}): ExportOptions {
-  return {
-    batch: 6, types: [], skipEventTypes: [], skipSessionTypes: [], startTime: start, timeoutMs: 20, concurrency: 3,
-    windowSizeMs: DAY, dryRun: false, exitOnLastEvent: true, fluentdUrl: EVENTS, fluentdSessionUrl: `${EVENTS}.s`, fluentdBatchSize: 10,
-    ...overrides,
-  };
+  return testExportOptions({ batch: 6, startTime: start, concurrency: 3, ...overrides });
 }
 
 async function exportOnce(teleport: MemoryTeleport, sink: MemoryFluentd, opts: ExportOptions, stop = new AbortController().signal): Promise<void> {

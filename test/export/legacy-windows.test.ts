@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runExport } from "../../src/export/index.ts";
 import { openClusterState } from "../../src/state/index.ts";
+import { EVENTS_URL as EVENTS, testExportOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, CountingTeleport } from "../support/memory-teleport.ts";
 
 const DAY = 86_400_000;
-const EVENTS = "https://fluentd.local/events.log";
 
 let dir: string;
 beforeEach(() => {
@@ -32,10 +32,7 @@ test("a year of empty history costs a handful of queries, and no event is skippe
       source: teleport,
       sink,
       state,
-      options: {
-        batch: 7, types: [], skipEventTypes: [], skipSessionTypes: [], startTime: start, timeoutMs: 20, concurrency: 1,
-        windowSizeMs: DAY, dryRun: false, exitOnLastEvent: true, fluentdUrl: EVENTS, fluentdSessionUrl: `${EVENTS}.s`, fluentdBatchSize: 10,
-      },
+      options: testExportOptions({ batch: 7, startTime: start, concurrency: 1 }),
       stopSignal: new AbortController().signal,
     });
   } finally {
