@@ -1,5 +1,4 @@
 import { defineCommand } from "citty";
-import { runDeadLetterRetry } from "../../app/dead-letters.ts";
 import { loadConfig } from "../../config/load.ts";
 import { configureLogger, logger } from "../../logger.ts";
 import { StateStore } from "../../state/index.ts";
@@ -51,6 +50,9 @@ const retry = defineCommand({
     configureLogger({ debug: config.debug, format: config.logFormat });
     for (const warning of warnings) logger.warn(warning);
     const cluster = scanned.flags.cluster;
+    // Loaded here, as in start: the sink pulls in TLS and metrics, which no other command (and
+    // not `version` or `--help`, which load this file too) should pay for at start-up.
+    const { runDeadLetterRetry } = await import("../../app/dead-letters.ts");
     return runDeadLetterRetry(config, Array.isArray(cluster) ? cluster.at(-1) : undefined);
   },
 });
