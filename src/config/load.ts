@@ -170,6 +170,37 @@ function readConfigFile(cli: CliValues, env: LoadInput["env"], cwd: string): Tom
   return parseTomlText(readFileSync(path, "utf8"), path);
 }
 
+/** CLI > env > TOML > default: the one precedence rule. */
+function rawSetting(key: OptionKey, def: OptionDef, cli: CliValues, env: LoadInput["env"], toml: TomlSource | undefined): Raw | undefined {
+  return (
+    fromCli(def, cli, key) ??
+    fromEnv(def, env) ??
+    fromToml(key, toml) ??
+    (def.default !== undefined ? { value: def.default, origin: "default" as const, where: "the default" } : undefined)
+  );
+}
+
+function checkedValue(def: OptionDef, raw: Raw, cwd: string): unknown {
+  try {
+    const value = coerce(def, raw, cwd);
+    checkMin(def, value);
+    return value;
+  } catch (err) {
+    if (err instanceof ValueError) throw invalid(def, raw, err.message);
+    throw err;
+  }
+}
+
+/**
+ * One setting resolved exactly as `start` resolves it (same sources, precedence and checks), for
+ * commands that need only that one and must not fail on the rest (status, dead-letters).
+ */
+export function loadSetting<K extends OptionKey>(key: K, input: LoadInput): Config[K] | undefined {
+  const def = OPTIONS[key] as OptionDef;
+  const raw = rawSetting(key, def, input.cli, input.env, readConfigFile(input.cli, input.env, input.cwd));
+  return raw ? (checkedValue(def, raw, input.cwd) as Config[K]) : undefined;
+}
+
 export function loadConfig(input: LoadInput): LoadResult {
   const { cli, env, cwd } = input;
   const toml = readConfigFile(cli, env, cwd);
@@ -178,25 +209,14 @@ export function loadConfig(input: LoadInput): LoadResult {
   const missing: OptionDef[] = [];
 
   for (const [key, def] of OPTION_LIST) {
-    const raw =
-      fromCli(def, cli, key) ??
-      fromEnv(def, env) ??
-      fromToml(key, toml) ??
-      (def.default !== undefined ? { value: def.default, origin: "default" as const, where: "the default" } : undefined);
+    const raw = rawSetting(key, def, cli, env, toml);
     if (!raw) {
       if (def.required) missing.push(def);
       values[key] = def.kind === "list" ? [] : def.kind === "bool" ? false : undefined;
       origins[key] = "default";
       continue;
     }
-    try {
-      const value = coerce(def, raw, cwd);
-      checkMin(def, value);
-      values[key] = value;
-    } catch (err) {
-      if (err instanceof ValueError) throw invalid(def, raw, err.message);
-      throw err;
-    }
+    values[key] = checkedValue(def, raw, cwd);
     origins[key] = raw.origin;
   }
 
