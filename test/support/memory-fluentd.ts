@@ -12,8 +12,11 @@ export class MemoryFluentd implements FluentdSink {
   callChars = new Map<string, number[]>();
   rejectIds = new Set<string>();
   crashAfterCalls = 0;
+  /** Set by the simulated crash: a dead process sends nothing more, so later calls reach nobody. */
+  private crashed = false;
 
   async deliver(url: string, records: SinkRecord[]): Promise<DeliveryReport> {
+    if (this.crashed) throw new Error("simulated crash: the process is already dead");
     this.calls++;
     const deadLettered: DeadLetter[] = [];
     const list = this.received.get(url) ?? [];
@@ -23,8 +26,18 @@ export class MemoryFluentd implements FluentdSink {
       if (this.rejectIds.has(r.id)) deadLettered.push({ record: r, url, status: 400, reason: "bad request" });
       else list.push(r.body);
     }
-    if (this.crashAfterCalls > 0 && this.calls >= this.crashAfterCalls) throw new Error("simulated crash after acknowledgement");
+    if (this.crashAfterCalls > 0 && this.calls >= this.crashAfterCalls) {
+      this.crashed = true;
+      throw new Error("simulated crash after acknowledgement");
+    }
     return { delivered: records.length - deadLettered.length, deadLettered, requests: 1, bytes: 0, retried: 0 };
+  }
+
+  /** The next run is a new process: it starts with no crash pending. */
+  restart(crashAfterCalls = 0): void {
+    this.crashed = false;
+    this.calls = 0;
+    this.crashAfterCalls = crashAfterCalls;
   }
 
   uids(url: string): string[] {
