@@ -2,8 +2,8 @@ import type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "../../
 
 /**
  * A stop-gap, in-memory sink for testing the export jobs. `rejectIds` are dead-lettered like a
- * permanent HTTP 400; `crashAfterCalls` simulates the process dying after the receiver acknowledged
- * a batch but before the checkpoint was committed.
+ * permanent HTTP 400; `restart(n)` simulates the process dying after the receiver acknowledged
+ * its nth batch but before the checkpoint was committed.
  */
 export class MemoryFluentd implements FluentdSink {
   received = new Map<string, string[]>();
@@ -11,9 +11,12 @@ export class MemoryFluentd implements FluentdSink {
   /** Body characters of every call, in order, per URL: what one call made the job hold at once. */
   callChars = new Map<string, number[]>();
   rejectIds = new Set<string>();
-  crashAfterCalls = 0;
-  /** Set by the simulated crash: a dead process sends nothing more, so later calls reach nobody. */
-  private crashed = false;
+  private crashAfterCalls = 0;
+
+  /** The crash has happened: a dead process sends nothing more, so later calls reach nobody. */
+  private get crashed(): boolean {
+    return this.crashAfterCalls > 0 && this.calls >= this.crashAfterCalls;
+  }
 
   async deliver(url: string, records: SinkRecord[]): Promise<DeliveryReport> {
     if (this.crashed) throw new Error("simulated crash: the process is already dead");
@@ -26,16 +29,12 @@ export class MemoryFluentd implements FluentdSink {
       if (this.rejectIds.has(r.id)) deadLettered.push({ record: r, url, status: 400, reason: "bad request" });
       else list.push(r.body);
     }
-    if (this.crashAfterCalls > 0 && this.calls >= this.crashAfterCalls) {
-      this.crashed = true;
-      throw new Error("simulated crash after acknowledgement");
-    }
+    if (this.crashed) throw new Error("simulated crash after acknowledgement");
     return { delivered: records.length - deadLettered.length, deadLettered, requests: 1, bytes: 0, retried: 0 };
   }
 
   /** The next run is a new process: it starts with no crash pending. */
   restart(crashAfterCalls = 0): void {
-    this.crashed = false;
     this.calls = 0;
     this.crashAfterCalls = crashAfterCalls;
   }
