@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { startFakeFluentd } from "../test/support/fake-fluentd.ts";
+import { startFakeFluentd } from "./fakes/fake-fluentd.ts";
 
 const { values: a } = parseArgs({
   options: {

@@ -10,8 +10,8 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { createTestPki } from "../test/support/pki.ts";
-import { startFakeTeleport } from "../test/support/fake-teleport.ts";
+import { createTestPki } from "./fakes/pki.ts";
+import { startFakeTeleport } from "./fakes/fake-teleport.ts";
 
 const { values: a } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
-import { logDeadLetters } from "../export/audit-commit.ts";
+import { logDeadLetters } from "../export/audit-delivery.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
 import { fluentdSinkFrom } from "./parts.ts";

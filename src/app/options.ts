@@ -1,6 +1,6 @@
 import type { Config } from "../config/options.ts";
 import type { ExportOptions } from "../export/index.ts";
-import type { AutoLockSettings } from "../export/locking/index.ts";
+import type { AutoLockSettings } from "../autolock/index.ts";
 
 /** The subset of the configuration the export jobs read. */
 export function exportOptionsFrom(config: Config): ExportOptions {

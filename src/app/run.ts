@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DeliveredEventHook, type ExportOptions, ExportStats, runExport } from "../export/index.ts";
-import { type AutoLock, type AutoLockSettings, startAutoLock } from "../export/locking/index.ts";
+import { type AutoLock, type AutoLockSettings, startAutoLock } from "../autolock/index.ts";
 import { untilSuccess } from "../export/retry.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { logger } from "../logger.ts";

@@ -1,5 +1,5 @@
 import type { AuditEvent } from "../teleport/types.ts";
-import type { AuditPosition } from "./audit-commit.ts";
+import type { AuditPosition } from "./audit-delivery.ts";
 import type { BoundedQueue } from "./queue.ts";
 
 /** Events read from Teleport and the position reached once they (and all before) are delivered. */

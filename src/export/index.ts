@@ -3,7 +3,7 @@ import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import type { Engine, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
-import { AuditCommitter, type DeliveredEventHook } from "./audit-commit.ts";
+import { AuditCommitter, type DeliveredEventHook } from "./audit-delivery.ts";
 import { runBulk } from "./bulk.ts";
 import { daysFromNow } from "./dates.ts";
 import type { AuditJob } from "./job.ts";
@@ -14,7 +14,7 @@ import { SessionExporter } from "./sessions.ts";
 import { ExportStats } from "./stats.ts";
 
 export type { ExportOptions } from "./options.ts";
-export type { DeliveredEventHook } from "./audit-commit.ts";
+export type { DeliveredEventHook } from "./audit-delivery.ts";
 export { ExportStats } from "./stats.ts";
 
 export interface ExportRun {

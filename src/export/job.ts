@@ -1,6 +1,6 @@
 import type { StateStore } from "../state/index.ts";
 import type { TeleportSource } from "../teleport/types.ts";
-import type { AuditCommitter } from "./audit-commit.ts";
+import type { AuditCommitter } from "./audit-delivery.ts";
 import type { ExportOptions } from "./options.ts";
 import type { ExportStats } from "./stats.ts";
 

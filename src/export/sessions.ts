@@ -5,7 +5,7 @@ import { logger, rateLimited } from "../logger.ts";
 import { countStateErrors, missingRecordings, pendingSessions, recordDelivered, streamMetrics } from "../observability/metrics.ts";
 import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
-import { logDeadLetters, type SessionQueue } from "./audit-commit.ts";
+import { logDeadLetters, type SessionQueue } from "./audit-delivery.ts";
 import { sessionUrl, toRecord } from "./filters.ts";
 import { afterLargeGarbage } from "./gc-hint.ts";
 import {

@@ -6,7 +6,7 @@ import { health } from "../observability/health.ts";
 import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../observability/metrics.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
 import { parseHeaders } from "./headers.ts";
-import { classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter } from "./retry.ts";
+import { classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter } from "./status.ts";
 import { FluentdSettingError, loadFluentdTls, redactUrl, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 

@@ -4,10 +4,10 @@ import { ConfigError } from "../errors.ts";
 import { databasePath, ensureStorageDir } from "./database.ts";
 import { StateStore } from "./store.ts";
 
-export { acquireInstanceLock, lockHolder, InstanceLockedError, type InstanceLock } from "./lock.ts";
+export { acquireInstanceLock, lockHolder, InstanceLockedError, type InstanceLock } from "./instance-lock.ts";
 export { databasePath, ensureStorageDir, StateUnreadableError } from "./database.ts";
 export * from "./store.ts";
-export { LockState, type LockKey, type PendingLock } from "./locking.ts";
+export { LockState, type LockKey, type PendingLock } from "./autolock-tables.ts";
 
 /** Opens (creating) the state of one cluster; the cluster name comes from Teleport's Ping. */
 export function openClusterState(storageDir: string, clusterName: string): StateStore {

@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { DeadLetter } from "../fluentd/types.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { openDatabase } from "./database.ts";
-import { LockState } from "./locking.ts";
+import { LockState } from "./autolock-tables.ts";
 
 export type Engine = "legacy" | "bulk";
 

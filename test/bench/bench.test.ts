@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tempDir } from "../support/pki.ts";
+import { tempDir } from "../../scripts/fakes/pki.ts";
 import { compiledBinary, ROOT } from "../support/world.ts";
 
 // A smoke run of the benchmark with tiny counts: every scenario runs end to end and is reported.

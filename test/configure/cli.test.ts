@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { tempDir } from "../support/pki.ts";
+import { tempDir } from "../../scripts/fakes/pki.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BUN = join(ROOT, "node_modules/.bin/bun");

@@ -3,7 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { openssl } from "../support/openssl.ts";
-import { tempDir } from "../support/pki.ts";
+import { tempDir } from "../../scripts/fakes/pki.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 

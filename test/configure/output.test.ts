@@ -6,7 +6,7 @@ import { parse as parseToml } from "smol-toml";
 import { FILE_NAMES } from "../../src/configure/index.ts";
 import { configureInto, parseFluentConf, unquoteFluentd, type ConfBlock, type ConfigureRun } from "../support/configure.ts";
 import { openssl } from "../support/openssl.ts";
-import { tempDir } from "../support/pki.ts";
+import { tempDir } from "../../scripts/fakes/pki.ts";
 
 const PASSPHRASE = "correct horse 'battery' \\ #{staple}";
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from "node:path";
 import { ConfigureError } from "../../src/configure/index.ts";
 import { configureInto, parseFluentConf, unquoteFluentd } from "../support/configure.ts";
-import { tempDir } from "../support/pki.ts";
+import { tempDir } from "../../scripts/fakes/pki.ts";
 
 function passphraseIn(out: string): string {
   const source = parseFluentConf(readFileSync(join(out, "fluent.conf"), "utf8")).children.find((c) => c.name === "source")!;

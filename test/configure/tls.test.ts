@@ -3,7 +3,7 @@ import { createSecureContext } from "node:tls";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { configureInto } from "../support/configure.ts";
-import { tempDir } from "../support/pki.ts";
+import { tempDir } from "../../scripts/fakes/pki.ts";
 
 /**
  * The encrypted server key opens only with its passphrase. That the generated material works for

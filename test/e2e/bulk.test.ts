@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { goTimeToDate } from "../support/fake-events.ts";
+import { goTimeToDate } from "../../scripts/fakes/fake-events.ts";
 import { auditUids, countBy, logUids, runHandler, runToEnd, sessionTags, sorted, startWorld, untilAuditRecords, type World } from "../support/world.ts";
 
 /**

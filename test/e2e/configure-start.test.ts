@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseFluentConf, unquoteFluentd } from "../support/configure.ts";
-import { startFakeFluentd, type FakeFluentd } from "../support/fake-fluentd.ts";
-import { startFakeTeleport, type FakeTeleport } from "../support/fake-teleport.ts";
-import { tempDir, testCA } from "../support/pki.ts";
+import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
+import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
+import { tempDir, testCA } from "../../scripts/fakes/pki.ts";
 import { countBy, runToEnd } from "../support/world.ts";
 
 /**

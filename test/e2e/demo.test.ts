@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { tempDir } from "../support/pki.ts";
+import { tempDir } from "../../scripts/fakes/pki.ts";
 import { compiledBinary, ROOT } from "../support/world.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");

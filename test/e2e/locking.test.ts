@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { failedLoginFields } from "../support/fake-events.ts";
+import { failedLoginFields } from "../../scripts/fakes/fake-events.ts";
 import { auditUids, countBy, runHandler, runToEnd, startWorld, waitUntil, type World } from "../support/world.ts";
 
 /**

@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FailedLoginCounter } from "../../src/export/locking/counter.ts";
-import { failedLoginOf, lockName } from "../../src/export/locking/failed-login.ts";
-import { thresholdReachedAt } from "../../src/export/locking/window.ts";
+import { FailedLoginCounter } from "../../src/autolock/counter.ts";
+import { failedLoginOf, lockName } from "../../src/autolock/failed-login.ts";
+import { thresholdReachedAt } from "../../src/autolock/window.ts";
 import { openClusterState, type StateStore } from "../../src/state/index.ts";
 import type { AuditEvent } from "../../src/teleport/types.ts";
 

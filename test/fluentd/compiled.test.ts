@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { startFakeFluentd, type FakeFluentd } from "../support/fake-fluentd.ts";
-import { createTestPki, tempDir, type TestPki } from "../support/pki.ts";
+import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
+import { createTestPki, tempDir, type TestPki } from "../../scripts/fakes/pki.ts";
 
 let pki: TestPki;
 let fluentd: FakeFluentd;

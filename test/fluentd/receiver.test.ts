@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startFakeFluentd, type FakeFluentd } from "../support/fake-fluentd.ts";
-import { createTestPki, tempDir, type TestPki } from "../support/pki.ts";
+import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
+import { createTestPki, tempDir, type TestPki } from "../../scripts/fakes/pki.ts";
 
 let pki: TestPki;
 let fluentd: FakeFluentd;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { classifyStatus, parseRetryAfter } from "../../src/fluentd/retry.ts";
+import { classifyStatus, parseRetryAfter } from "../../src/fluentd/status.ts";
 
 test("Retry-After as seconds or an HTTP date, capped, and ignored when unreadable", () => {
   const now = Date.parse("2024-05-01T12:00:00Z");

@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import type { LogObject } from "consola";
 import { createFluentdSink, FluentdSettingError, sessionUrl, type FluentdSinkOptions } from "../../src/fluentd/index.ts";
 import { logger } from "../../src/logger.ts";
-import { startFakeFluentd, type FakeFluentd } from "../support/fake-fluentd.ts";
+import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { auditRecords } from "../support/fluentd-records.ts";
-import { createTestPki, type PemPair, type TestPki } from "../support/pki.ts";
+import { createTestPki, type PemPair, type TestPki } from "../../scripts/fakes/pki.ts";
 
 let pki: TestPki;
 let fluentd: FakeFluentd;

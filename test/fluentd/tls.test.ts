@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FluentdSettingError, loadFluentdTls, type FluentdTlsSettings } from "../../src/fluentd/tls.ts";
-import { createTestPki, type PemPair, type TestPki } from "../support/pki.ts";
+import { createTestPki, type PemPair, type TestPki } from "../../scripts/fakes/pki.ts";
 
 let pki: TestPki;
 let encrypted: PemPair;

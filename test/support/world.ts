@@ -2,9 +2,9 @@ import { expect } from "bun:test";
 import { type Subprocess } from "bun";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { startFakeFluentd, type FakeFluentd, type FakeFluentdOptions } from "./fake-fluentd.ts";
-import { startFakeTeleport, type FakeTeleport, type FakeTeleportOptions } from "./fake-teleport.ts";
-import { createTestPki, tempDir, type TestPki } from "./pki.ts";
+import { startFakeFluentd, type FakeFluentd, type FakeFluentdOptions } from "../../scripts/fakes/fake-fluentd.ts";
+import { startFakeTeleport, type FakeTeleport, type FakeTeleportOptions } from "../../scripts/fakes/fake-teleport.ts";
+import { createTestPki, tempDir, type TestPki } from "../../scripts/fakes/pki.ts";
 
 /**
  * The end-to-end test world: the fake Teleport and the Fluentd-compatible receiver run inside the

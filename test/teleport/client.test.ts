@@ -3,8 +3,8 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { createTeleportSource, TeleportError, type AuditEvent, type TeleportSourceHandle } from "../../src/teleport/index.ts";
-import { startFakeTeleport, type FakeTeleport } from "../support/fake-teleport.ts";
-import { SESSION_UPLOAD_INDEX } from "../support/fake-events.ts";
+import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
+import { SESSION_UPLOAD_INDEX } from "../../scripts/fakes/fake-events.ts";
 
 const START = new Date("2025-03-03T00:00:00Z");
 const END = new Date("2025-03-06T00:00:00Z");

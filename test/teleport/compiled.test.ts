@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startFakeTeleport, type FakeTeleport } from "../support/fake-teleport.ts";
-import { tempDir } from "../support/pki.ts";
+import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
+import { tempDir } from "../../scripts/fakes/pki.ts";
 
 /** The source must work in the single-file executable users run, not only under `bun test`. */
 let fake: FakeTeleport;

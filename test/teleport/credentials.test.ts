@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CredentialsError, loadCredentials, loadIdentityFile, parseIdentity } from "../../src/teleport/credentials.ts";
-import { identityFileText, sshLines, writeIdentity, type SshLines } from "../support/identity.ts";
-import { tempDir, testCA, type TestCA } from "../support/pki.ts";
+import { identityFileText, sshLines, writeIdentity, type SshLines } from "../../scripts/fakes/identity.ts";
+import { tempDir, testCA, type TestCA } from "../../scripts/fakes/pki.ts";
 
 const HOUR = 3_600_000;
 let dir: string;

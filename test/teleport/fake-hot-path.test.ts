@@ -4,7 +4,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import http2 from "node:http2";
 import { GetUnstructuredEventsRequestSchema } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
 import { loadCredentials } from "../../src/teleport/index.ts";
-import { startFakeTeleport, type FakeTeleport } from "../support/fake-teleport.ts";
+import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
 
 /**
  * The fake Teleport serves GetUnstructuredEvents on a hot path of its own (grpc-fast-unary.ts).

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { tempDir } from "../support/pki.ts";
+import { tempDir } from "../../scripts/fakes/pki.ts";
 
 const root = join(import.meta.dir, "..", "..");
 

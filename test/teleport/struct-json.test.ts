@@ -4,8 +4,8 @@ import { StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { EventsUnstructuredSchema } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
 import { RawEventsUnstructuredSchema } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
 import { decodeStruct } from "../../src/teleport/struct-json.ts";
-import { encodeStruct } from "../support/struct-encode.ts";
-import { FakeEventLog } from "../support/fake-events.ts";
+import { encodeStruct } from "../../scripts/fakes/struct-encode.ts";
+import { FakeEventLog } from "../../scripts/fakes/fake-events.ts";
 
 /** The runtime's own encoding, the reference the hand-written decoder must agree with. */
 const encode = (json: Record<string, unknown>) => toBinary(StructSchema, structOf(json));

@@ -7,9 +7,9 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { alpnProtocols, createTeleportSource, TeleportError, type TeleportSourceHandle } from "../../src/teleport/index.ts";
-import { startFakeTeleport, type FakeTeleport } from "../support/fake-teleport.ts";
-import { identityFileText } from "../support/identity.ts";
-import { createTestPki, tempDir, type TestPki } from "../support/pki.ts";
+import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
+import { identityFileText } from "../../scripts/fakes/identity.ts";
+import { createTestPki, tempDir, type TestPki } from "../../scripts/fakes/pki.ts";
 
 let pki: TestPki;
 let fake: FakeTeleport;

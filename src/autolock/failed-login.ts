@@ -1,5 +1,5 @@
-import type { LockKey } from "../../state/index.ts";
-import type { AuditEvent } from "../../teleport/types.ts";
+import type { LockKey } from "../state/index.ts";
+import type { AuditEvent } from "../teleport/types.ts";
 
 export const LOCK_MESSAGE = "User is locked due to too many failed login attempts";
 

@@ -1,7 +1,7 @@
-import { logger, rateLimited } from "../../logger.ts";
-import type { LockState, PendingLock } from "../../state/index.ts";
-import { TeleportError, type TeleportSource } from "../../teleport/types.ts";
-import { sleep } from "../../lib/abort.ts";
+import { logger, rateLimited } from "../logger.ts";
+import type { LockState, PendingLock } from "../state/index.ts";
+import { TeleportError, type TeleportSource } from "../teleport/types.ts";
+import { sleep } from "../lib/abort.ts";
 import { LOCK_MESSAGE } from "./failed-login.ts";
 
 /** Each UpsertLock gets this long; a hung call must not hold the queue. */

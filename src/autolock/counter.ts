@@ -1,6 +1,6 @@
-import { logger } from "../../logger.ts";
-import type { LockState } from "../../state/index.ts";
-import type { AuditEvent } from "../../teleport/types.ts";
+import { logger } from "../logger.ts";
+import type { LockState } from "../state/index.ts";
+import type { AuditEvent } from "../teleport/types.ts";
 import { failedLoginOf, lockName } from "./failed-login.ts";
 import type { AutoLockSettings } from "./settings.ts";
 import { thresholdReachedAt } from "./window.ts";

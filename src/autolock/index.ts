@@ -1,7 +1,7 @@
-import { logger } from "../../logger.ts";
-import type { StateStore } from "../../state/index.ts";
-import type { TeleportSource } from "../../teleport/types.ts";
-import type { DeliveredEventHook } from "../audit-commit.ts";
+import { logger } from "../logger.ts";
+import type { StateStore } from "../state/index.ts";
+import type { TeleportSource } from "../teleport/types.ts";
+import type { DeliveredEventHook } from "../export/audit-delivery.ts";
 import { FailedLoginCounter } from "./counter.ts";
 import type { AutoLockSettings } from "./settings.ts";
 import { LockWorker } from "./worker.ts";
