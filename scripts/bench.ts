@@ -5,9 +5,14 @@
  * by the operating system (see bench/measure.ts). It prints a markdown table and writes it into
  * BENCHMARKS.md. A benchmark, not a test: it never fails on a number.
  *
- *   bun scripts/bench.ts [--quick] [--binary PATH] [--out FILE | --no-write]
+ *   bun scripts/bench.ts [--quick] [--binary PATH] [--baseline PATH] [--smol PATH] [--out FILE | --no-write]
  *                        [--events N] [--big-events N] [--recording-mb N] [--cold-runs N]
- *                        [--only a,b,b2,c,d,e]   (a subset of the scenarios, e.g. while profiling)
+ *                        [--mixed-events N] [--heavy-sessions N] [--go-design]
+ *                        [--only a,b,b2,c,d,e,f,f2,g]   (a subset of the scenarios, e.g. while profiling)
+ *
+ * --baseline runs every chosen scenario a second time with another build (e.g. main's), right
+ * after the first, so before/after figures come from one run on the same machine state; --smol
+ * does the same with a build compiled with `--compile-exec-argv=--smol`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,13 +20,21 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { describeMachine } from "./bench/machine.ts";
 import { measure, medianWallMs } from "./bench/measure.ts";
+import { startDelayProxy, type DelayProxy } from "./bench/delay-proxy.ts";
 import { BUN, cpuSecondsOf, ROOT, startHelper, type Helper } from "./bench/procs.ts";
-import { table, writeSection, type Row } from "./bench/report.ts";
+import { notes, table, writeSection, type Row } from "./bench/report.ts";
+import { NON_PRINT_EVENTS_PER_RECORDING, rttFloorSeconds, type Wan } from "./bench/floor.ts";
+import { FakeEventLog } from "./fakes/fake-events.ts";
 
 const { values: a } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     binary: { type: "string" },
+    baseline: { type: "string" },
+    smol: { type: "string" },
+    "mixed-events": { type: "string" },
+    "heavy-sessions": { type: "string" },
+    "go-design": { type: "boolean", default: true },
     out: { type: "string" },
     "no-write": { type: "boolean", default: false },
     events: { type: "string" },
@@ -38,6 +51,14 @@ const EVENTS = count(a.events, 200_000, 2_000);
 const BIG_EVENTS = count(a["big-events"], 1_000_000, 5_000);
 const RECORDING_MB = count(a["recording-mb"], 100, 2);
 const COLD_RUNS = count(a["cold-runs"], 10, 3);
+/** (f) and (g): a log of which ~10% are session uploads, recordings of 20 events (17 of them print). */
+const MIXED_EVENTS = count(a["mixed-events"], 20_000, 2_000);
+const MIXED_PRINTS = 17;
+/** (f′): recordings of 2,000 events, 1,997 of them print. */
+const HEAVY_SESSIONS = count(a["heavy-sessions"], 200, 10);
+const HEAVY_PRINTS = 1_997;
+/** (g): the WAN the issue describes, in front of each fake. */
+const WAN: Wan = { teleportRttMs: 50, fluentdRttMs: 5 };
 const ONLY = a.only ? new Set(a.only.split(",").map((s) => s.trim())) : undefined;
 const wanted = (key: string) => !ONLY || ONLY.has(key);
 // A partial run must not overwrite the full table.
@@ -68,27 +89,55 @@ async function startTeleport(name: string, flags: string[]): Promise<{ helper: H
   return { helper, start };
 }
 
+interface Variant {
+  /** Appended to the scenario label, e.g. " [before]". */
+  tag: string;
+  bin: string;
+}
+
+/** What the floor and the per-session figures need to know about a log. */
+interface LogShape {
+  events: number;
+  sessions: number;
+  prints: number;
+}
+
 async function scenario(
-  bin: string,
+  variant: Variant,
   teleport: { helper: Helper<TeleportInfo>; start: string },
   label: string,
   flags: string[],
+  shape?: LogShape,
+  wan?: Wan,
 ): Promise<Row> {
   const t = teleport.helper.info;
   const receiver = await startHelper<{ port: number }>(["scripts/fake-fluentd.ts", "--ca", t.fluentd.caFile, "--cert", t.fluentd.certFile, "--key", t.fluentd.keyFile]);
-  const url = `https://localhost:${receiver.info.port}`;
+  // The delay proxies forward TCP, so TLS still ends at the fakes; the Fluentd URL keeps the name
+  // its certificate carries (localhost) and only the port changes.
+  const proxies: DelayProxy[] = [];
+  const via = async (host: string, port: number, rttMs: number | undefined) => {
+    if (!rttMs) return port;
+    const proxy = await startDelayProxy({ host, port }, rttMs);
+    proxies.push(proxy);
+    return proxy.port;
+  };
+  const [teleportHost, teleportPort] = t.addr.split(":") as [string, string];
+  const teleportAddr = `${teleportHost}:${await via(teleportHost, Number(teleportPort), wan?.teleportRttMs)}`;
+  const url = `https://localhost:${await via("127.0.0.1", receiver.info.port, wan?.fluentdRttMs)}`;
   const storage = mkdtempSync(join(work, "storage-"));
   const cpu = (h: Helper<unknown>) => cpuSecondsOf(h.proc.pid);
   const [teleportBefore, receiverBefore] = [cpu(teleport.helper), cpu(receiver)];
-  log(`running ${label}`);
+  const name = label + variant.tag;
+  log(`running ${name}`);
   const run = await measure([
-    bin, "start",
-    "--teleport-addr", t.addr, "--teleport-identity", t.identityFile,
+    variant.bin, "start",
+    "--teleport-addr", teleportAddr, "--teleport-identity", t.identityFile,
     "--fluentd-url", `${url}/events.log`, "--fluentd-session-url", `${url}/session`,
     "--fluentd-ca", t.fluentd.caFile, "--fluentd-cert", t.fluentd.clientCertFile, "--fluentd-key", t.fluentd.clientKeyFile,
     "--storage", storage, "--start-time", teleport.start, "--exit-on-last-event",
     ...flags,
   ]);
+  await Promise.all(proxies.map((p) => p.close()));
   const delta = (after: number | undefined, before: number | undefined) => (after === undefined || before === undefined ? undefined : after - before);
   const teleportCpu = delta(cpu(teleport.helper), teleportBefore);
   const receiverCpu = delta(cpu(receiver), receiverBefore);
@@ -97,59 +146,127 @@ async function scenario(
   let note = "";
   if (run.code !== 0) {
     note = `handler exited with ${run.code}`;
-    log(`${label}: ${note}; last log lines:\n${run.stderr.split("\n").slice(-8).join("\n")}`);
+    log(`${name}: ${note}; last log lines:\n${run.stderr.split("\n").slice(-8).join("\n")}`);
   }
-  return { scenario: label, events: stored, wallSeconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, peakRssMB: run.peakRssMB, teleportCpu, receiverCpu, note };
+  // The handler's own summary line: recordings it finished (missing ones are not counted).
+  const sessions = Number(/(\d+) sessions delivered/.exec(run.stderr)?.[1] ?? 0);
+  const floorSeconds = wan && shape ? rttFloorSeconds({ ...shape, recordings: recordingsIn(shape) }, flagSettings(flags), wan) : undefined;
+  const recordingEventsRead = shape ? recordingsIn(shape) * (shape.prints + NON_PRINT_EVENTS_PER_RECORDING) : undefined;
+  return { scenario: name, events: stored, sessions, recordingEventsRead, wallSeconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, peakRssMB: run.peakRssMB, teleportCpu, receiverCpu, floorSeconds, note };
+}
+
+/** Sessions of the log that have a recording, by the fake's own rule (the others answer NOT_FOUND). */
+function recordingsIn(shape: LogShape): number {
+  const log = new FakeEventLog({ events: shape.events, sessions: shape.sessions });
+  let n = 0;
+  for (let k = 0; k < log.sessions; k++) if (log.hasRecording(k)) n++;
+  return n;
+}
+
+/** The handler settings the floor depends on: the flags given, else the handler's defaults. */
+function flagSettings(flags: string[]): { batch: number; fluentdBatchSize: number; concurrency: number } {
+  const flag = (name: string, fallback: number) => {
+    const at = flags.indexOf(`--${name}`);
+    return at >= 0 ? Number(flags[at + 1]) : fallback;
+  };
+  return { batch: flag("batch", 20), fluentdBatchSize: flag("fluentd-batch-size", 100), concurrency: flag("concurrency", 5) };
 }
 
 async function main(): Promise<void> {
-  const bin = await compile();
+  const variants: Variant[] = [{ tag: "", bin: await compile() }];
+  if (a.baseline) variants.push({ tag: " [before]", bin: a.baseline });
+  if (a.smol) variants.push({ tag: " [--smol]", bin: a.smol });
   const rows: Row[] = [];
+  /** Runs one scenario with every build, side by side. */
+  const each = async (
+    teleport: { helper: Helper<TeleportInfo>; start: string },
+    label: string,
+    flags: string[],
+    shape?: LogShape,
+    wan?: Wan,
+  ): Promise<Row[]> => {
+    const out: Row[] = [];
+    for (const v of variants) out.push(await scenario(v, teleport, label, flags, shape, wan));
+    rows.push(...out);
+    return out;
+  };
+  const withTeleport = async (name: string, flags: string[], body: (t: { helper: Helper<TeleportInfo>; start: string }) => Promise<void>) => {
+    const teleport = await startTeleport(name, flags);
+    try {
+      await body(teleport);
+    } finally {
+      await teleport.helper.stop();
+    }
+  };
 
-  let ra: Row | undefined;
-  let rb: Row | undefined;
+  let ra: Row[] = [];
+  let rb: Row[] = [];
 
   if (wanted("a") || wanted("b") || wanted("b2")) {
-    const audit = await startTeleport("audit", ["--events", String(EVENTS), "--sessions", "0"]);
-    try {
-      if (wanted("a")) rows.push((ra = await scenario(bin, audit, "(a) audit, fluentd-batch-size 1", ["--fluentd-batch-size", "1"])));
-      if (wanted("b")) rows.push((rb = await scenario(bin, audit, "(b) audit, default batching", [])));
-      if (wanted("b2")) rows.push(await scenario(bin, audit, "(b′) audit, default batching, --batch 500", ["--batch", "500"]));
-    } finally {
-      await audit.helper.stop();
-    }
+    await withTeleport("audit", ["--events", String(EVENTS), "--sessions", "0"], async (audit) => {
+      if (wanted("a")) ra = await each(audit, "(a) audit, fluentd-batch-size 1", ["--fluentd-batch-size", "1"]);
+      if (wanted("b")) rb = await each(audit, "(b) audit, default batching", []);
+      if (wanted("b2")) await each(audit, "(b′) audit, default batching, --batch 500", ["--batch", "500"]);
+    });
   }
 
   if (wanted("c")) {
-    const big = await startTeleport("big", ["--events", String(BIG_EVENTS), "--sessions", "0"]);
-    try {
-      rows.push(await scenario(bin, big, "(c) audit, large log", []));
-    } finally {
-      await big.helper.stop();
-    }
+    await withTeleport("big", ["--events", String(BIG_EVENTS), "--sessions", "0"], async (big) => {
+      await each(big, "(c) audit, large log", []);
+    });
   }
 
   if (wanted("d")) {
     // Four audit events carry the one session.upload; the recording is the first session's.
-    const recording = await startTeleport("recording", ["--events", "4", "--sessions", "1", "--large-recording-mb", String(RECORDING_MB)]);
-    try {
+    await withTeleport("recording", ["--events", "4", "--sessions", "1", "--large-recording-mb", String(RECORDING_MB)], async (recording) => {
       // print is skipped by default; here the recording's bulk is exactly what is measured.
       const flags = ["--skip-session-types", "desktop.recording"];
-      rows.push({ ...(await scenario(bin, recording, `(d) one ${RECORDING_MB} MB session recording`, flags)), note: "events = recording events + 4 audit" });
-    } finally {
-      await recording.helper.stop();
-    }
+      for (const r of await each(recording, `(d) one ${RECORDING_MB} MB session recording`, flags)) r.note = "events = recording events + 4 audit";
+    });
   }
 
-  const coldMs = wanted("e") ? await medianWallMs([bin, "version"], COLD_RUNS) : undefined;
-  const ratio = ra && rb ? rb.events / rb.wallSeconds / (ra.events / ra.wallSeconds) : undefined;
+  const mixed: LogShape = { events: MIXED_EVENTS, sessions: Math.round(MIXED_EVENTS / 10), prints: MIXED_PRINTS };
+  const mixedFlags = ["--events", String(mixed.events), "--sessions", String(mixed.sessions), "--prints", String(mixed.prints)];
+  if (wanted("f")) {
+    // The same number of audit events without sessions, so (f)'s per-session cost is what the
+    // sessions add (the "audit cost subtracted" of the target).
+    const auditOnly: Row[] = [];
+    await withTeleport("mixed-audit", ["--events", String(mixed.events), "--sessions", "0"], async (t) => {
+      auditOnly.push(...(await each(t, "(f₀) audit only, (f)'s size", [])));
+    });
+    await withTeleport("mixed", mixedFlags, async (t) => {
+      const rows = await each(t, `(f) mixed log, ${thousands(mixed.sessions)} sessions`, [], mixed);
+      rows.forEach((r, i) => (r.auditCpuSeconds = auditOnly[i]?.cpuSeconds));
+    });
+  }
+
+  if (wanted("f2")) {
+    const heavy: LogShape = { events: HEAVY_SESSIONS * 10, sessions: HEAVY_SESSIONS, prints: HEAVY_PRINTS };
+    await withTeleport("print-heavy", ["--events", String(heavy.events), "--sessions", String(heavy.sessions), "--prints", String(heavy.prints)], async (t) => {
+      await each(t, `(f′) ${HEAVY_SESSIONS} print-heavy recordings`, [], heavy);
+    });
+  }
+
+  if (wanted("g")) {
+    await withTeleport("wan", mixedFlags, async (t) => {
+      const wan = `${WAN.teleportRttMs} ms RTT to Teleport, ${WAN.fluentdRttMs} ms to Fluentd`;
+      await each(t, `(g) (f) over a WAN (${wan}), defaults`, [], mixed, WAN);
+      await each(t, "(g) same, --batch 500 --concurrency 50", ["--batch", "500", "--concurrency", "50"], mixed, WAN);
+      // The Go tool's design: one POST per event, five sessions at a time (its defaults otherwise).
+      if (a["go-design"]) rows.push(await scenario(variants[0]!, t, "(g) same, the Go tool's design: --fluentd-batch-size 1", ["--fluentd-batch-size", "1"], mixed, WAN));
+    });
+  }
+
+  const coldMs = wanted("e") ? await medianWallMs([variants[0]!.bin, "version"], COLD_RUNS) : undefined;
+  const ratio = ra[0] && rb[0] ? rb[0].events / rb[0].wallSeconds / (ra[0].events / ra[0].wallSeconds) : undefined;
 
   const report = [
     `Machine: ${describeMachine()}.`,
-    `Measured with ${(await measureMethod())}; events are what the receiver stored.`,
+    `Measured with ${(await measureMethod())}; events are what the receiver stored, sessions what the handler reported delivered.`,
     "",
     table(rows),
     "",
+    ...notes(rows),
     ...(ratio === undefined ? [] : [`- (b)/(a) throughput ratio: ${ratio.toFixed(1)}×`]),
     ...(coldMs === undefined ? [] : [`- (e) \`version\` cold start, median of ${COLD_RUNS}: ${coldMs.toFixed(0)} ms`]),
   ].join("\n");
@@ -159,6 +276,8 @@ async function main(): Promise<void> {
     log(`wrote ${OUT}`);
   }
 }
+
+const thousands = (n: number) => Math.round(n).toLocaleString("en-US");
 
 async function measureMethod(): Promise<string> {
   return (await measure(["true"])).method;

@@ -244,9 +244,15 @@ export class FakeEventLog {
     return k % 7 !== 6;
   }
 
+  /** Built on first use: a scan per stream costs thousands of ids per call with thousands of sessions. */
+  private sessionIndexes: Map<string, number> | undefined;
+
   sessionIndexOf(sid: string): number | undefined {
-    for (let k = 0; k < this.sessions; k++) if (this.sessionId(k) === sid) return k;
-    return undefined;
+    if (!this.sessionIndexes) {
+      this.sessionIndexes = new Map();
+      for (let k = 0; k < this.sessions; k++) this.sessionIndexes.set(this.sessionId(k), k);
+    }
+    return this.sessionIndexes.get(sid);
   }
 
   typeAt(i: number): string {
