@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { RawEventUnstructured } from "../gen/teleport_event_handler/v1/raw_events_pb.ts";
@@ -72,15 +73,39 @@ function observed(err: unknown, signal?: AbortSignal): TeleportError {
   return e;
 }
 
-function toAuditEvent(item: RawEventUnstructured): AuditEvent {
-  return {
-    id: item.id,
-    type: item.type,
-    time: item.time ? timestampDate(item.time) : new Date(0),
-    index: Number(item.index),
-    json: item.unstructured.length > 0 ? decodeStruct(item.unstructured) : {},
-  };
+/**
+ * An event whose payload is decoded when first read. The type and index come with the envelope,
+ * so what is skipped by type (print and desktop.recording in recordings, filtered audit types)
+ * is never turned into JSON: in a print-heavy recording that was most of the handler's CPU.
+ */
+class LazyEvent implements AuditEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly time: Date;
+  readonly index: number;
+  private payload: Uint8Array | undefined;
+  private decoded: JsonObject | undefined;
+
+  constructor(item: RawEventUnstructured) {
+    this.id = item.id;
+    this.type = item.type;
+    this.time = item.time ? timestampDate(item.time) : new Date(0);
+    this.index = Number(item.index);
+    this.payload = item.unstructured;
+  }
+
+  get json(): JsonObject {
+    if (this.decoded === undefined) {
+      const bytes = this.payload!;
+      this.decoded = bytes.length > 0 ? decodeStruct(bytes) : {};
+      // The bytes are a view of the response buffer: drop it once the object stands for it.
+      this.payload = undefined;
+    }
+    return this.decoded;
+  }
 }
+
+const toAuditEvent = (item: RawEventUnstructured): AuditEvent => new LazyEvent(item);
 
 /**
  * The key is ready as soon as the response is; the payloads are decoded when first read. A reader

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createClient } from "@connectrpc/connect";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { createTeleportSource, TeleportError, type AuditEvent, type TeleportSourceHandle } from "../../src/teleport/index.ts";
+import { TeleportClient } from "../../src/teleport/client.ts";
+import { RawAuditLogService } from "../../src/teleport/raw-audit-log.ts";
 import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
 import { SESSION_UPLOAD_INDEX } from "../../scripts/fakes/fake-events.ts";
 
@@ -242,5 +244,29 @@ describe("bulk export", () => {
       await s.close();
       await bulk.stop();
     }
+  });
+});
+
+describe("decoding", () => {
+  test("an event's payload is decoded only when read, so an event skipped by type never is", async () => {
+    // A Struct entry declaring 127 bytes and carrying none: decoding it fails, reading type and index must not.
+    const broken = new Uint8Array([0x0a, 0x7f]);
+    const transport = createRouterTransport(({ service }) =>
+      service(RawAuditLogService, {
+        async *streamUnstructuredSessionEvents() {
+          yield { type: "print", id: "p1", index: 2n, unstructured: broken };
+        },
+        async getUnstructuredEvents() {
+          return { items: [{ type: "kube.request", id: "k1", index: 0n, unstructured: broken }], lastKey: "" };
+        },
+      }),
+    );
+    const client = new TeleportClient(transport);
+    const [print] = await collect(client.sessionEvents("s1", 0));
+    expect([print!.type, print!.index, print!.id]).toEqual(["print", 2, "p1"]);
+    expect(() => print!.json).toThrow(/truncated Struct/);
+    const page = await client.searchEvents({ from: START, to: END, types: [], limit: 10, startKey: "" });
+    expect(page.events.map((e) => e.type)).toEqual(["kube.request"]);
+    expect(() => page.events[0]!.json).toThrow(/truncated Struct/);
   });
 });
