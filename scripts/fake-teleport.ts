@@ -5,7 +5,8 @@
  * SIGINT/SIGTERM. Example:
  *   bun scripts/fake-teleport.ts --events 1000000 --days 5 --sessions 50 --bulk --out .demo/teleport
  * --failed-login-burst N appends N failed logins of one user ending about now (for auto-locking);
- * the locks clients created are listed on stderr at shutdown.
+ * the locks clients created are listed on stderr at shutdown. --warm-recordings encodes every
+ * recording at start, so streaming them costs the fake next to nothing (benchmarks).
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
@@ -31,6 +32,7 @@ const { values: a } = parseArgs({
     "append-rate": { type: "string" },
     "large-recording-mb": { type: "string" },
     "failed-login-burst": { type: "string" },
+    "warm-recordings": { type: "boolean", default: false },
     out: { type: "string" },
   },
   strict: true,
@@ -67,6 +69,7 @@ const fake = await startFakeTeleport({
   appendRate: num("append-rate", a["append-rate"]),
   largeRecordingBytes: largeMb ? largeMb * 1024 * 1024 : undefined,
   failedLoginBurst: num("failed-login-burst", a["failed-login-burst"]),
+  warmRecordings: a["warm-recordings"],
 });
 
 console.log(

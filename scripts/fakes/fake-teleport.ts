@@ -5,7 +5,11 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { fromBinary } from "@bufbuild/protobuf";
-import { GetUnstructuredEventsRequestSchema, type GetUnstructuredEventsRequest } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
+import {
+  GetUnstructuredEventsRequestSchema,
+  StreamUnstructuredSessionEventsRequestSchema,
+  type GetUnstructuredEventsRequest,
+} from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
 import type { RawEventUnstructured } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
 import { RawAuditLogService } from "../../src/teleport/raw-audit-log.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
@@ -45,6 +49,12 @@ export interface FakeTeleportOptions extends EventLogOptions {
   pki?: TestPki;
   /** Where the identity files go; the PKI directory by default. */
   outDir?: string;
+  /**
+   * Encodes every recording once at start (benchmarks): streams are then served in one write, so
+   * thousands of print events cost the fake next to nothing while the handler is measured. The
+   * large recording is left out (it is generated while streaming, to keep the fake small).
+   */
+  warmRecordings?: boolean;
 }
 
 /** An accepted UpsertLock, with Kind and Version as the client sent them (Teleport would force them). */
@@ -70,7 +80,7 @@ export interface FakeTeleport {
   locks: RecordedLock[];
   /** Calls per method name, including rejected ones. */
   calls: Record<string, number>;
-  /** GetUnstructuredEvents requests the hot path served (the rest went through the connect router). */
+  /** Requests the hot path served: GetUnstructuredEvents, and warmed recordings (the rest went through the connect router). */
   readonly hotPathCalls: number;
   /** Every admitted StreamUnstructuredSessionEvents request, in call order. */
   sessionStreams: { sessionId: string; startIndex: number }[];
@@ -237,6 +247,34 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     return bytes;
   };
 
+  /** StreamUnstructuredSessionEvents after admission: bookkeeping, then the recording's session or NOT_FOUND. */
+  function recordingOf(req: { sessionId: string; startIndex: number }): number {
+    sessionStreams.push({ sessionId: req.sessionId, startIndex: req.startIndex });
+    const k = log.sessionIndexOf(req.sessionId);
+    if (k === undefined || !log.hasRecording(k)) throw new ConnectError(`session recording ${req.sessionId} not found`, Code.NotFound);
+    return k;
+  }
+
+  /** Recordings as gRPC frames back to back, with where each event's frame starts (by `ei`). */
+  const warmed = new Map<number, { frames: Buffer; offsets: number[] }>();
+  if (opts.warmRecordings) {
+    for (let k = 0; k < log.sessions; k++) {
+      if (!log.hasRecording(k) || (k === 0 && log.largeRecordingBytes > 0)) continue;
+      const messages = [...log.recording(k)].map((e) => encodeRawEvent(toProto(e)));
+      const frames = Buffer.allocUnsafe(messages.reduce((n, m) => n + 5 + m.length, 0));
+      const offsets: number[] = [];
+      let at = 0;
+      for (const m of messages) {
+        offsets.push(at);
+        frames[at] = 0;
+        frames.writeUInt32BE(m.length, at + 1);
+        frames.set(m, at + 5);
+        at += 5 + m.length;
+      }
+      warmed.set(k, { frames, offsets });
+    }
+  }
+
   /** GetUnstructuredEvents after admission: the log positions of the page, and the next page's key. */
   function eventsPage(req: GetUnstructuredEventsRequest): { positions: number[]; lastKey: string } {
     if (req.limit > EVENTS_MAX_LIMIT) throw new ConnectError(`limit ${req.limit} exceeds the maximum of ${EVENTS_MAX_LIMIT}`, Code.InvalidArgument);
@@ -267,9 +305,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
 
       async *streamUnstructuredSessionEvents(req, ctx) {
         await admit("StreamUnstructuredSessionEvents", ctx);
-        sessionStreams.push({ sessionId: req.sessionId, startIndex: req.startIndex });
-        const k = log.sessionIndexOf(req.sessionId);
-        if (k === undefined || !log.hasRecording(k)) throw new ConnectError(`session recording ${req.sessionId} not found`, Code.NotFound);
+        const k = recordingOf(req);
         for await (const e of faulty(ctx, log.recording(k, req.startIndex))) yield toProto(e);
       },
 
@@ -353,6 +389,19 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
       const { positions, lastKey } = eventsPage(fromBinary(GetUnstructuredEventsRequestSchema, bytes));
       return encodeEventsPage(positions.map(encodedEvent), lastKey);
     },
+  }, {
+    [`/${RawAuditLogService.typeName}/${RawAuditLogService.method.streamUnstructuredSessionEvents.name}`]: {
+      // A warmed recording in one write; a stream-drop fault needs the item-by-item path.
+      accept: () => warmed.size > 0 && dropNext === undefined && opts.dropStreamsAfter === undefined,
+      serve: async (bytes, call) => {
+        await admitCall("StreamUnstructuredSessionEvents", call.headers["version"] as string | undefined, call.session);
+        const req = fromBinary(StreamUnstructuredSessionEventsRequestSchema, bytes);
+        const k = recordingOf(req);
+        const recording = warmed.get(k);
+        if (!recording) throw new ConnectError(`fake: recording of session ${req.sessionId} was not warmed`, Code.Internal);
+        return recording.frames.subarray(recording.offsets[req.startIndex] ?? recording.frames.length);
+      },
+    },
   });
   // A handshake that fails (no or foreign client certificate) must not crash the fake.
   server.on("tlsClientError", () => {});
@@ -390,7 +439,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     calls,
     sessionStreams,
     get hotPathCalls() {
-      return hotPath.served;
+      return hotPath.served + hotPath.streamed;
     },
     alpnOffers,
     serverNames,

@@ -21,6 +21,16 @@ export interface FastUnaryCall {
 /** Decodes the request, serves it and returns the encoded response message; throws ConnectError. */
 export type FastUnaryHandler = (request: Uint8Array, call: FastUnaryCall) => Uint8Array | Promise<Uint8Array>;
 
+/**
+ * A server-streaming method served in one write: `serve` returns every response message already
+ * framed (5-byte prefix each, back to back), e.g. a recording encoded once. `accept` is asked when
+ * the request arrives; false leaves it to the router (e.g. while a mid-stream fault is armed).
+ */
+export interface FastStreamMethod {
+  accept(): boolean;
+  serve(request: Uint8Array, call: FastUnaryCall): Promise<Uint8Array>;
+}
+
 type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
 
 const CONTENT_TYPE = "application/grpc+proto";
@@ -43,21 +53,31 @@ function plain(headers: http2.IncomingHttpHeaders): boolean {
  * compat layer, registered when the request handler was): requests for `handlers`' paths are served
  * here, every other stream goes on to those listeners unchanged.
  */
-export function installFastUnary(server: http2.Http2SecureServer, handlers: Record<string, FastUnaryHandler>): { served: number } {
-  const stats = { served: 0 };
+export function installFastUnary(
+  server: http2.Http2SecureServer,
+  handlers: Record<string, FastUnaryHandler>,
+  streams: Record<string, FastStreamMethod> = {},
+): { served: number; streamed: number } {
+  const stats = { served: 0, streamed: 0 };
   const fallback = server.listeners("stream") as StreamListener[];
   server.removeAllListeners("stream");
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
-    const handler = handlers[headers[":path"] ?? ""];
+    const path = headers[":path"] ?? "";
+    const handler = handlers[path];
+    const streaming = streams[path];
     if (handler && plain(headers)) {
       stats.served++;
-      serve(stream, headers, handler);
+      serve(stream, headers, handler, false);
+    } else if (streaming && plain(headers) && streaming.accept()) {
+      stats.streamed++;
+      serve(stream, headers, (request, call) => streaming.serve(request, call), true);
     } else for (const listener of fallback) listener.call(server, stream, headers, flags, rawHeaders);
   });
   return stats;
 }
 
-function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, handler: FastUnaryHandler): void {
+/** `framed`: the handler's answer is already a sequence of framed messages (a server stream). */
+function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, handler: FastUnaryHandler, framed: boolean): void {
   const chunks: Buffer[] = [];
   stream.on("data", (chunk: Buffer) => chunks.push(chunk));
   stream.on("error", () => {});
@@ -67,11 +87,11 @@ function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeade
     try {
       answer = handler(unframe(body), { headers, session: stream.session });
     } catch (err) {
-      reply(stream, undefined, err);
+      reply(stream, undefined, err, framed);
       return;
     }
-    if (answer instanceof Uint8Array) reply(stream, answer, undefined);
-    else answer.then((message) => reply(stream, message, undefined), (err: unknown) => reply(stream, undefined, err));
+    if (answer instanceof Uint8Array) reply(stream, answer, undefined, framed);
+    else answer.then((message) => reply(stream, message, undefined, framed), (err: unknown) => reply(stream, undefined, err, framed));
   });
 }
 
@@ -85,7 +105,7 @@ function unframe(body: Buffer): Uint8Array {
   return body.subarray(5);
 }
 
-function reply(stream: http2.ServerHttp2Stream, message: Uint8Array | undefined, err: unknown): void {
+function reply(stream: http2.ServerHttp2Stream, message: Uint8Array | undefined, err: unknown, framed: boolean): void {
   // A fault may have dropped the connection, or the client may have cancelled.
   if (stream.destroyed || stream.closed) return;
   const trailers: http2.OutgoingHttpHeaders = { "grpc-status": "0" };
@@ -98,6 +118,10 @@ function reply(stream: http2.ServerHttp2Stream, message: Uint8Array | undefined,
   stream.once("wantTrailers", () => stream.sendTrailers(trailers));
   if (message === undefined) {
     stream.end();
+    return;
+  }
+  if (framed) {
+    stream.end(message);
     return;
   }
   const frame = Buffer.allocUnsafe(5 + message.length);

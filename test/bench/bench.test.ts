@@ -14,6 +14,7 @@ test("bench --quick runs every scenario and writes its table between the markers
       join(ROOT, "node_modules/.bin/bun"), "scripts/bench.ts", "--quick",
       "--binary", await compiledBinary(),
       "--events", "300", "--big-events", "400", "--recording-mb", "1", "--cold-runs", "2",
+      "--mixed-events", "200", "--heavy-sessions", "3",
       "--out", out,
     ],
     { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
@@ -33,4 +34,20 @@ test("bench --quick runs every scenario and writes its table between the markers
   expect(written).toContain("Hand-written analysis that must survive.");
   expect(written).toContain(rows[0]!);
   expect(written).toMatch(/Machine: \d+ CPUs/);
-}, 60_000);
+
+  // The real-world scenarios: 200 audit events with 20 sessions (18 with a recording), 3
+  // print-heavy recordings, and the WAN runs with the floor the round trips allow.
+  const cells = (prefix: string) => stdout.split("\n").filter((l) => l.startsWith(`| ${prefix}`)).map((l) => l.split("|").map((c) => c.trim()));
+  const [mixed] = cells("(f) mixed");
+  expect(mixed?.slice(2, 4)).toEqual([String(200 + 18 * 3), "18"]);
+  const [heavy] = cells("(f′)");
+  expect(heavy?.[3]).toBe("3");
+  const wan = cells("(g)");
+  expect(wan).toHaveLength(3);
+  for (const row of wan) {
+    expect(row[3]).toBe("18");
+    expect(Number(row[5])).toBeGreaterThan(0);
+  }
+  expect(stdout).toMatch(/faster than the Go tool's design in the same run/);
+  expect(stdout).toMatch(/handler CPU s per 1k recording events read/);
+}, 180_000);

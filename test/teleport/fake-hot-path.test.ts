@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import http2 from "node:http2";
-import { GetUnstructuredEventsRequestSchema } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
+import { GetUnstructuredEventsRequestSchema, StreamUnstructuredSessionEventsRequestSchema } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
 import { loadCredentials } from "../../src/teleport/index.ts";
 import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
 
@@ -32,9 +32,9 @@ function frame(message: Uint8Array): Buffer {
   return out;
 }
 
-function call(body: Buffer, extra: http2.OutgoingHttpHeaders): Promise<Answer> {
+function call(body: Buffer, extra: http2.OutgoingHttpHeaders, path = PATH, on = session): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = session.request({ ":method": "POST", ":path": PATH, "content-type": "application/grpc", te: "trailers", ...extra });
+    const req = on.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...extra });
     const answer: Answer = { status: undefined, contentType: undefined, body: Buffer.alloc(0), trailers: {} };
     const chunks: Buffer[] = [];
     req.on("response", (h) => {
@@ -130,5 +130,48 @@ describe("the fake Teleport's hot path answers byte for byte as the connect rout
       expect(hot.trailers["grpc-status"]).not.toBe("0");
       expect(hot.body.length).toBe(0);
     }
+  });
+});
+
+describe("warmed recordings: one write answers as the connect router streams them", () => {
+  const STREAM = "/teleport.auditlog.v1.AuditLogService/StreamUnstructuredSessionEvents";
+  let warm: FakeTeleport;
+  let warmSession: http2.ClientHttp2Session;
+
+  beforeAll(async () => {
+    warm = await startFakeTeleport({ events: 80, days: 3, start: START, sessions: 8, printsPerSession: 9, warmRecordings: true });
+    const creds = loadCredentials({ identityFile: warm.identity.identityFile });
+    warmSession = http2.connect(warm.url, { key: creds.keyPem, cert: creds.certPem, ca: creds.caPems, servername: "teleport.cluster.local" });
+  });
+
+  afterAll(async () => {
+    warmSession.close();
+    await warm.stop();
+  });
+
+  const streamRequest = (sessionId: string, startIndex: number) =>
+    frame(toBinary(StreamUnstructuredSessionEventsRequestSchema, create(StreamUnstructuredSessionEventsRequestSchema, { sessionId, startIndex })));
+
+  test("whole recordings, resumed ones, one past the end, a missing one and an unknown id", async () => {
+    const cases: [string, number][] = [
+      [warm.log.sessionId(1), 0],
+      [warm.log.sessionId(2), 4],
+      [warm.log.sessionId(2), 12],
+      [warm.log.sessionId(3), 99],
+      [warm.log.sessionId(6), 0], // no recording (k % 7 == 6): NOT_FOUND
+      ["00000000-0000-4000-a000-000000000000", 0],
+    ];
+    for (const [sid, startIndex] of cases) {
+      const hotBefore = warm.hotPathCalls;
+      const hot = await call(streamRequest(sid, startIndex), { version: "17.0.0" }, STREAM, warmSession);
+      expect(warm.hotPathCalls).toBe(hotBefore + 1);
+      const routed = await call(streamRequest(sid, startIndex), { version: "17.0.0", "grpc-timeout": "30S" }, STREAM, warmSession);
+      expect(hot).toEqual(routed);
+    }
+    const whole = await call(streamRequest(warm.log.sessionId(1), 0), { version: "17.0.0" }, STREAM, warmSession);
+    expect(whole.trailers["grpc-status"]).toBe("0");
+    expect(whole.body.length).toBeGreaterThan(12 * 50);
+    const missing = await call(streamRequest(warm.log.sessionId(6), 0), { version: "17.0.0" }, STREAM, warmSession);
+    expect(missing.trailers["grpc-status"]).toBe("5");
   });
 });
