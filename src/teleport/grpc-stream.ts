@@ -7,10 +7,6 @@ import {
   createMethodUrl,
   encodeEnvelope,
   getAbortSignalReason,
-  pipe,
-  transformDecompressEnvelope,
-  transformParseEnvelope,
-  transformSplitEnvelope,
   type UniversalClientFn,
 } from "@connectrpc/connect/protocol";
 import { requestHeaderWithCompression, validateResponseWithCompression, validateTrailer } from "@connectrpc/connect/protocol-grpc";
@@ -39,6 +35,46 @@ export interface GrpcStreamOptions {
   httpClient: UniversalClientFn;
   /** Headers every call carries (Teleport's `version`). */
   header?: Record<string, string>;
+  /** Decoders by output message type name, used instead of the runtime's fromBinary. */
+  decoders?: ReadonlyMap<string, (bytes: Uint8Array) => unknown>;
+}
+
+const COMPRESSED = 0b1;
+
+/**
+ * Splits gRPC's length-prefixed messages out of the body chunks, as connect's envelope decoder
+ * does (same limits and errors). It runs inside the one loop that reads the body: connect's
+ * three-stage pipeline of down-levelled async generators cost more per message than decoding
+ * a skipped print event.
+ */
+class Envelopes {
+  private buf: Uint8Array = new Uint8Array(0);
+
+  push(chunk: Uint8Array): void {
+    if (this.buf.length === 0) {
+      this.buf = chunk;
+      return;
+    }
+    const joined = new Uint8Array(this.buf.length + chunk.length);
+    joined.set(this.buf);
+    joined.set(chunk, this.buf.length);
+    this.buf = joined;
+  }
+
+  /** The next whole message, or undefined until more bytes arrive. */
+  next(): { flags: number; data: Uint8Array } | undefined {
+    const { buf } = this;
+    if (buf.length < 5) return undefined;
+    const length = ((buf[1]! << 24) >>> 0) + (buf[2]! << 16) + (buf[3]! << 8) + buf[4]!;
+    if (length > READ_MAX_BYTES) throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${READ_MAX_BYTES}`, Code.ResourceExhausted);
+    if (buf.length < 5 + length) return undefined;
+    this.buf = buf.subarray(5 + length);
+    return { flags: buf[0]!, data: buf.subarray(5, 5 + length) };
+  }
+
+  get leftover(): number {
+    return this.buf.length;
+  }
 }
 
 async function firstOf<T>(input: AsyncIterable<T>): Promise<T> {
@@ -96,20 +132,26 @@ export function createServerStream(opts: GrpcStreamOptions): Transport["stream"]
     }
 
     const { header: responseHeader, trailer, body } = res;
+    const parse = (opts.decoders?.get(method.output.typeName) ?? ((bytes: Uint8Array) => serialization.getO(true).parse(bytes))) as (
+      bytes: Uint8Array,
+    ) => MessageShape<O>;
     async function* messages(): AsyncGenerator<MessageShape<O>> {
       try {
-        const parsed = pipe(
-          body,
-          transformSplitEnvelope(READ_MAX_BYTES),
-          transformDecompressEnvelope(compression ?? null, READ_MAX_BYTES),
-          transformParseEnvelope<MessageShape<O>>(serialization.getO(true)),
-          { propagateDownStreamError: true },
-        );
-        for await (const message of parsed) {
-          // One network chunk can hold several messages: none is delivered once the call is aborted.
-          if (call.signal.aborted) throw getAbortSignalReason(call.signal);
-          yield message;
+        const envelopes = new Envelopes();
+        for await (const chunk of body) {
+          envelopes.push(chunk);
+          for (let env = envelopes.next(); env; env = envelopes.next()) {
+            // One network chunk can hold several messages: none is delivered once the call is aborted.
+            if (call.signal.aborted) throw getAbortSignalReason(call.signal);
+            let { data } = env;
+            if (env.flags & COMPRESSED) {
+              if (!compression) throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal);
+              data = await compression.decompress(data, READ_MAX_BYTES);
+            }
+            yield parse(data);
+          }
         }
+        if (envelopes.leftover > 0) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
         if (!foundStatus) validateTrailer(trailer, responseHeader);
       } catch (err) {
         throw failure(err);

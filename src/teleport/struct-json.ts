@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { RawEventUnstructured, RawExportEventUnstructured } from "../gen/teleport_event_handler/v1/raw_events_pb.ts";
 
 /**
  * Decodes an encoded google.protobuf.Struct straight into the JSON object it stands for, the way
@@ -15,6 +16,22 @@ export function decodeStruct(bytes: Uint8Array): JsonObject {
   return r.struct(bytes.length);
 }
 
+/**
+ * Decodes a RawEventUnstructured (EventUnstructured on the wire) the way fromBinary does, without
+ * the runtime's reflection: type, id, time and index, with the Struct left as bytes for
+ * decodeStruct. A recording is mostly print events that are skipped by type, so for them this
+ * envelope is all the decoding there is.
+ */
+export function decodeRawEvent(bytes: Uint8Array): RawEventUnstructured {
+  return new Reader(bytes).rawEvent();
+}
+
+/** RawExportEventUnstructured: the event as above, and the cursor that resumes after it. */
+export function decodeRawExportEvent(bytes: Uint8Array): RawExportEventUnstructured {
+  return new Reader(bytes).rawExportEvent();
+}
+
+const EMPTY = new Uint8Array(0);
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
 class Reader {
@@ -39,6 +56,71 @@ class Reader {
       shift += 7;
       if (shift > 63) throw new Error("malformed Struct: varint too long");
     }
+  }
+
+  /** A signed 64-bit varint (negative ones take ten bytes, two's complement). */
+  private int64(): bigint {
+    const start = this.pos;
+    const n = this.varint();
+    if (this.pos - start < 8) return BigInt(n); // under 2^49: exact as a number
+    let v = 0n;
+    for (let i = this.pos - 1; i >= start; i--) v = (v << 7n) | BigInt(this.buf[i]! & 0x7f);
+    return BigInt.asIntN(64, v);
+  }
+
+  rawExportEvent(): RawExportEventUnstructured {
+    const out: RawExportEventUnstructured = { $typeName: "teleport_event_handler.v1.RawExportEventUnstructured", cursor: "" };
+    while (this.pos < this.buf.length) {
+      const tag = this.varint();
+      if (tag === 0x0a) {
+        const end = this.delimited();
+        out.event = this.rawEvent(end);
+      } else if (tag === 0x12) out.cursor = this.string(this.delimited());
+      else this.skip(tag & 7);
+    }
+    if (this.pos !== this.buf.length) throw new Error("truncated event: field past the end");
+    return out;
+  }
+
+  rawEvent(end = this.buf.length): RawEventUnstructured {
+    const out: RawEventUnstructured = { $typeName: "teleport_event_handler.v1.RawEventUnstructured", type: "", id: "", index: 0n, unstructured: EMPTY };
+    while (this.pos < end) {
+      const tag = this.varint();
+      switch (tag) {
+        case 0x0a:
+          out.type = this.string(this.delimited());
+          break;
+        case 0x12:
+          out.id = this.string(this.delimited());
+          break;
+        case 0x1a: {
+          const timeEnd = this.delimited();
+          const time = { $typeName: "google.protobuf.Timestamp" as const, seconds: 0n, nanos: 0 };
+          while (this.pos < timeEnd) {
+            const t = this.varint();
+            if (t === 0x08) time.seconds = this.int64();
+            else if (t === 0x10) time.nanos = Number(BigInt.asIntN(32, BigInt(this.varint())));
+            else this.skip(t & 7);
+          }
+          this.pos = timeEnd;
+          out.time = time;
+          break;
+        }
+        case 0x20:
+          out.index = this.int64();
+          break;
+        case 0x2a: {
+          const fieldEnd = this.delimited();
+          out.unstructured = this.buf.subarray(this.pos, fieldEnd);
+          this.pos = fieldEnd;
+          break;
+        }
+        default:
+          this.skip(tag & 7);
+      }
+    }
+    if (this.pos !== end) throw new Error("truncated event: field past the end");
+    return out;
   }
 
   /** The end offset of the length-delimited field that starts here. */

@@ -2,6 +2,7 @@ import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport, createNodeHttpClient } from "@connectrpc/connect-node";
 import type { TeleportCredentials } from "./credentials.ts";
 import { createServerStream } from "./grpc-stream.ts";
+import { RAW_STREAM_DECODERS } from "./raw-audit-log.ts";
 
 /**
  * The gRPC connection to Teleport: HTTP/2 over mutual TLS, as Teleport's Go API client makes it.
@@ -96,6 +97,7 @@ export class SwappableTransport implements Transport {
       baseUrl,
       httpClient: createNodeHttpClient({ httpVersion: "2", sessionProvider: () => session }),
       header: { version: TELEPORT_API_VERSION },
+      decoders: RAW_STREAM_DECODERS,
     });
     const gen: Generation = { transport, stream, session, inFlight: 0, retired: false };
     this.generations.add(gen);

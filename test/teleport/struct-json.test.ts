@@ -2,8 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
 import { StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { EventsUnstructuredSchema } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
-import { RawEventsUnstructuredSchema } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
-import { decodeStruct } from "../../src/teleport/struct-json.ts";
+import {
+  RawEventsUnstructuredSchema,
+  RawEventUnstructuredSchema,
+  RawExportEventUnstructuredSchema,
+} from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
+import { decodeRawEvent, decodeRawExportEvent, decodeStruct } from "../../src/teleport/struct-json.ts";
 import { encodeStruct } from "../../scripts/fakes/struct-encode.ts";
 import { FakeEventLog } from "../../scripts/fakes/fake-events.ts";
 
@@ -74,5 +78,38 @@ describe("decodeStruct", () => {
   test("truncated input fails loudly instead of returning half an event", () => {
     const bytes = toBinary(StructSchema, structOf({ key: "value that is cut short" }));
     expect(() => decodeStruct(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
+  });
+});
+
+describe("decodeRawEvent and decodeRawExportEvent", () => {
+  const reference = (e: { type: string; id: string; time: { seconds: number; nanos: number }; ei: number; json: Record<string, unknown> }) =>
+    create(RawEventUnstructuredSchema, {
+      type: e.type,
+      id: e.id,
+      time: { seconds: BigInt(e.time.seconds), nanos: e.time.nanos },
+      index: BigInt(e.ei),
+      unstructured: encode(e.json),
+    });
+
+  test("read what fromBinary reads: audit events, recordings (print included), and export items with their cursor", () => {
+    const log = new FakeEventLog({ events: 200, sessions: 4, printsPerSession: 5 });
+    const events = [...Array.from({ length: log.count }, (_, i) => log.eventAt(i)), ...log.recording(0), ...log.recording(1)];
+    for (const e of events) {
+      const bytes = toBinary(RawEventUnstructuredSchema, reference(e));
+      expect(decodeRawEvent(bytes)).toEqual(fromBinary(RawEventUnstructuredSchema, bytes));
+      const exported = toBinary(RawExportEventUnstructuredSchema, create(RawExportEventUnstructuredSchema, { event: reference(e), cursor: `c-${e.id}` }));
+      expect(decodeRawExportEvent(exported)).toEqual(fromBinary(RawExportEventUnstructuredSchema, exported));
+    }
+    // Defaults left out on the wire (index 0, no time, no payload) and a negative index.
+    for (const fields of [{ type: "x" }, { id: "y", index: -5n }, {}]) {
+      const bytes = toBinary(RawEventUnstructuredSchema, create(RawEventUnstructuredSchema, fields));
+      expect(decodeRawEvent(bytes)).toEqual(fromBinary(RawEventUnstructuredSchema, bytes));
+    }
+  });
+
+  test("a truncated event fails instead of returning half of it", () => {
+    const log = new FakeEventLog({ events: 10, sessions: 1 });
+    const bytes = toBinary(RawEventUnstructuredSchema, reference(log.eventAt(3)));
+    expect(() => decodeRawEvent(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
   });
 });
