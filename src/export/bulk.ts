@@ -1,4 +1,5 @@
 import { isAbort, sleep } from "../lib/abort.ts";
+import { Wakeup } from "../lib/wakeup.ts";
 import { Semaphore } from "../lib/semaphore.ts";
 import { logger } from "../logger.ts";
 import { streamMetrics } from "../observability/metrics.ts";
@@ -145,13 +146,10 @@ export async function runBulk(job: AuditJob): Promise<void> {
     state.addBulkDate(startDate);
     dates = [startDate];
   }
-  let wake: (() => void) | undefined;
+  // A notification that comes while the loop is busy must not wait a whole poll interval: Wakeup keeps it.
+  const idle = new Wakeup();
   let failure: { error: unknown } | undefined;
-  let notified = false;
-  const onIdle = () => {
-    notified = true;
-    wake?.();
-  };
+  const onIdle = () => idle.wake();
   const onError = (error: unknown) => {
     failure ??= { error };
     onIdle();
@@ -162,9 +160,7 @@ export async function runBulk(job: AuditJob): Promise<void> {
 
   try {
     while (!stopSignal.aborted) {
-      // A notification that came while we were busy must not wait a whole poll interval.
-      if (!notified) await sleep(job.options.timeoutMs, stopSignal, (early) => (wake = early)).catch(() => undefined);
-      notified = false;
+      await idle.wait(job.options.timeoutMs, stopSignal).catch(() => undefined);
       if (failure) throw failure.error;
       if (stopSignal.aborted) break;
       const today = utcDate(new Date());

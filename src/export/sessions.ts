@@ -1,4 +1,5 @@
-import { isAbort, sleep } from "../lib/abort.ts";
+import { isAbort } from "../lib/abort.ts";
+import { Wakeup } from "../lib/wakeup.ts";
 import { Backoff } from "../lib/backoff.ts";
 import type { FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { logger, rateLimited } from "../logger.ts";
@@ -43,14 +44,16 @@ export interface SessionJobDeps {
 export class SessionExporter implements SessionQueue {
   private readonly active = new Map<string, Promise<void>>();
   private readonly failures = new Map<string, Backoff>();
-  private wakeLoop: (() => void) | undefined;
-  private wakeWaiters: (() => void) | undefined;
+  /** New or finished work for the loop. */
+  private readonly loopWakeup = new Wakeup();
+  /** Room in the backlog for the audit log waiting in `waitForRoom`. */
+  private readonly roomWakeup = new Wakeup();
   private auditFinished = false;
 
   constructor(private readonly deps: SessionJobDeps) {}
 
   wake(): void {
-    this.wakeLoop?.();
+    this.loopWakeup.wake();
   }
 
   async waitForRoom(signal?: AbortSignal): Promise<void> {
@@ -60,7 +63,7 @@ export class SessionExporter implements SessionQueue {
         logger.warn(`more than ${limit} session recordings are waiting; the audit log pauses until they are exported (consider a higher concurrency)`),
       );
       this.wake();
-      await sleep(IDLE_POLL_MS, signal, (wake) => (this.wakeWaiters = wake));
+      await this.roomWakeup.wait(IDLE_POLL_MS, signal);
     }
   }
 
@@ -90,7 +93,7 @@ export class SessionExporter implements SessionQueue {
         }
         return;
       }
-      await sleep(IDLE_POLL_MS, stopSignal, (wake) => (this.wakeLoop = wake)).catch(() => undefined);
+      await this.loopWakeup.wait(IDLE_POLL_MS, stopSignal).catch(() => undefined);
     }
     await Promise.all(this.active.values());
   }
@@ -103,7 +106,7 @@ export class SessionExporter implements SessionQueue {
     const task = this.export(s, retryMissingMs).finally(() => {
       this.active.delete(s.sid);
       this.wake();
-      this.wakeWaiters?.();
+      this.roomWakeup.wake();
     });
     this.active.set(s.sid, task);
   }
