@@ -1,6 +1,5 @@
 import type { Config } from "../config/options.ts";
 import { logger } from "../logger.ts";
-import { identityExpiry } from "../observability/metrics.ts";
 import { startMetricsServer } from "../observability/server.ts";
 import { autoLockFrom, exportOptionsFrom } from "./options.ts";
 import { fluentdSinkFrom, teleportSourceFrom } from "./parts.ts";
@@ -14,7 +13,6 @@ export async function runApp(config: Config): Promise<number> {
   // Both are built before anything runs so that bad key material fails at start-up, in one line.
   const sink = await fluentdSinkFrom(config);
   const source = await teleportSourceFrom(config);
-  identityExpiry.set(source.credentials.notAfter.getTime() / 1000);
   const metrics = config.metricsAddr ? startMetricsServer(config.metricsAddr, config.readyFailurePeriod) : undefined;
   try {
     await runWithParts({ source, sink, storage: config.storage, options: exportOptionsFrom(config), autoLock: autoLockFrom(config), handleSignals: true });
