@@ -36,7 +36,7 @@ async function exportChunk(job: AuditJob, date: string, chunk: string, cursor: s
       streamMetrics.audit.received.inc(received);
       streamMetrics.audit.filtered.inc(received - events.length);
       received = 0;
-      const segment = { events, position: { chunk: { date, chunk, cursor: position, completed } } };
+      const segment: Segment = { events, position: { kind: "chunk", progress: { date, chunk, cursor: position, completed } } };
       events = [];
       return queue.push(segment);
     };
@@ -66,7 +66,7 @@ async function exportChunk(job: AuditJob, date: string, chunk: string, cursor: s
     (err) => (err instanceof Stopped ? queue.close() : queue.fail(err)),
   );
   try {
-    await deliverSegments(queue, max, (events, position) => job.committer.deliver(events, position), job.stopSignal);
+    await deliverSegments(queue, max, (events, position) => job.delivery.deliver(events, position), job.stopSignal);
   } finally {
     local.abort();
     queue.close();
@@ -104,7 +104,7 @@ class DateExporter {
     const parallel = new Semaphore(Math.max(Math.floor(job.options.concurrency / 4), 3));
     const known = new Set<string>();
     const resumed: Promise<void>[] = [];
-    for (const c of job.state.chunks(date)) {
+    for (const c of job.state.checkpoints.chunks(date)) {
       known.add(c.chunk);
       if (!c.completed) resumed.push(parallel.run(() => exportChunk(job, date, c.chunk, c.cursor, signal)));
     }
@@ -140,10 +140,10 @@ class DateExporter {
 export async function runBulk(job: AuditJob): Promise<void> {
   const { state, stopSignal } = job;
   const startDate = utcDate(job.startTime);
-  for (const d of state.bulkDates()) if (d < startDate) state.dropBulkDate(d);
-  let dates = state.bulkDates();
+  for (const d of state.checkpoints.bulkDates()) if (d < startDate) state.checkpoints.dropBulkDate(d);
+  let dates = state.checkpoints.bulkDates();
   if (dates.length === 0) {
-    state.addBulkDate(startDate);
+    state.checkpoints.addBulkDate(startDate);
     dates = [startDate];
   }
   // A notification that comes while the loop is busy must not wait a whole poll interval: Wakeup keeps it.
@@ -166,7 +166,7 @@ export async function runBulk(job: AuditJob): Promise<void> {
       const today = utcDate(new Date());
       if (exporters.get(current)!.idle && current < today) {
         current = nextDate(current);
-        state.addBulkDate(current);
+        state.checkpoints.addBulkDate(current);
         exporters.set(current, start(current));
         job.stats.readPosition = dateStart(current);
         logger.info(`advanced the export to ${current}`);
@@ -191,6 +191,6 @@ async function pruneBacklog(exporters: Map<string, DateExporter>, state: AuditJo
     if (!exporter.idle) continue;
     await exporter.stop();
     exporters.delete(date);
-    state.dropBulkDate(date);
+    state.checkpoints.dropBulkDate(date);
   }
 }

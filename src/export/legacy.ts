@@ -40,7 +40,7 @@ export async function runLegacy(job: AuditJob): Promise<void> {
     (err) => (err instanceof Stopped ? queue.close() : queue.fail(err)),
   );
   try {
-    await deliverSegments(queue, job.options.fluentdBatchSize, (events, position) => job.committer.deliver(events, position), job.stopSignal);
+    await deliverSegments(queue, job.options.fluentdBatchSize, (events, position) => job.delivery.deliver(events, position), job.stopSignal);
   } finally {
     local.abort();
     queue.close();
@@ -57,8 +57,8 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
   const { source, state, options, stats } = job;
   const keep = auditFilter(options);
   const windowMs = options.windowSizeMs;
-  let pos: LegacyCheckpoint = state.legacyCheckpoint() ?? { windowStart: job.startTime, pageKey: "", lastEventId: "" };
-  let seek = state.seekAfter();
+  let pos: LegacyCheckpoint = state.checkpoints.legacyCheckpoint() ?? { windowStart: job.startTime, pageKey: "", lastEventId: "" };
+  let seek = state.meta.seekAfter();
   let span = windowMs;
   const ahead = new WindowReadAhead(
     source,
@@ -126,9 +126,9 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
         for (let i = 0; i < parts.length - 1; i++) {
           const part = parts[i]!;
           const partial = { windowStart: from, pageKey: pos.pageKey, lastEventId: part.at(-1)!.id };
-          if (!(await queue.push({ events: part, position: { legacy: partial, seekFinished }, more: true }))) return;
+          if (!(await queue.push({ events: part, position: { kind: "legacy", checkpoint: partial, seekFinished }, more: true }))) return;
         }
-        if (!(await queue.push({ events: parts.at(-1) ?? [], position: { legacy: end, seekFinished }, more: !caughtUp }))) return;
+        if (!(await queue.push({ events: parts.at(-1) ?? [], position: { kind: "legacy", checkpoint: end, seekFinished }, more: !caughtUp }))) return;
       }
       stats.readPosition = page.events.at(-1)?.time ?? (caughtUp ? to : stats.readPosition);
       pos = end;

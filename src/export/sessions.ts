@@ -3,11 +3,13 @@ import { Wakeup } from "../lib/wakeup.ts";
 import { Backoff } from "../lib/backoff.ts";
 import type { FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { logger, rateLimited } from "../logger.ts";
-import { countStateErrors, missingRecordings, pendingSessions, recordDelivered, streamMetrics } from "../observability/metrics.ts";
+import { sessionUrl } from "../fluentd/index.ts";
+import { countStateErrors, missingRecordings, pendingSessions, streamMetrics } from "../observability/metrics.ts";
 import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
-import { logDeadLetters, type SessionQueue } from "./audit-delivery.ts";
-import { sessionUrl, toRecord } from "./filters.ts";
+import { recordBatch } from "./acknowledge.ts";
+import type { SessionQueue } from "./audit-delivery.ts";
+import { toRecord } from "./records.ts";
 import { afterLargeGarbage } from "./gc-hint.ts";
 import {
   type ExportOptions,
@@ -58,7 +60,7 @@ export class SessionExporter implements SessionQueue {
 
   async waitForRoom(signal?: AbortSignal): Promise<void> {
     const limit = this.deps.options.concurrency * SESSION_BACKLOG_MULTIPLIER;
-    while (this.deps.state.countSessions("pending") > limit) {
+    while (this.deps.state.sessions.count("pending") > limit) {
       warnOncePerMinute("session-backpressure", () =>
         logger.warn(`more than ${limit} session recordings are waiting; the audit log pauses until they are exported (consider a higher concurrency)`),
       );
@@ -78,16 +80,16 @@ export class SessionExporter implements SessionQueue {
     const retryMissingMs = options.missingRecordingRetryMs ?? MISSING_RECORDING_RETRY_MS;
     while (!stopSignal.aborted) {
       const now = new Date();
-      pendingSessions.set(state.countSessions("pending"));
-      missingRecordings.set(state.countSessions("missing"));
+      pendingSessions.set(state.sessions.count("pending"));
+      missingRecordings.set(state.sessions.count("missing"));
       const room = options.concurrency - this.active.size;
       if (room > 0) {
-        const ready = [...state.readySessions(now, options.concurrency * 2), ...(this.auditFinished && options.exitOnLastEvent ? [] : state.dueMissingSessions(now))];
+        const ready = [...state.sessions.ready(now, options.concurrency * 2), ...(this.auditFinished && options.exitOnLastEvent ? [] : state.sessions.dueMissing(now))];
         for (const s of ready.filter((s) => !this.active.has(s.sid)).slice(0, room)) this.start(s, retryMissingMs);
       }
       if (this.auditFinished && options.exitOnLastEvent && this.active.size === 0 && this.nothingLeftForThisRun()) {
         // Otherwise a cron run ends with recordings silently left behind (the summary only counts successes).
-        const left = state.countSessions("pending");
+        const left = state.sessions.count("pending");
         if (left > 0) {
           logger.warn(`${left} session recording(s) kept failing in this run and stay queued; the next run retries them (causes logged above)`);
         }
@@ -99,7 +101,7 @@ export class SessionExporter implements SessionQueue {
   }
 
   private nothingLeftForThisRun(): boolean {
-    return this.deps.state.sessions("pending").every((s) => (this.failures.get(s.sid)?.attempts ?? 0) >= FAILURES_BEFORE_PARKING_AT_EXIT);
+    return this.deps.state.sessions.list("pending").every((s) => (this.failures.get(s.sid)?.attempts ?? 0) >= FAILURES_BEFORE_PARKING_AT_EXIT);
   }
 
   private start(s: SessionRow, retryMissingMs: number): void {
@@ -115,7 +117,7 @@ export class SessionExporter implements SessionQueue {
     const { state, stats, stopSignal } = this.deps;
     try {
       await this.stream(s);
-      state.sessionDelivered(s.sid);
+      state.sessions.delivered(s.sid);
       this.failures.delete(s.sid);
       stats.sessionsDelivered++;
       logger.debug(`session ${s.sid} exported`);
@@ -125,7 +127,7 @@ export class SessionExporter implements SessionQueue {
       const backoff = this.failures.get(s.sid) ?? new Backoff(1_000, 60_000);
       this.failures.set(s.sid, backoff);
       const delay = backoff.nextDelayMs();
-      state.retrySessionLater(s.sid, new Date(Date.now() + delay));
+      state.sessions.retryLater(s.sid, new Date(Date.now() + delay));
       warnOncePerMinute(`session-${s.sid}`, () =>
         logger.warn(`exporting session ${s.sid} failed, retrying in ${Math.round(delay / 1000)}s: ${err instanceof Error ? err.message : String(err)}`),
       );
@@ -136,11 +138,11 @@ export class SessionExporter implements SessionQueue {
     const attempts = s.attempts + 1;
     const expired = Date.now() - s.uploadTime.getTime() > MISSING_RECORDING_CUTOFF_MS;
     if (attempts >= MISSING_RECORDING_ATTEMPTS || expired) {
-      this.deps.state.parkSession(s.sid, "given-up", attempts, new Date());
+      this.deps.state.sessions.park(s.sid, "given-up", attempts, new Date());
       logger.warn(`recording of session ${s.sid} not found after ${attempts} attempts; giving up on it`);
       return;
     }
-    this.deps.state.parkSession(s.sid, "missing", attempts, new Date(Date.now() + retryMissingMs));
+    this.deps.state.sessions.park(s.sid, "missing", attempts, new Date(Date.now() + retryMissingMs));
     logger.info(`recording of session ${s.sid} not found yet; looking again later (attempt ${attempts} of ${MISSING_RECORDING_ATTEMPTS})`);
   }
 
@@ -157,14 +159,10 @@ export class SessionExporter implements SessionQueue {
     let received = 0;
     const flush = async () => {
       const report = records.length > 0 ? await sink.deliver(url, records, deliverySignal) : { deadLettered: [], retried: 0 };
-      countStateErrors(() => state.commitSessionProgress(s.sid, nextIndex, report.deadLettered));
-      logDeadLetters(report.deadLettered);
-      stats.deadLettered += report.deadLettered.length;
+      countStateErrors(() => state.sessions.commitProgress(s.sid, nextIndex, report.deadLettered));
       metrics.received.inc(received);
       metrics.filtered.inc(received - records.length);
-      metrics.retried.inc(report.retried);
-      metrics.deadLettered.inc(report.deadLettered.length);
-      recordDelivered("session", records.length - report.deadLettered.length);
+      recordBatch("session", stats, { delivered: records.length - report.deadLettered.length, deadLettered: report.deadLettered, retried: report.retried });
       afterLargeGarbage(pendingChars);
       records = [];
       pendingChars = 0;

@@ -104,7 +104,7 @@ describe.each([
     const state = await exportOnce(teleport, sink);
     expect([...sink.uids(EVENTS)].sort()).toEqual(expectedUids(teleport).filter((id) => id !== poison).sort());
     const reopened = openClusterState(dir, teleport.clusterName);
-    expect(reopened.deadLetters().map((d) => [d.eventId, d.status, d.url])).toEqual([[poison, 400, EVENTS]]);
+    expect(reopened.deadLetters.list().map((d) => [d.eventId, d.status, d.url])).toEqual([[poison, 400, EVENTS]]);
     reopened.close();
     expect(state.path).toContain("memory.example.com");
   });
@@ -153,7 +153,7 @@ describe("sessions", () => {
       await Bun.sleep(15);
     }
     const state = openClusterState(dir, teleport.clusterName);
-    expect(state.sessions().map((s) => [s.sid, s.status, s.attempts])).toEqual([["s1", "given-up", 3]]);
+    expect(state.sessions.list().map((s) => [s.sid, s.status, s.attempts])).toEqual([["s1", "given-up", 3]]);
     state.close();
     expect(new Set(sink.uids(EVENTS))).toEqual(new Set(expectedUids(teleport)));
   });
@@ -165,9 +165,9 @@ describe("sessions", () => {
     teleport.events = teleport.events.filter((e) => e.type !== "session.upload");
     const sink = new MemoryFluentd();
     const state = openClusterState(dir, teleport.clusterName);
-    state.settleStartTime(start, new Date());
-    state.commitAudit({ delivered: [], sessions: [{ sid: "s1", uploadTime: new Date() }], deadLetters: [] });
-    state.commitSessionProgress("s1", 13, []);
+    state.meta.settleStartTime(start, new Date());
+    state.sessions.enqueue({ sid: "s1", uploadTime: new Date() });
+    state.sessions.commitProgress("s1", 13, []);
     state.close();
     await exportOnce(teleport, sink);
     const indexes = (sink.received.get(`${SESSIONS}.s1.log`) ?? []).map((b) => (JSON.parse(b) as { ei: number }).ei);
