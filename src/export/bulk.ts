@@ -3,11 +3,12 @@ import { Wakeup } from "../lib/wakeup.ts";
 import { Semaphore } from "../lib/semaphore.ts";
 import { logger } from "../logger.ts";
 import { streamMetrics } from "../observability/metrics.ts";
-import { deliverSegments, type Segment } from "./batches.ts";
+import type { Segment } from "./batches.ts";
 import { dateStart, nextDate, utcDate } from "./dates.ts";
 import { auditFilter } from "./filters.ts";
 import type { AuditJob } from "./job.ts";
-import { BoundedQueue } from "./queue.ts";
+import { pumpSegments } from "./pump.ts";
+import type { BoundedQueue } from "./queue.ts";
 import { Stopped, untilSuccess } from "./retry.ts";
 
 /** Previous dates still polled for chunks that appear late. */
@@ -19,59 +20,52 @@ const READ_AHEAD = 4;
  * it read (everything before is already queued for delivery); the checkpoint only moves with
  * acknowledged batches.
  */
-async function exportChunk(job: AuditJob, date: string, chunk: string, cursor: string, signal: AbortSignal): Promise<void> {
-  const queue = new BoundedQueue<Segment>(READ_AHEAD);
-  const local = new AbortController();
-  const readSignal = AbortSignal.any([signal, local.signal]);
+function exportChunk(job: AuditJob, date: string, chunk: string, cursor: string, signal: AbortSignal): Promise<void> {
+  return pumpSegments(job, { readAhead: READ_AHEAD, signal }, (queue, readSignal) => readChunk(job, { date, chunk, cursor }, queue, readSignal));
+}
+
+async function readChunk(
+  job: AuditJob,
+  from: { date: string; chunk: string; cursor: string },
+  queue: BoundedQueue<Segment>,
+  signal: AbortSignal,
+): Promise<void> {
+  const { date, chunk } = from;
   const keep = auditFilter(job.options);
   const notBefore = job.startTime.getTime();
   const max = job.options.fluentdBatchSize;
   const day = dateStart(date);
-
-  const read = async () => {
-    let position = cursor;
-    let events: Segment["events"] = [];
-    let received = 0;
-    const flush = (completed: boolean) => {
-      streamMetrics.audit.received.inc(received);
-      streamMetrics.audit.filtered.inc(received - events.length);
-      received = 0;
-      const segment: Segment = { events, position: { kind: "chunk", progress: { date, chunk, cursor: position, completed } } };
-      events = [];
-      return queue.push(segment);
-    };
-    await untilSuccess(
-      `exporting chunk ${chunk} of ${date}`,
-      async () => {
-        try {
-          for await (const item of job.source.exportEvents({ date: day, chunk, cursor: position }, readSignal)) {
-            position = item.cursor;
-            received++;
-            const e = item.event;
-            if (keep(e) && e.time.getTime() >= notBefore) events.push(e);
-            if (events.length >= max && !(await flush(false))) return;
-          }
-        } catch (err) {
-          // Keep what was read: the retry continues after it.
-          if (events.length > 0) await flush(false);
-          throw err;
-        }
-      },
-      readSignal,
-    );
-    await flush(true);
+  let position = from.cursor;
+  let events: Segment["events"] = [];
+  let received = 0;
+  const flush = (completed: boolean) => {
+    streamMetrics.audit.received.inc(received);
+    streamMetrics.audit.filtered.inc(received - events.length);
+    received = 0;
+    const segment: Segment = { events, position: { kind: "chunk", progress: { date, chunk, cursor: position, completed } } };
+    events = [];
+    return queue.push(segment);
   };
-  const reader = read().then(
-    () => queue.close(),
-    (err) => (err instanceof Stopped ? queue.close() : queue.fail(err)),
+  await untilSuccess(
+    `exporting chunk ${chunk} of ${date}`,
+    async () => {
+      try {
+        for await (const item of job.source.exportEvents({ date: day, chunk, cursor: position }, signal)) {
+          position = item.cursor;
+          received++;
+          const e = item.event;
+          if (keep(e) && e.time.getTime() >= notBefore) events.push(e);
+          if (events.length >= max && !(await flush(false))) return;
+        }
+      } catch (err) {
+        // Keep what was read: the retry continues after it.
+        if (events.length > 0) await flush(false);
+        throw err;
+      }
+    },
+    signal,
   );
-  try {
-    await deliverSegments(queue, max, (events, position) => job.delivery.deliver(events, position), job.stopSignal);
-  } finally {
-    local.abort();
-    queue.close();
-    await reader;
-  }
+  await flush(true);
 }
 
 /** Discovers and exports the chunks of one UTC date, polling for new ones until stopped. */
@@ -163,7 +157,7 @@ export async function runBulk(job: AuditJob): Promise<void> {
       await idle.wait(job.options.timeoutMs, stopSignal).catch(() => undefined);
       if (failure) throw failure.error;
       if (stopSignal.aborted) break;
-      const today = utcDate(new Date());
+      const today = utcDate(new Date(job.now()));
       if (exporters.get(current)!.idle && current < today) {
         current = nextDate(current);
         state.checkpoints.addBulkDate(current);

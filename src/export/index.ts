@@ -30,6 +30,8 @@ export interface ExportRun {
   stopSignal: AbortSignal;
   /** Hard stop: abandons deliveries in flight (their batches stay uncommitted and are re-sent). */
   deliverySignal?: AbortSignal;
+  /** The wall clock; tests inject one instead of sleeping. */
+  now?: () => number;
 }
 
 /**
@@ -61,14 +63,14 @@ async function chooseEngine(source: TeleportSource, state: StateStore, signal: A
 }
 
 /** Settles where the export starts; `cursor` only counts when there is no state to resume from. */
-function settleStart(state: StateStore, options: ExportOptions): Date {
+function settleStart(state: StateStore, options: ExportOptions, now: Date): Date {
   const seeking = state.meta.seekAfter();
   if (seeking !== undefined) {
     logger.info(`cursor event ${seeking} has not been found yet and nothing was delivered since: starting over with the cursor and start-time given now`);
     state.restartSeek();
   }
   const fresh = state.meta.isEmpty();
-  const start = state.meta.settleStartTime(options.startTime, new Date());
+  const start = state.meta.settleStartTime(options.startTime, now);
   if (options.cursor) {
     if (fresh) {
       state.meta.setSeekAfter(options.cursor);
@@ -86,17 +88,18 @@ function settleStart(state: StateStore, options: ExportOptions): Date {
  */
 export async function runExport(run: ExportRun): Promise<ExportStats> {
   const { source, sink, state, options, stopSignal, deliverySignal } = run;
+  const now = run.now ?? Date.now;
   const stats = run.stats ?? new ExportStats();
-  const startTime = settleStart(state, options);
+  const startTime = settleStart(state, options, new Date(now()));
   const failed = new AbortController();
   const sessionStop = AbortSignal.any([stopSignal, failed.signal]);
-  const sessions = new SessionExporter({ source, sink, state, options, stats, stopSignal: sessionStop, deliverySignal });
+  const sessions = new SessionExporter({ source, sink, state, options, stats, stopSignal: sessionStop, deliverySignal, now });
   const sessionsDone = sessions.run();
   try {
     const engine = await chooseEngine(source, state, stopSignal);
     const participants = run.participants ?? [];
     const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentdUrl, sessions, participants, deliverySignal });
-    const job: AuditJob = { source, state, options, stats, delivery, stopSignal, startTime };
+    const job: AuditJob = { source, state, options, stats, delivery, stopSignal, startTime, now };
     if (engine === "bulk" && state.meta.seekAfter()) {
       logger.warn("cursor is only honoured by the legacy engine (bulk export has no event order); exporting from start-time");
       state.meta.clearSeekAfter();

@@ -13,4 +13,6 @@ export interface AuditJob {
   delivery: AuditDelivery;
   stopSignal: AbortSignal;
   startTime: Date;
+  /** The wall clock (injected by tests). */
+  now: () => number;
 }

@@ -36,6 +36,8 @@ export interface SessionJobDeps {
   stopSignal: AbortSignal;
   /** Aborts deliveries in flight (shutdown deadline). */
   deliverySignal?: AbortSignal;
+  /** The wall clock: when a session is due, when a missing recording is given up. */
+  now: () => number;
 }
 
 /**
@@ -79,7 +81,7 @@ export class SessionExporter implements SessionQueue {
     const { state, options, stopSignal } = this.deps;
     const retryMissingMs = options.missingRecordingRetryMs ?? MISSING_RECORDING_RETRY_MS;
     while (!stopSignal.aborted) {
-      const now = new Date();
+      const now = new Date(this.deps.now());
       pendingSessions.set(state.sessions.count("pending"));
       missingRecordings.set(state.sessions.count("missing"));
       const room = options.concurrency - this.active.size;
@@ -127,7 +129,7 @@ export class SessionExporter implements SessionQueue {
       const backoff = this.failures.get(s.sid) ?? new Backoff(1_000, 60_000);
       this.failures.set(s.sid, backoff);
       const delay = backoff.nextDelayMs();
-      state.sessions.retryLater(s.sid, new Date(Date.now() + delay));
+      state.sessions.retryLater(s.sid, new Date(this.deps.now() + delay));
       warnOncePerMinute(`session-${s.sid}`, () =>
         logger.warn(`exporting session ${s.sid} failed, retrying in ${Math.round(delay / 1000)}s: ${err instanceof Error ? err.message : String(err)}`),
       );
@@ -136,13 +138,14 @@ export class SessionExporter implements SessionQueue {
 
   private missing(s: SessionRow, retryMissingMs: number): void {
     const attempts = s.attempts + 1;
-    const expired = Date.now() - s.uploadTime.getTime() > MISSING_RECORDING_CUTOFF_MS;
+    const now = this.deps.now();
+    const expired = now - s.uploadTime.getTime() > MISSING_RECORDING_CUTOFF_MS;
     if (attempts >= MISSING_RECORDING_ATTEMPTS || expired) {
-      this.deps.state.sessions.park(s.sid, "given-up", attempts, new Date());
+      this.deps.state.sessions.park(s.sid, "given-up", attempts, new Date(now));
       logger.warn(`recording of session ${s.sid} not found after ${attempts} attempts; giving up on it`);
       return;
     }
-    this.deps.state.sessions.park(s.sid, "missing", attempts, new Date(Date.now() + retryMissingMs));
+    this.deps.state.sessions.park(s.sid, "missing", attempts, new Date(now + retryMissingMs));
     logger.info(`recording of session ${s.sid} not found yet; looking again later (attempt ${attempts} of ${MISSING_RECORDING_ATTEMPTS})`);
   }
 
