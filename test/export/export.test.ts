@@ -46,10 +46,11 @@ function expectedUids(teleport: MemoryTeleport, keep: (type: string) => boolean 
   return teleport.events.filter((e) => e.time >= start && keep(e.type)).map((e) => e.id);
 }
 
-async function exportOnce(teleport: MemoryTeleport, sink: MemoryFluentd, opts = options()): Promise<StateStore> {
+/** `aheadMs` runs the export's clock ahead of the wall clock: time passing between runs, without sleeping. */
+async function exportOnce(teleport: MemoryTeleport, sink: MemoryFluentd, opts = options(), aheadMs = 0): Promise<StateStore> {
   const state = openClusterState(dir, teleport.clusterName);
   try {
-    await runExport({ source: teleport, sink, state, options: opts, stopSignal: new AbortController().signal });
+    await runExport({ source: teleport, sink, state, options: opts, stopSignal: new AbortController().signal, now: () => Date.now() + aheadMs });
   } finally {
     state.close();
   }
@@ -135,10 +136,10 @@ describe("start position", () => {
     // Stamped after the first run, as a new event is: an older stamp could fall in a window the
     // first run already closed (anchored at start-time, so one closes every day at its hour).
     const newer = auditEvent("user.login", new Date());
-    await Bun.sleep(5);
     teleport.add(newer);
     const sink = new MemoryFluentd();
-    await exportOnce(teleport, sink, options({ cursor: expectedUids(teleport)[3] }));
+    // A second later: the open window now ends after the new event.
+    await exportOnce(teleport, sink, options({ cursor: expectedUids(teleport)[3] }), 1000);
     expect(sink.uids(EVENTS)).toEqual([newer.id]);
   });
 });
@@ -148,10 +149,8 @@ describe("sessions", () => {
     const teleport = cluster(false);
     teleport.recordings.delete("s1");
     const sink = new MemoryFluentd();
-    for (let run = 0; run < 3; run++) {
-      await exportOnce(teleport, sink, options());
-      await Bun.sleep(15);
-    }
+    // Each run a minute after the last: the missing recording (retried after 10 ms) is due again.
+    for (let run = 0; run < 3; run++) await exportOnce(teleport, sink, options(), run * 60_000);
     const state = openClusterState(dir, teleport.clusterName);
     expect(state.sessions.list().map((s) => [s.sid, s.status, s.attempts])).toEqual([["s1", "given-up", 3]]);
     state.close();
