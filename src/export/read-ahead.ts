@@ -38,7 +38,6 @@ class Chain {
   private expected: string;
 
   constructor(
-    readonly from: number,
     private readonly query: SearchQuery,
     source: TeleportSource,
     capacity: number,
@@ -142,7 +141,7 @@ export class WindowReadAhead {
   }
 
   private start(from: number, query: SearchQuery): Chain {
-    return new Chain(from, query, this.source, this.opts.pagesPerWindow, this.signal);
+    return new Chain(query, this.source, this.opts.pagesPerWindow, this.signal);
   }
 
   /** Chains for the next closed windows, up to `windows` in all. */

@@ -46,7 +46,7 @@ export class LockState {
     return rows.map((r) => r.event_time);
   }
 
-  lockMark(key: LockKey): number | undefined {
+  private lockMark(key: LockKey): number | undefined {
     const row = this.db.query("SELECT event_time FROM lock_marks WHERE user = ? AND login = ?").get(key.user, key.login) as {
       event_time: number;
     } | null;

@@ -32,7 +32,7 @@ export class StateStore {
 
   private constructor(
     private readonly db: Database,
-    readonly path: string,
+    path: string,
   ) {
     this.meta = new MetaState(db, path);
     this.checkpoints = new CheckpointState(db);

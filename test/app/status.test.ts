@@ -6,7 +6,7 @@ import { runCommand } from "citty";
 import { retryDeadLetters } from "../../src/app/dead-letters.ts";
 import { readStatus } from "../../src/app/status.ts";
 import deadLetters from "../../src/cli/commands/dead-letters.ts";
-import { acquireInstanceLock, openClusterState } from "../../src/state/index.ts";
+import { acquireInstanceLock, databasePath, openClusterState } from "../../src/state/index.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent } from "../support/memory-teleport.ts";
 
@@ -39,7 +39,7 @@ test("status reads the state while the running instance holds it open", () => {
   const { state, last } = seed();
   const lock = acquireInstanceLock(storage);
   try {
-    const report = readStatus(state.path);
+    const report = readStatus(databasePath(storage, "prod.example.com"));
     expect(report.cluster).toBe("prod.example.com");
     expect(report.runningPid).toBe(process.pid);
     expect(report.startTime).toBe("2024-01-01T00:00:00.000Z");

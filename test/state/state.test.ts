@@ -28,8 +28,8 @@ function event(id: string, time: string): AuditEvent {
 describe("state database", () => {
   test("is named after the cluster, private, and survives reopening with its checkpoint", () => {
     const store = openClusterState(dir, "prod/cluster:1");
-    expect(store.path).toBe(join(dir, "prod_cluster_1.sqlite"));
-    expect(statSync(store.path).mode & 0o777).toBe(0o600);
+    expect(databasePath(dir, "prod/cluster:1")).toBe(join(dir, "prod_cluster_1.sqlite"));
+    expect(statSync(databasePath(dir, "prod/cluster:1")).mode & 0o777).toBe(0o600);
     store.meta.settleStartTime(new Date("2024-01-01T00:00:00Z"), new Date());
     store.commitAudit({
       position: { kind: "legacy", checkpoint: { windowStart: new Date("2024-01-01T00:00:00Z"), pageKey: "k1", lastEventId: "e2" }, seekFinished: false },
