@@ -113,20 +113,22 @@ describe("auto-lock", () => {
 
   test("failures spread wider than the period do not lock; the window slides", async () => {
     const w = await smallWorld();
-    const h = await runHandler(w.startArgs(["--lock-enabled", "--lock-period", "2s", "--timeout", "100ms"]));
+    const h = await runHandler(w.startArgs(["--lock-enabled", "--lock-period", "3s", "--timeout", "100ms"]));
     try {
-      // Event time decides, not arrival: the next two are stamped 2.3 s after the first (the fake
-      // serves them once that time has come), so no 2 s window holds all three.
+      // Event time decides, not arrival. The next two are stamped 3.3 s after the first, so no
+      // 3 s window holds all three; the third 2.9 s after them, so one window holds the last
+      // three. The fake serves an event only once its time has come, so the next two are observed
+      // as they happen, and the test has almost 6 s after them to append the third before it
+      // would be too old to count.
       const first = fail(w, "bob", "root");
       await waitUntil("the first failure is delivered", delivered(w, [first]));
-      const later = Date.now() + 2300;
+      const later = Date.now() + 3300;
       const failAt = (t: number) => w.teleport.appendEvent({ type: "user.login", at: new Date(t), fields: failedLoginFields("bob", "root") });
       const next = [failAt(later), failAt(later)];
       await committed(w, next[1]!);
       expect(pendingLocks(w)).toEqual([]);
       expect(w.teleport.calls.UpsertLock).toBeUndefined();
-      // A third failure within 2s of the last two completes a window.
-      failAt(later + 100);
+      failAt(later + 2900);
       await waitUntil("bob is locked", () => w.teleport.locks.length > 0);
       expect(w.teleport.locks.map((l) => l.name)).toEqual(["event-handler-auto-lock-bob-root"]);
     } finally {
