@@ -22,7 +22,11 @@ import type { ExportStats } from "./stats.ts";
 
 /** A run that has failed this often on one session stops waiting for it before exiting (cron mode). */
 const FAILURES_BEFORE_PARKING_AT_EXIT = 5;
-const IDLE_POLL_MS = 1_000;
+/**
+ * Both loops wake on events (a session enqueued, finished or parked); this only bounds a wait
+ * nothing announces, e.g. a clock jump past a retry time.
+ */
+const SAFETY_NET_MS = 60_000;
 
 const warnOncePerMinute = rateLimited(60_000);
 
@@ -67,7 +71,7 @@ export class SessionExporter implements SessionQueue {
         logger.warn(`more than ${limit} session recordings are waiting; the audit log pauses until they are exported (consider a higher concurrency)`),
       );
       this.wake();
-      await this.roomWakeup.wait(IDLE_POLL_MS, signal);
+      await this.roomWakeup.wait(SAFETY_NET_MS, signal);
     }
   }
 
@@ -97,7 +101,10 @@ export class SessionExporter implements SessionQueue {
         }
         return;
       }
-      await this.loopWakeup.wait(IDLE_POLL_MS, stopSignal).catch(() => undefined);
+      // Until a retry or a missing recording's next look falls due, unless an event comes first.
+      const due = state.sessions.nextDue(now);
+      const idleMs = due === undefined ? SAFETY_NET_MS : Math.min(SAFETY_NET_MS, Math.max(0, due.getTime() - this.deps.now()));
+      await this.loopWakeup.wait(idleMs, stopSignal).catch(() => undefined);
     }
     await Promise.all(this.active.values());
   }
@@ -119,7 +126,6 @@ export class SessionExporter implements SessionQueue {
     const { state, stats, stopSignal } = this.deps;
     try {
       await this.stream(s);
-      state.sessions.delivered(s.sid);
       this.failures.delete(s.sid);
       stats.sessionsDelivered++;
       logger.debug(`session ${s.sid} exported`);
@@ -160,9 +166,9 @@ export class SessionExporter implements SessionQueue {
     const maxChars = options.fluentd.batchBytes ?? Number.POSITIVE_INFINITY;
     let nextIndex = s.nextIndex;
     let received = 0;
-    const flush = async () => {
+    const flush = async (completed: boolean) => {
       const report = records.length > 0 ? await sink.deliver(url, records, deliverySignal) : { deadLettered: [], retried: 0 };
-      countStateErrors(() => state.sessions.commitProgress(s.sid, nextIndex, report.deadLettered));
+      countStateErrors(() => state.sessions.commitProgress(s.sid, nextIndex, report.deadLettered, completed));
       metrics.received.inc(received);
       metrics.filtered.inc(received - records.length);
       recordBatch("session", stats, { delivered: records.length - report.deadLettered.length, deadLettered: report.deadLettered, retried: report.retried });
@@ -171,8 +177,13 @@ export class SessionExporter implements SessionQueue {
       pendingChars = 0;
       received = 0;
     };
+    // Recordings carry large print events: flushing on bytes too keeps what one stream holds at
+    // about one request body, instead of fluentd-batch-size events of any size. A full batch goes
+    // when the next event arrives, so the last one carries the session's completion.
+    const full = () => records.length >= options.fluentd.batchSize || pendingChars >= maxChars;
     for await (const e of source.sessionEvents(s.sid, s.nextIndex, stopSignal)) {
       if (e.index < nextIndex) continue; // a server that resends the resume point
+      if (full()) await flush(false);
       nextIndex = e.index + 1;
       received++;
       if (!skip.has(e.type)) {
@@ -180,10 +191,7 @@ export class SessionExporter implements SessionQueue {
         records.push(record);
         pendingChars += record.body.length;
       }
-      // Recordings carry large print events: flushing on bytes too keeps what one stream holds at
-      // about one request body, instead of fluentd-batch-size events of any size.
-      if (records.length >= options.fluentd.batchSize || pendingChars >= maxChars) await flush();
     }
-    if (records.length > 0 || received > 0) await flush();
+    await flush(true);
   }
 }

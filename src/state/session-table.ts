@@ -86,19 +86,27 @@ export class SessionQueueState {
     return (this.db.query("SELECT count(*) AS n FROM sessions WHERE status = ?").get(status) as { n: number }).n;
   }
 
-  /** After an acknowledged batch of recording events: resume from `nextIndex` (inclusive). */
-  commitProgress(sid: string, nextIndex: number, deadLetters: readonly DeadLetter[]): void {
+  /**
+   * After an acknowledged batch of recording events: resume from `nextIndex` (inclusive), or, with
+   * `completed` (the stream ended with this batch), the session leaves the queue. One transaction
+   * either way: a recording costs one commit per batch, its completion included.
+   */
+  commitProgress(sid: string, nextIndex: number, deadLetters: readonly DeadLetter[], completed: boolean): void {
     this.db.transaction(() => {
-      this.db.query("UPDATE sessions SET next_index = ? WHERE sid = ?").run(nextIndex, sid);
+      if (completed) {
+        this.db.query("DELETE FROM sessions WHERE sid = ?").run(sid);
+        this.meta.addToTotal("sessions_delivered", 1);
+      } else this.db.query("UPDATE sessions SET next_index = ? WHERE sid = ?").run(nextIndex, sid);
       this.deadLetters.add(deadLetters);
     })();
   }
 
-  delivered(sid: string): void {
-    this.db.transaction(() => {
-      this.db.query("DELETE FROM sessions WHERE sid = ?").run(sid);
-      this.meta.addToTotal("sessions_delivered", 1);
-    })();
+  /** When the earliest queued session not ready now becomes due; undefined when none waits. */
+  nextDue(now: Date): Date | undefined {
+    const row = this.db
+      .query("SELECT min(not_before) AS at FROM sessions WHERE status IN ('pending', 'missing') AND not_before > ?")
+      .get(now.getTime()) as { at: number | null };
+    return row.at === null ? undefined : new Date(row.at);
   }
 
   /** Parks a session: `missing` is retried after `notBefore`, `given-up` never again. */

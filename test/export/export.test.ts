@@ -159,7 +159,7 @@ describe("sessions", () => {
     const state = openClusterState(dir, teleport.clusterName);
     state.meta.settleStartTime(start, new Date());
     state.sessions.enqueue({ sid: "s1", uploadTime: new Date() });
-    state.sessions.commitProgress("s1", 13, []);
+    state.sessions.commitProgress("s1", 13, [], false);
     state.close();
     await exportOnce(teleport, sink);
     const indexes = (sink.received.get(`${SESSIONS}.s1.log`) ?? []).map((b) => (JSON.parse(b) as { ei: number }).ei);

@@ -30,17 +30,17 @@ function event(id: string, time: string): AuditEvent {
 /** Everything a commit of the audit log touches, as a reopened store reads it. */
 function snapshot(store: StateStore) {
   return {
-    checkpoint: store.legacyCheckpoint()?.pageKey,
-    sessions: store.sessions().map((s) => s.sid),
-    deadLetters: store.deadLetters().map((d) => d.eventId),
-    totals: store.totals(),
+    checkpoint: store.checkpoints.legacyCheckpoint()?.pageKey,
+    sessions: store.sessions.list().map((s) => s.sid),
+    deadLetters: store.deadLetters.list().map((d) => d.eventId),
+    totals: store.meta.totals(),
   };
 }
 
 function commitBatch(store: StateStore, n: number): void {
   const delivered = [event(`e${n}`, `2025-01-01T00:00:0${n}Z`)];
   store.commitAudit({
-    legacy: { windowStart: new Date("2025-01-01T00:00:00Z"), pageKey: `page-${n}`, lastEventId: `e${n}` },
+    position: { kind: "legacy", checkpoint: { windowStart: new Date("2025-01-01T00:00:00Z"), pageKey: `page-${n}`, lastEventId: `e${n}` }, seekFinished: false },
     delivered,
     sessions: [{ sid: `s-e${n}`, uploadTime: delivered[0]!.time }],
     // A large body spreads the transaction over several WAL frames (pages).

@@ -86,9 +86,34 @@ describe("state database", () => {
   test("a repeated upload event does not rewind a session in progress", () => {
     const store = openClusterState(dir, "c");
     store.sessions.enqueue({ sid: "s1", uploadTime: new Date() });
-    store.sessions.commitProgress("s1", 42, []);
+    store.sessions.commitProgress("s1", 42, [], false);
     store.sessions.enqueue({ sid: "s1", uploadTime: new Date() });
     expect(store.sessions.list().map((s) => [s.sid, s.nextIndex])).toEqual([["s1", 42]]);
+    store.close();
+  });
+
+  test("a recording's last batch and its completion commit together: the session leaves the queue with its dead letters kept", () => {
+    const store = openClusterState(dir, "c");
+    store.sessions.enqueue({ sid: "s1", uploadTime: new Date() });
+    store.sessions.enqueue({ sid: "s2", uploadTime: new Date() });
+    store.sessions.commitProgress("s1", 5, [], false);
+    const letter = { record: { id: "p9", body: "{}" }, url: "https://f/session.s1.log", status: 400, reason: "bad" };
+    store.sessions.commitProgress("s1", 10, [letter], true);
+    expect(store.sessions.list().map((s) => s.sid)).toEqual(["s2"]);
+    expect(store.deadLetters.list().map((d) => d.eventId)).toEqual(["p9"]);
+    expect(store.meta.totals()).toMatchObject({ sessions: 1, deadLettered: 1 });
+    store.close();
+  });
+
+  test("the next due session is the earliest one waiting for a later time", () => {
+    const store = openClusterState(dir, "c");
+    const now = new Date("2025-01-01T00:00:00Z");
+    expect(store.sessions.nextDue(now)).toBeUndefined();
+    for (const sid of ["a", "b", "c"]) store.sessions.enqueue({ sid, uploadTime: now });
+    store.sessions.retryLater("a", new Date("2025-01-01T00:05:00Z"));
+    store.sessions.park("b", "missing", 1, new Date("2025-01-01T00:03:00Z"));
+    store.sessions.park("c", "given-up", 3, new Date("2025-01-01T00:01:00Z"));
+    expect(store.sessions.nextDue(now)).toEqual(new Date("2025-01-01T00:03:00Z"));
     store.close();
   });
 

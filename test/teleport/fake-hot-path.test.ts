@@ -140,7 +140,7 @@ describe("warmed recordings: one write answers as the connect router streams the
 
   beforeAll(async () => {
     warm = await startFakeTeleport({ events: 80, days: 3, start: START, sessions: 8, printsPerSession: 9, warmRecordings: true });
-    const creds = loadCredentials({ identityFile: warm.identity.identityFile });
+    const creds = loadCredentials({ identity: warm.identity.identityFile });
     warmSession = http2.connect(warm.url, { key: creds.keyPem, cert: creds.certPem, ca: creds.caPems, servername: "teleport.cluster.local" });
   });
 
