@@ -2,7 +2,7 @@ import type { Config } from "../config/options.ts";
 import { logger } from "../logger.ts";
 import { identityExpiry } from "../observability/metrics.ts";
 import { startMetricsServer } from "../observability/server.ts";
-import { autoLockFrom, exportOptionsFrom } from "./options.ts";
+import { autoLockFrom, exportOptionsFrom, goStateDirOf } from "./options.ts";
 import { fluentdSinkFrom, teleportSourceFrom } from "./parts.ts";
 import { runWithParts } from "./run.ts";
 
@@ -17,7 +17,15 @@ export async function runApp(config: Config): Promise<number> {
   identityExpiry.set(source.credentials.notAfter.getTime() / 1000);
   const metrics = config.metricsAddr ? startMetricsServer(config.metricsAddr, config.readyFailurePeriod) : undefined;
   try {
-    await runWithParts({ source, sink, storage: config.storage, options: exportOptionsFrom(config), autoLock: autoLockFrom(config), handleSignals: true });
+    await runWithParts({
+      source,
+      sink,
+      storage: config.storage,
+      goStateDir: goStateDirOf(config),
+      options: exportOptionsFrom(config),
+      autoLock: autoLockFrom(config),
+      handleSignals: true,
+    });
     logger.info("Successfully shut down");
     return 0;
   } finally {

@@ -1,6 +1,8 @@
 import type { Config } from "../config/options.ts";
 import type { ExportOptions } from "../export/index.ts";
 import type { AutoLockSettings } from "../autolock/index.ts";
+import { parseHostPort } from "../config/values.ts";
+import { goStateDir } from "../state/go-import/index.ts";
 
 /** The subset of the configuration the export jobs read. */
 export function exportOptionsFrom(config: Config): ExportOptions {
@@ -27,4 +29,9 @@ export function exportOptionsFrom(config: Config): ExportOptions {
 export function autoLockFrom(config: Config): AutoLockSettings | undefined {
   if (!config.lockEnabled) return undefined;
   return { failedAttempts: config.lockFailedAttemptsCount, periodMs: config.lockPeriod, lockForMs: config.lockFor };
+}
+
+/** Where the Go tool kept its state for this teleport-addr (it names the directory after the address). */
+export function goStateDirOf(config: Config): string {
+  return goStateDir(config.storage, parseHostPort(config.teleportAddr));
 }

@@ -8,7 +8,9 @@ import type { FluentdSink } from "../fluentd/types.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore } from "../state/index.ts";
 import type { TeleportSource } from "../teleport/types.ts";
+import { importGoState } from "../state/go-import/index.ts";
 import { DryRunSink } from "./dry-run-sink.ts";
+import { reportImport } from "./migrate.ts";
 import { startReporting, summaryLine } from "./reporting.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
 
@@ -18,6 +20,8 @@ export interface AppParts {
   storage: string;
   options: ExportOptions;
   hook?: DeliveredEventHook;
+  /** Where the Go tool kept its state for this teleport-addr: imported at first start when present. */
+  goStateDir?: string;
   /** Auto-locking (lock-enabled); off when undefined. */
   autoLock?: AutoLockSettings;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
@@ -49,6 +53,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     }
     const cluster = await untilSuccess("connecting to Teleport", () => source.ping(), shutdown.stop);
     logger.info(`connected to Teleport cluster ${cluster.clusterName} (version ${cluster.serverVersion})`);
+    if (parts.goStateDir) reportImport(importGoState(dir, cluster.clusterName, parts.goStateDir));
     const opened = openClusterState(dir, cluster.clusterName);
     state = opened;
     // Lag is measured from the last event ever delivered, so a cron run that finds nothing new

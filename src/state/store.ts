@@ -3,6 +3,7 @@ import type { DeadLetter } from "../fluentd/types.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { openDatabase } from "./database.ts";
 import { LockState } from "./autolock-tables.ts";
+import type { GoState } from "./go-import/read.ts";
 
 export type Engine = "legacy" | "bulk";
 
@@ -60,9 +61,10 @@ export interface AuditCommit {
 }
 
 export class StartTimeChangedError extends Error {
-  constructor(stored: Date, requested: Date, dbPath: string) {
+  constructor(stored: Date, requested: Date, dbPath: string, importedFrom?: string) {
+    const origin = importedFrom ? ` (imported from the Go tool's state in ${importedFrom})` : "";
     super(
-      `start-time ${requested.toISOString()} differs from ${stored.toISOString()} stored in ${dbPath}; the start time cannot change in the middle of an export: remove start-time to continue, or delete ${dbPath} to restart the export from scratch`,
+      `start-time ${requested.toISOString()} differs from ${stored.toISOString()} stored in ${dbPath}${origin}; the start time cannot change in the middle of an export: remove start-time to continue, or delete ${dbPath} to restart the export from scratch`,
     );
     this.name = "StartTimeChangedError";
   }
@@ -157,7 +159,7 @@ export class StateStore {
       return start;
     }
     if (requested !== undefined && requested.getTime() !== stored.getTime()) {
-      throw new StartTimeChangedError(stored, requested, this.path);
+      throw new StartTimeChangedError(stored, requested, this.path, this.goImport()?.dir);
     }
     return stored;
   }
@@ -216,6 +218,37 @@ export class StateStore {
       sessions: this.counter("sessions_delivered"),
       deadLettered: this.counter("dead_lettered"),
     };
+  }
+
+  // --- import from the Go tool ------------------------------------------------------------
+
+  /** Where the position came from, when it was imported from the Go tool's state. */
+  goImport(): { dir: string; at: Date } | undefined {
+    const value = this.meta("go_import");
+    if (value === undefined) return undefined;
+    const { dir, at } = JSON.parse(value) as { dir: string; at: number };
+    return { dir, at: new Date(at) };
+  }
+
+  /**
+   * Takes over the Go tool's position in one transaction, on a database nothing else has written
+   * yet. Sessions whose upload time the Go tool did not keep are stamped `at`, so the 48-hour
+   * cutoff for missing recordings counts from the import, under the usual attempt limit.
+   */
+  importGoState(go: GoState, at: Date): void {
+    this.db.transaction(() => {
+      if (go.startTime) this.setMeta("start_time", String(go.startTime.getTime()));
+      if (go.legacy) this.writeLegacy(go.legacy);
+      for (const date of go.bulkDates) this.addBulkDate(date);
+      for (const chunk of go.bulkChunks) this.writeChunk(chunk);
+      if (go.bulkDates.length > 0) this.setEngine("bulk");
+      const insert = this.db.query(
+        "INSERT OR REPLACE INTO sessions (sid, next_index, upload_time, attempts, status, not_before) VALUES (?, ?, ?, ?, ?, ?)",
+      );
+      for (const s of go.sessions) insert.run(s.sid, s.index, at.getTime(), 0, "pending", 0);
+      for (const m of go.missing) insert.run(m.sid, m.index, (m.uploadTime ?? at).getTime(), m.attempts, "missing", at.getTime());
+      this.setMeta("go_import", JSON.stringify({ dir: go.dir, at: at.getTime() }));
+    })();
   }
 
   // --- audit checkpoints -----------------------------------------------------------------------
