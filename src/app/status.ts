@@ -9,6 +9,8 @@ export interface StatusReport {
   engine: string | null;
   /** Where reading resumes: the legacy window start, or the bulk dates still open. */
   position: { windowStart: string } | { dates: string[] } | null;
+  /** Set when the position was taken over from the Go tool's state (`from`: its directory). */
+  imported: { from: string; at: string } | null;
   lastDelivered: { id: string; time: string } | null;
   lagSeconds: number | null;
   delivered: { events: number; sessions: number; deadLettered: number };
@@ -23,6 +25,7 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
     const engine = state.engine() ?? null;
     const legacy = state.legacyCheckpoint();
     const last = state.lastDelivered();
+    const imported = state.goImport();
     const position =
       engine === "bulk" ? { dates: state.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
     return {
@@ -32,6 +35,7 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
       startTime: state.startTime()?.toISOString() ?? null,
       engine,
       position,
+      imported: imported ? { from: imported.dir, at: imported.at.toISOString() } : null,
       lastDelivered: last ? { id: last.id, time: last.time.toISOString() } : null,
       lagSeconds: last ? Math.max(0, Math.round((now - last.time.getTime()) / 1000)) : null,
       delivered: state.totals(),
@@ -55,6 +59,7 @@ export function formatStatus(r: StatusReport): string {
     `state:            ${r.stateFile}${r.runningPid ? ` (in use by pid ${r.runningPid})` : ""}`,
     `start time:       ${r.startTime ?? "not set"}`,
     `position:         ${position}`,
+    `position from:    ${r.imported ? `imported from the Go tool's state in ${r.imported.from} on ${r.imported.at}` : "this handler"}`,
     `last delivered:   ${r.lastDelivered ? `${r.lastDelivered.id} at ${r.lastDelivered.time}` : "none"}`,
     `lag:              ${r.lagSeconds === null ? "n/a" : `${r.lagSeconds}s`}`,
     `delivered:        ${r.delivered.events} events, ${r.delivered.sessions} sessions`,

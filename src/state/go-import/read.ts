@@ -100,7 +100,7 @@ function readSession(path: string, sid: string, warnings: string[]): GoSession {
   const bytes = readKey(path, warnings, fallback);
   if (bytes === undefined) return { sid, index: 0 };
   if (bytes.length !== 8) {
-    warnings.push(`${path} is ${bytes.length} bytes, not an 8-byte index (${bytes.length === 0 ? "empty" : "truncated"} by a crash?): ${fallback}`);
+    warnings.push(`${path} is ${bytes.length} bytes, not an 8-byte index (${bytes.length === 0 ? "empty" : bytes.length < 8 ? "truncated" : "damaged"} by a crash?): ${fallback}`);
     return { sid, index: 0 };
   }
   const index = bytes.readBigUInt64BE(0);
