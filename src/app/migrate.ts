@@ -1,5 +1,10 @@
+import type { Config } from "../config/options.ts";
+import { UserError } from "../errors.ts";
 import { logger } from "../logger.ts";
-import { describeGoState, type GoImportOutcome } from "../state/go-import/index.ts";
+import { describeGoState, type GoImportOutcome, importGoState, readGoState } from "../state/go-import/index.ts";
+import { acquireInstanceLock, databasePath, ensureStorageDir, StateStore } from "../state/index.ts";
+import { goStateDirOf } from "./options.ts";
+import { teleportSourceFrom } from "./parts.ts";
 
 /** Logs what an import took over: each damaged Go file on its own line, then one summary line. */
 export function reportImport(outcome: GoImportOutcome): void {
@@ -10,5 +15,66 @@ export function reportImport(outcome: GoImportOutcome): void {
   }
   for (const dir of outcome.elsewhere) {
     logger.warn(`${dir} holds the Go tool's state for another teleport-addr and is not imported (the Go tool names its state after the address)`);
+  }
+}
+
+function readImportOrigin(path: string): { dir: string; at: Date } | undefined {
+  const state = StateStore.open(path, { create: false, readonly: true });
+  try {
+    return state.goImport();
+  } finally {
+    state.close();
+  }
+}
+
+/** The cluster our state file is named after: teleport-cluster when set, otherwise Teleport's answer. */
+async function clusterNameOf(config: Config): Promise<string> {
+  if (config.teleportCluster) return config.teleportCluster;
+  const source = await teleportSourceFrom(config);
+  try {
+    return (await source.ping()).clusterName;
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * `migrate`: the import `start` runs at first start, on demand. With dry-run it only reads the Go
+ * state and prints what would be imported (no Teleport connection, nothing written). Returns the
+ * exit code: 0 when imported or nothing to import, 1 when our state already exists.
+ */
+export async function runMigrate(config: Config, print: (line: string) => void): Promise<number> {
+  const goDir = goStateDirOf(config);
+  if (config.dryRun) {
+    const go = readGoState(goDir);
+    if (!go) {
+      print(`no Go state in ${goDir}: nothing would be imported`);
+      return 0;
+    }
+    for (const warning of go.warnings) print(`warning: ${warning}`);
+    print(`would import from ${goDir}: ${describeGoState(go)}`);
+    return 0;
+  }
+  ensureStorageDir(config.storage);
+  const lock = acquireInstanceLock(config.storage);
+  try {
+    const cluster = await clusterNameOf(config);
+    const outcome = importGoState(config.storage, cluster, goDir);
+    if (outcome.existed) {
+      const imported = readImportOrigin(outcome.path);
+      if (imported?.dir === goDir) {
+        print(`already imported from ${goDir} on ${imported.at.toISOString()}: nothing to do`);
+        return 0;
+      }
+      throw new UserError(
+        `the state of cluster ${cluster} already exists in ${databasePath(config.storage, cluster)}, so the Go tool's state is not imported over it (the import only runs before the first start)`,
+      );
+    }
+    reportImport(outcome);
+    if (!outcome.imported) print(`no Go state in ${goDir}: nothing imported`);
+    else print(`imported from ${goDir} into ${outcome.path}: ${describeGoState(outcome.imported)}`);
+    return 0;
+  } finally {
+    lock.release();
   }
 }

@@ -209,3 +209,42 @@ describe("crash artefacts", () => {
     expect((await statusJson(w.storage)).startTime).toBe(windowStart);
   });
 });
+
+describe("migrate command", () => {
+  test("--dry-run prints what would be imported, from an IPv6 address's directory, and writes nothing", async () => {
+    const w = await goWorld();
+    const dir = writeGoState(w.storage, "[::1]:3025", {
+      ...legacyAt(w, 100, 110, idOf(w, 115)),
+      missing: { [sid(w, 1)]: Buffer.from("{") },
+    });
+    const args = w.startArgs().slice(1);
+    args[args.indexOf("--teleport-addr") + 1] = "[::1]:3025";
+    const before = snapshot(w.storage);
+    const result = await runToEnd(["migrate", "--dry-run", ...args]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`warning: ${join(dir, `missing_recording${sid(w, 1)}`)} is not valid JSON`);
+    expect(result.stdout).toContain(`would import from ${join(w.storage, "::1_3025")}: start time ${w.startTime.toISOString()}; legacy position`);
+    expect(result.stdout).toContain(`after event ${idOf(w, 115)}; 0 session recordings in progress; 1 missing recording`);
+    expect(snapshot(w.storage)).toEqual(before);
+    expect(w.teleport.calls.Ping ?? 0).toBe(0);
+  });
+
+  test("imports before the first start, once; start then resumes from the imported position", async () => {
+    const w = await goWorld();
+    const dir = writeGoState(w.storage, w.teleport.addr, legacyAt(w, 100, 110, idOf(w, 115)));
+    const args = w.startArgs().slice(1);
+    const migrated = await runToEnd(["migrate", ...args]);
+    expect(migrated.code).toBe(0);
+    expect(migrated.stdout).toContain(`imported from ${dir} into `);
+    const status = await runToEnd(["status", "--storage", w.storage]);
+    expect(status.stdout).toMatch(new RegExp(`position from: +imported from the Go tool's state in ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} on `));
+
+    const again = await runToEnd(["migrate", ...args]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`already imported from ${dir}`);
+
+    const result = await startOnce(w);
+    expect(result.stderr).not.toContain("imported the Go tool's state");
+    expect(auditUids(w)).toEqual(logUids(w).slice(116));
+  });
+});

@@ -3,6 +3,7 @@ import { APP_NAME, VERSION } from "../../version.ts";
 import { GLOBAL_ARGS } from "../args.ts";
 import { configureCommand } from "./configure.ts";
 import deadLettersCommand from "./dead-letters.ts";
+import { migrateCommand } from "./migrate.ts";
 import { startCommand } from "./start.ts";
 import statusCommand from "./status.ts";
 import { versionCommand } from "./version.ts";
@@ -14,6 +15,7 @@ export const SUBCOMMANDS: Record<string, CommandDef<any>> = {
   version: versionCommand,
   status: statusCommand,
   "dead-letters": deadLettersCommand,
+  migrate: migrateCommand,
 };
 
 export const rootCommand = defineCommand({

@@ -24,7 +24,7 @@ function removeDatabase(path: string): void {
  * failure at any point leaves our state absent and the next start imports again; once the file
  * exists, the import never runs a second time.
  */
-function writeImported(path: string, clusterName: string, go: GoState, now: Date): void {
+export function writeImported(path: string, clusterName: string, go: GoState, now: Date): void {
   const building = `${path}.go-import`;
   removeDatabase(building);
   try {
