@@ -68,6 +68,23 @@ describe("Go state reader", () => {
     ]);
   });
 
+  test("empty time keys are crash artefacts: the start falls back to the earliest saved position", () => {
+    const storage = tempDir("teh-go-read-");
+    const bulk = writeGoState(storage, "a:1", { startTime: Buffer.alloc(0), bulk: { "2024-05-03": {}, "2024-05-02": {} } });
+    const fromBulk = readGoState(bulk)!;
+    expect(fromBulk.startTime?.toISOString()).toBe("2024-05-02T00:00:00.000Z");
+    expect(fromBulk.warnings).toEqual([
+      `${join(bulk, "start_time")} is empty (written by a crash?): the start time is taken as 2024-05-02T00:00:00.000Z, where the saved position begins`,
+    ]);
+
+    const legacy = writeGoState(storage, "b:1", { startTime: new Date("2024-05-01T00:00:00Z"), windowTime: Buffer.alloc(0), cursor: "k", id: "e" });
+    const fromStart = readGoState(legacy)!;
+    expect(fromStart.legacy).toEqual({ windowStart: new Date("2024-05-01T00:00:00Z"), pageKey: "", lastEventId: "" });
+    expect(fromStart.warnings).toEqual([
+      `${join(legacy, "window_time")} is empty (written by a crash?): the legacy export restarts at the start time (events are sent again, none skipped)`,
+    ]);
+  });
+
   test("no state, or only a dry run's leftover: nothing to import", () => {
     const storage = tempDir("teh-go-read-");
     expect(readGoState(join(storage, "localhost_3025"))).toBeUndefined();

@@ -42,8 +42,10 @@ export interface GoState {
 const DATE_DIR = /^\d{4}-\d{2}-\d{2}$/;
 /** Teleport session ids are UUIDs; anything else was not written by the Go tool and is not put in a URL. */
 const SESSION_ID = /^[A-Za-z0-9._-]{1,128}$/;
-/** Chunk ids and cursors are opaque server strings; bounded so a damaged file cannot balloon the state. */
-const MAX_OPAQUE = 4096;
+/** Ids, keys and cursors are opaque server strings; bounded so a damaged file cannot balloon the state. */
+const MAX_OPAQUE = 64 * 1024;
+/** completed-chunks holds one short id per line for one day's chunks. */
+const MAX_COMPLETED = 16 * 1024 * 1024;
 const SESSION_PREFIX = "session";
 const MISSING_PREFIX = "missing_recording";
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -63,12 +65,16 @@ function readKey(path: string, warnings: string[], fallback: string): Buffer | u
   }
 }
 
-/** start_time / window_time: RFC 3339 without a newline; empty means unset. `problem` names a damaged file. */
+/**
+ * start_time / window_time: RFC 3339 without a newline. The Go tool never writes them empty on
+ * purpose, so an empty file is a crash artefact too; `problem` names the damaged file.
+ */
 function readTime(path: string): { time?: Date; problem?: string } {
   const problems: string[] = [];
   const bytes = readKey(path, problems, "");
   if (problems.length > 0) return { problem: problems[0]!.replace(/: $/, "") };
-  if (bytes === undefined || bytes.length === 0) return {};
+  if (bytes === undefined) return {};
+  if (bytes.length === 0) return { problem: `${path} is empty (written by a crash?)` };
   const text = bytes.toString("latin1");
   const t = RFC3339.test(text) ? new Date(text) : undefined;
   if (t === undefined || Number.isNaN(t.getTime())) {
@@ -77,9 +83,18 @@ function readTime(path: string): { time?: Date; problem?: string } {
   return { time: new Date(Math.floor(t.getTime() / 1000) * 1000) };
 }
 
-function readText(path: string, warnings: string[]): string | undefined {
-  const bytes = readKey(path, warnings, "treated as empty");
-  return bytes === undefined ? undefined : bytes.toString("utf8").slice(0, MAX_OPAQUE);
+/**
+ * An opaque value; undefined when missing. A value over `max` bytes is not something Teleport
+ * produced: it is dropped with a warning and `fallback` (which must re-send, never skip) applies.
+ */
+function readText(path: string, warnings: string[], fallback: string, max = MAX_OPAQUE): string | undefined {
+  const bytes = readKey(path, warnings, fallback);
+  if (bytes === undefined) return undefined;
+  if (bytes.length > max) {
+    warnings.push(`${path} is ${bytes.length} bytes, more than the ${max} a Go key holds: ${fallback}`);
+    return undefined;
+  }
+  return bytes.toString("utf8");
 }
 
 function listDir(dir: string): string[] {
@@ -148,7 +163,7 @@ function readBulk(dir: string, warnings: string[]): { dates: string[]; chunks: C
   for (const date of dates) {
     const byId = new Map<string, ChunkProgress>();
     const completedPath = join(root, date, "completed-chunks");
-    const completed = readText(completedPath, warnings) ?? "";
+    const completed = readText(completedPath, warnings, "every chunk of that date is read again", MAX_COMPLETED) ?? "";
     const lines = completed.split("\n");
     const partial = lines.pop()!;
     if (partial.trim() !== "") {
@@ -156,11 +171,13 @@ function readBulk(dir: string, warnings: string[]): { dates: string[]; chunks: C
     }
     for (const id of lines.map((l) => l.trim()).filter(Boolean)) byId.set(id, { date, chunk: id, cursor: "", completed: true });
     for (const file of listDir(join(root, date)).filter((f) => f.endsWith(".chunk"))) {
-      const cursor = (readText(join(root, date, file), warnings) ?? "").trim();
-      // An empty cursor file is ignored by the Go tool too: the chunk is read from its start.
-      if (cursor !== "") byId.set(file.slice(0, -".chunk".length), { date, chunk: file.slice(0, -".chunk".length), cursor, completed: false });
+      const chunk = file.slice(0, -".chunk".length);
+      const fallback = "its cursor is ignored (the chunk is read from its start unless completed-chunks lists it)";
+      const cursor = (readText(join(root, date, file), warnings, fallback) ?? "").trim();
+      // An empty cursor file is ignored by the Go tool too.
+      if (cursor !== "") byId.set(chunk, { date, chunk, cursor, completed: false });
     }
-    chunks.push(...[...byId.values()].filter((c) => c.chunk.length <= MAX_OPAQUE));
+    chunks.push(...byId.values());
   }
   return { dates, chunks };
 }
@@ -183,8 +200,8 @@ export function readGoState(dir: string): GoState | undefined {
   const legacyKeys = ["cursor", "id", "window_time"].filter((k) => files.includes(k));
   let legacy: LegacyCheckpoint | undefined;
   if (legacyKeys.length > 0 && bulk.dates.length === 0) {
-    const pageKey = readText(key("cursor"), warnings) ?? "";
-    const lastEventId = (readText(key("id"), warnings) ?? "").trim();
+    const pageKey = readText(key("cursor"), warnings, "the window is read again from its first page") ?? "";
+    const lastEventId = (readText(key("id"), warnings, "the page is sent again") ?? "").trim();
     if (window.time) legacy = { windowStart: window.time, pageKey, lastEventId };
     else if (start.time) legacy = { windowStart: start.time, pageKey: "", lastEventId: "" };
     if (window.problem) {
