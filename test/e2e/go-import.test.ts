@@ -227,6 +227,11 @@ describe("migrate command", () => {
     expect(result.stdout).toContain(`after event ${idOf(w, 115)}; 0 session recordings in progress; 1 missing recording`);
     expect(snapshot(w.storage)).toEqual(before);
     expect(w.teleport.calls.Ping ?? 0).toBe(0);
+
+    // Before any import, status points at the Go state instead of only saying there is nothing.
+    const status = await runToEnd(["status", "--storage", w.storage]);
+    expect(status.code).toBe(2);
+    expect(status.stderr).toContain(`the Go tool's state in ${dir} is imported by the first start, or now by migrate`);
   });
 
   test("imports before the first start, once; start then resumes from the imported position", async () => {
