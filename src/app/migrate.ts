@@ -4,7 +4,7 @@ import { logger } from "../logger.ts";
 import { describeGoState, type GoImportOutcome, importGoState, readGoState } from "../state/go-import/index.ts";
 import { acquireInstanceLock, databasePath, ensureStorageDir, StateStore } from "../state/index.ts";
 import { goStateDirOf } from "./options.ts";
-import { teleportSourceFrom } from "./parts.ts";
+import { createTeleportSource } from "../teleport/index.ts";
 
 /** Logs what an import took over: each damaged Go file on its own line, then one summary line. */
 export function reportImport(outcome: GoImportOutcome): void {
@@ -29,8 +29,8 @@ function readImportOrigin(path: string): { dir: string; at: Date } | undefined {
 
 /** The cluster our state file is named after: teleport-cluster when set, otherwise Teleport's answer. */
 async function clusterNameOf(config: Config): Promise<string> {
-  if (config.teleportCluster) return config.teleportCluster;
-  const source = await teleportSourceFrom(config);
+  if (config.teleport.cluster) return config.teleport.cluster;
+  const source = await createTeleportSource(config.teleport);
   try {
     return (await source.ping()).clusterName;
   } finally {
@@ -45,7 +45,7 @@ async function clusterNameOf(config: Config): Promise<string> {
  */
 export async function runMigrate(config: Config, print: (line: string) => void): Promise<number> {
   const goDir = goStateDirOf(config);
-  if (config.dryRun) {
+  if (config.ingest.dryRun) {
     const go = readGoState(goDir);
     if (!go) {
       print(`no Go state in ${goDir}: nothing would be imported`);
@@ -55,11 +55,12 @@ export async function runMigrate(config: Config, print: (line: string) => void):
     print(`would import from ${goDir}: ${describeGoState(go)}`);
     return 0;
   }
-  ensureStorageDir(config.storage);
-  const lock = acquireInstanceLock(config.storage);
+  const { storage } = config.ingest;
+  ensureStorageDir(storage);
+  const lock = acquireInstanceLock(storage);
   try {
     const cluster = await clusterNameOf(config);
-    const outcome = importGoState(config.storage, cluster, goDir);
+    const outcome = importGoState(storage, cluster, goDir);
     if (outcome.existed) {
       const imported = readImportOrigin(outcome.path);
       if (imported?.dir === goDir) {
@@ -67,7 +68,7 @@ export async function runMigrate(config: Config, print: (line: string) => void):
         return 0;
       }
       throw new UserError(
-        `the state of cluster ${cluster} already exists in ${databasePath(config.storage, cluster)}, so the Go tool's state is not imported over it (the import only runs before the first start)`,
+        `the state of cluster ${cluster} already exists in ${databasePath(storage, cluster)}, so the Go tool's state is not imported over it (the import only runs before the first start)`,
       );
     }
     reportImport(outcome);

@@ -1,3 +1,4 @@
+import type { TeleportConfig } from "../config/options.ts";
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
@@ -145,15 +146,11 @@ function loadKeyPair(files: { certFile: string; keyFile: string; caFile: string 
   return assemble(keyPem, certPem, caPems, where, now);
 }
 
-export interface CredentialSource {
-  identityFile?: string;
-  certFile?: string;
-  keyFile?: string;
-  caFile?: string;
-}
+/** The credential settings as the configuration holds them (`config.teleport`). */
+export type CredentialSource = Pick<TeleportConfig, "identity" | "cert" | "key" | "ca">;
 
+/** Which of the two is set, and that exactly one is, was checked when the configuration loaded. */
 export function loadCredentials(src: CredentialSource, now = new Date()): TeleportCredentials {
-  if (src.identityFile) return loadIdentityFile(src.identityFile, now);
-  if (src.certFile && src.keyFile && src.caFile) return loadKeyPair({ certFile: src.certFile, keyFile: src.keyFile, caFile: src.caFile }, now);
-  throw new CredentialsError("teleport-identity: not set; set it, or set all of teleport-cert, teleport-key and teleport-ca");
+  if (src.identity) return loadIdentityFile(src.identity, now);
+  return loadKeyPair({ certFile: src.cert!, keyFile: src.key!, caFile: src.ca! }, now);
 }

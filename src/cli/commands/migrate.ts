@@ -13,7 +13,7 @@ export const migrateCommand = defineCommand({
   async run(ctx): Promise<number> {
     const scanned = ctx.data as ScannedArgs;
     const { config, warnings } = loadConfig({ cli: cliValues(scanned), env: process.env, cwd: process.cwd() });
-    configureLogger({ debug: config.debug, format: config.logFormat });
+    configureLogger({ debug: config.global.debug, format: config.global.logFormat });
     for (const warning of warnings) logger.warn(warning);
     // Loaded here, as in start: asking Teleport for the cluster name pulls in the gRPC stack.
     const { runMigrate } = await import("../../app/migrate.ts");
