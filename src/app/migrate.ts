@@ -6,16 +6,25 @@ import { acquireInstanceLock, databasePath, ensureStorageDir, StateStore } from 
 import { goStateDirOf } from "./options.ts";
 import { createTeleportSource } from "../teleport/index.ts";
 
-/** Logs what an import took over: each damaged Go file on its own line, then one summary line. */
-export function reportImport(outcome: GoImportOutcome): void {
-  const go = outcome.imported;
-  if (go) {
-    for (const warning of go.warnings) logger.warn(warning);
-    logger.info(`imported the Go tool's state from ${go.dir} into ${outcome.path}: ${describeGoState(go)}; the Go files are left unchanged`);
+/** Each damaged Go file with what was done instead, and Go state that was not taken, one line each. */
+function importWarnings(outcome: GoImportOutcome): string[] {
+  const lines = [...(outcome.imported?.warnings ?? [])];
+  if (outcome.importedBefore) {
+    lines.push(
+      `the Go tool's state in ${outcome.goDir} was already imported into ${outcome.importedBefore} (the cluster's name has changed since); it is not imported again, so ${outcome.path} starts from start-time`,
+    );
   }
   for (const dir of outcome.elsewhere) {
-    logger.warn(`${dir} holds the Go tool's state for another teleport-addr and is not imported (the Go tool names its state after the address)`);
+    lines.push(`${dir} holds the Go tool's state for another teleport-addr and is not imported (the Go tool names its state after the address)`);
   }
+  return lines;
+}
+
+/** Logs what an import at first start took over: the warnings, then one summary line. */
+export function reportImport(outcome: GoImportOutcome): void {
+  for (const warning of importWarnings(outcome)) logger.warn(warning);
+  const go = outcome.imported;
+  if (go) logger.info(`imported the Go tool's state from ${go.dir} into ${outcome.path}: ${describeGoState(go)}; the Go files are left unchanged`);
 }
 
 function readImportOrigin(path: string): { dir: string; at: Date } | undefined {
@@ -71,7 +80,11 @@ export async function runMigrate(config: Config, print: (line: string) => void):
         `the state of cluster ${cluster} already exists in ${databasePath(storage, cluster)}, so the Go tool's state is not imported over it (the import only runs before the first start)`,
       );
     }
-    reportImport(outcome);
+    if (outcome.importedBefore) {
+      print(`already imported from ${goDir} into ${outcome.importedBefore}: nothing to do`);
+      return 0;
+    }
+    for (const warning of importWarnings(outcome)) print(`warning: ${warning}`);
     if (!outcome.imported) print(`no Go state in ${goDir}: nothing imported`);
     else print(`imported from ${goDir} into ${outcome.path}: ${describeGoState(outcome.imported)}`);
     return 0;

@@ -123,6 +123,12 @@ describe("import", () => {
     }
     expect(existsSync(`${first.path}.go-import`)).toBe(false);
     const second = importGoState(storage, "test-cluster", dir);
-    expect(second).toEqual({ path: first.path, existed: true, elsewhere: [] });
+    expect(second).toEqual({ goDir: dir, path: first.path, existed: true, elsewhere: [] });
+
+    // Teleport's cluster name changed: the new name's state is fresh, but the Go position was taken over already.
+    const renamed = importGoState(storage, "renamed-cluster", dir);
+    expect(renamed.imported).toBeUndefined();
+    expect(renamed.importedBefore).toBe(first.path);
+    expect(existsSync(renamed.path)).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
-import { existsSync, renameSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { databasePath, ensureStorageDir } from "../database.ts";
 import { StateStore } from "../store.ts";
 import { type GoState, otherGoStateDirs, readGoState } from "./read.ts";
@@ -7,12 +7,35 @@ import { type GoState, otherGoStateDirs, readGoState } from "./read.ts";
 export interface GoImportOutcome {
   /** What was imported; undefined when our state already existed or there was no Go state. */
   imported?: GoState;
+  /** Where the Go tool keeps its state for this teleport-addr. */
+  goDir: string;
   /** Our state file for the cluster. */
   path: string;
   /** Set when our state already existed: nothing was read. */
   existed: boolean;
   /** Go state kept under another teleport-addr (not imported: the Go tool keys its state by address). */
   elsewhere: string[];
+  /** Our state file of another cluster name that already imported this Go state (it is not imported twice). */
+  importedBefore?: string;
+}
+
+/**
+ * Our state file that already took over `goDir`: when Teleport's cluster name changed since, the
+ * new name's state is fresh, yet importing the same Go position again would re-send everything
+ * delivered since the first import.
+ */
+function earlierImport(storageDir: string, goDir: string): string | undefined {
+  if (!existsSync(storageDir)) return undefined;
+  for (const file of readdirSync(storageDir).filter((f) => f.endsWith(".sqlite"))) {
+    const path = join(storageDir, file);
+    const state = StateStore.open(path, { create: false, readonly: true });
+    try {
+      if (state.goImport()?.dir === goDir) return path;
+    } finally {
+      state.close();
+    }
+  }
+  return undefined;
 }
 
 function removeDatabase(path: string): void {
@@ -49,10 +72,12 @@ export function writeImported(path: string, clusterName: string, go: GoState, no
  */
 export function importGoState(storageDir: string, clusterName: string, goDir: string, now = new Date()): GoImportOutcome {
   const path = databasePath(storageDir, clusterName);
-  if (existsSync(path)) return { path, existed: true, elsewhere: [] };
+  if (existsSync(path)) return { goDir, path, existed: true, elsewhere: [] };
+  const importedBefore = earlierImport(storageDir, goDir);
+  if (importedBefore) return { goDir, path, existed: false, elsewhere: [], importedBefore };
   const go = readGoState(goDir);
-  if (!go) return { path, existed: false, elsewhere: otherGoStateDirs(dirname(goDir), goDir) };
+  if (!go) return { goDir, path, existed: false, elsewhere: otherGoStateDirs(dirname(goDir), goDir) };
   ensureStorageDir(storageDir);
   writeImported(path, clusterName, go, now);
-  return { imported: go, path, existed: false, elsewhere: [] };
+  return { imported: go, goDir, path, existed: false, elsewhere: [] };
 }
