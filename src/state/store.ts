@@ -63,8 +63,10 @@ export interface AuditCommit {
 export class StartTimeChangedError extends Error {
   constructor(stored: Date, requested: Date, dbPath: string, importedFrom?: string) {
     const origin = importedFrom ? ` (imported from the Go tool's state in ${importedFrom})` : "";
+    // Deleting only our file would import the Go state again at the next start.
+    const restart = importedFrom ? `delete ${dbPath} and move ${importedFrom} away` : `delete ${dbPath}`;
     super(
-      `start-time ${requested.toISOString()} differs from ${stored.toISOString()} stored in ${dbPath}${origin}; the start time cannot change in the middle of an export: remove start-time to continue, or delete ${dbPath} to restart the export from scratch`,
+      `start-time ${requested.toISOString()} differs from ${stored.toISOString()} stored in ${dbPath}${origin}; the start time cannot change in the middle of an export: remove start-time to continue, or ${restart} to restart the export from scratch`,
     );
     this.name = "StartTimeChangedError";
   }

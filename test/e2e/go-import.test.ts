@@ -81,6 +81,7 @@ describe("legacy position", () => {
     expect(changed.code).not.toBe(0);
     expect(changed.stderr).toContain(`differs from ${w.startTime.toISOString()}`);
     expect(changed.stderr).toContain(`imported from the Go tool's state in ${dir}`);
+    expect(changed.stderr).toContain(`and move ${dir} away to restart the export from scratch`);
   });
 
   test("at the last event of a page: delivery resumes with the next page", async () => {
