@@ -36,9 +36,11 @@ function readImportOrigin(path: string): { dir: string; at: Date } | undefined {
   }
 }
 
-/** The cluster our state file is named after: teleport-cluster when set, otherwise Teleport's answer. */
+/**
+ * The cluster our state file is named after, asked from Teleport as `start` asks it: a name taken
+ * from the settings could differ, and `start` would then find a fresh state instead of the import.
+ */
 async function clusterNameOf(config: Config): Promise<string> {
-  if (config.teleport.cluster) return config.teleport.cluster;
   const source = await createTeleportSource(config.teleport);
   try {
     return (await source.ping()).clusterName;
