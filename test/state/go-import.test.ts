@@ -94,6 +94,16 @@ describe("Go state reader", () => {
 });
 
 describe("import", () => {
+  test("Go state kept for another teleport-addr is named, not imported", () => {
+    const storage = tempDir("teh-go-import-");
+    const other = writeGoState(storage, "old-proxy.example.com:443", { startTime: new Date("2024-05-01T00:00:00Z") });
+    mkdirSync(join(storage, "profiles"));
+    const outcome = importGoState(storage, "test-cluster", goStateDir(storage, { host: "proxy.example.com", port: 443 }));
+    expect(outcome.imported).toBeUndefined();
+    expect(outcome.elsewhere).toEqual([other]);
+    expect(existsSync(outcome.path)).toBe(false);
+  });
+
   test("a failed import leaves our state absent: nothing half-applied, no side file left", () => {
     const storage = tempDir("teh-go-import-");
     const dir = writeGoState(storage, "localhost:3025", { startTime: new Date("2024-05-01T00:00:00Z"), sessions: { a: 1, b: 2 } });
