@@ -84,6 +84,17 @@ describe("legacy position", () => {
     expect(changed.stderr).toContain(`and move ${dir} away to restart the export from scratch`);
   });
 
+  test("a dry run previews from the Go position and leaves no state of ours", async () => {
+    const w = await goWorld();
+    const dir = writeGoState(w.storage, w.teleport.addr, legacyAt(w, 100, PAGE, idOf(w, PAGE + 5)));
+    const before = snapshot(w.storage);
+    const result = await startOnce(w, ["--dry-run"]);
+    expect(result.stderr).toContain(`imported the Go tool's state from ${dir}`);
+    expect(result.stderr).toContain(`summary: ${logUids(w).length - (PAGE + 6)} events read (dry run, not sent)`);
+    expect(w.fluentd.recordCount("events.log")).toBe(0);
+    expect(snapshot(w.storage)).toEqual(before);
+  });
+
   test("at the last event of a page: delivery resumes with the next page", async () => {
     const w = await goWorld();
     writeGoState(w.storage, w.teleport.addr, legacyAt(w, 100, PAGE, idOf(w, PAGE + 19)));
