@@ -85,6 +85,14 @@ describe("Go state reader", () => {
     ]);
   });
 
+  test("a key larger than the Go tool writes is not read: the window is read again from its first page", () => {
+    const storage = tempDir("teh-go-read-");
+    const dir = writeGoState(storage, "a:1", { startTime: new Date("2024-05-01T00:00:00Z"), windowTime: new Date("2024-05-02T00:00:00Z"), cursor: "k".repeat(70_000), id: "e" });
+    const go = readGoState(dir)!;
+    expect(go.legacy).toEqual({ windowStart: new Date("2024-05-02T00:00:00Z"), pageKey: "", lastEventId: "e" });
+    expect(go.warnings).toEqual([`${join(dir, "cursor")} is 70000 bytes, more than the 65536 a Go key holds: the window is read again from its first page`]);
+  });
+
   test("no state, or only a dry run's leftover: nothing to import", () => {
     const storage = tempDir("teh-go-read-");
     expect(readGoState(join(storage, "localhost_3025"))).toBeUndefined();

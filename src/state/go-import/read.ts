@@ -55,14 +55,26 @@ export function goStateDir(storage: string, addr: { host: string; port: number }
   return join(storage, `${addr.host}_${addr.port}`.trim());
 }
 
-function readKey(path: string, warnings: string[], fallback: string): Buffer | undefined {
+/**
+ * One key file; `problem` says why its bytes cannot be used (unreadable, or larger than anything
+ * the Go tool writes: such a file is not read at all, so a damaged one cannot exhaust memory).
+ */
+function readBytes(path: string, max: number): { bytes?: Buffer; problem?: string } {
   try {
-    return readFileSync(path);
+    const size = statSync(path).size;
+    if (size > max) return { problem: `${path} is ${size} bytes, more than the ${max} a Go key holds` };
+    return { bytes: readFileSync(path) };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    warnings.push(`${path} is unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)}): ${fallback}`);
-    return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? {} : { problem: `${path} is unreadable (${code ?? String(err)})` };
   }
+}
+
+/** The bytes of a key, or undefined (missing, or damaged: then a warning says `fallback` applies, which must re-send, never skip). */
+function readKey(path: string, warnings: string[], fallback: string, max = MAX_OPAQUE): Buffer | undefined {
+  const { bytes, problem } = readBytes(path, max);
+  if (problem) warnings.push(`${problem}: ${fallback}`);
+  return bytes;
 }
 
 /**
@@ -70,9 +82,8 @@ function readKey(path: string, warnings: string[], fallback: string): Buffer | u
  * purpose, so an empty file is a crash artefact too; `problem` names the damaged file.
  */
 function readTime(path: string): { time?: Date; problem?: string } {
-  const problems: string[] = [];
-  const bytes = readKey(path, problems, "");
-  if (problems.length > 0) return { problem: problems[0]!.replace(/: $/, "") };
+  const { bytes, problem } = readBytes(path, MAX_OPAQUE);
+  if (problem) return { problem };
   if (bytes === undefined) return {};
   if (bytes.length === 0) return { problem: `${path} is empty (written by a crash?)` };
   const text = bytes.toString("latin1");
@@ -83,18 +94,9 @@ function readTime(path: string): { time?: Date; problem?: string } {
   return { time: new Date(Math.floor(t.getTime() / 1000) * 1000) };
 }
 
-/**
- * An opaque value; undefined when missing. A value over `max` bytes is not something Teleport
- * produced: it is dropped with a warning and `fallback` (which must re-send, never skip) applies.
- */
+/** An opaque value (page key, event id, chunk list or cursor); undefined when missing or damaged. */
 function readText(path: string, warnings: string[], fallback: string, max = MAX_OPAQUE): string | undefined {
-  const bytes = readKey(path, warnings, fallback);
-  if (bytes === undefined) return undefined;
-  if (bytes.length > max) {
-    warnings.push(`${path} is ${bytes.length} bytes, more than the ${max} a Go key holds: ${fallback}`);
-    return undefined;
-  }
-  return bytes.toString("utf8");
+  return readKey(path, warnings, fallback, max)?.toString("utf8");
 }
 
 function listDir(dir: string): string[] {
