@@ -60,7 +60,10 @@ describe("Go state reader", () => {
 
   test("an unterminated last line of completed-chunks is not taken as completed", () => {
     const storage = tempDir("teh-go-read-");
-    const dir = writeGoState(storage, "localhost:3025", { bulk: { "2024-05-03": { completed: Buffer.from("chunkA\nchu") } } });
+    const dir = writeGoState(storage, "localhost:3025", {
+      startTime: new Date("2024-05-01T00:00:00Z"),
+      bulk: { "2024-05-03": { completed: Buffer.from("chunkA\nchu") } },
+    });
     const go = readGoState(dir)!;
     expect(go.bulkChunks.map((c) => c.chunk)).toEqual(["chunkA"]);
     expect(go.warnings).toEqual([
@@ -75,6 +78,11 @@ describe("Go state reader", () => {
     expect(fromBulk.startTime?.toISOString()).toBe("2024-05-02T00:00:00.000Z");
     expect(fromBulk.warnings).toEqual([
       `${join(bulk, "start_time")} is empty (written by a crash?): the start time is taken as 2024-05-02T00:00:00.000Z, where the saved position begins`,
+    ]);
+
+    const noStart = writeGoState(storage, "c:1", { bulk: { "2024-05-04": {} } });
+    expect(readGoState(noStart)!.warnings).toEqual([
+      `${join(noStart, "start_time")} is missing: the start time is taken as 2024-05-04T00:00:00.000Z, where the saved position begins`,
     ]);
 
     const legacy = writeGoState(storage, "b:1", { startTime: new Date("2024-05-01T00:00:00Z"), windowTime: Buffer.alloc(0), cursor: "k", id: "e" });

@@ -212,10 +212,12 @@ export function readGoState(dir: string): GoState | undefined {
   }
   // Without a readable start_time, the earliest saved position is the latest safe start.
   const earliest = legacy?.windowStart ?? (bulk.dates[0] ? new Date(`${bulk.dates[0]}T00:00:00Z`) : undefined);
-  const startTime = start.time ?? (start.problem ? earliest : undefined);
-  if (start.problem) {
+  // The Go tool writes start_time before any position, so positions without it mean it was lost.
+  const startProblem = start.problem ?? (start.time === undefined && earliest ? `${key("start_time")} is missing` : undefined);
+  const startTime = start.time ?? (startProblem ? earliest : undefined);
+  if (startProblem) {
     warnings.push(
-      `${start.problem}: ${startTime ? `the start time is taken as ${startTime.toISOString()}, where the saved position begins` : "no start time is imported; start-time (or now) applies"}`,
+      `${startProblem}: ${startTime ? `the start time is taken as ${startTime.toISOString()}, where the saved position begins` : "no start time is imported; start-time (or now) applies"}`,
     );
   }
 
