@@ -3,7 +3,7 @@ import { loadConfig } from "../../config/load.ts";
 import { configureLogger, logger } from "../../logger.ts";
 import { argsForGroups, cliValues, type ScannedArgs } from "../args.ts";
 
-export const migrateCommand = defineCommand({
+export default defineCommand({
   meta: {
     name: "migrate",
     description:

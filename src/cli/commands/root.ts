@@ -3,7 +3,7 @@ import { APP_NAME, VERSION } from "../../version.ts";
 import { GLOBAL_ARGS } from "../args.ts";
 import { configureCommand } from "./configure.ts";
 import deadLettersCommand from "./dead-letters.ts";
-import { migrateCommand } from "./migrate.ts";
+import migrateCommand from "./migrate.ts";
 import { startCommand } from "./start.ts";
 import statusCommand from "./status.ts";
 import { versionCommand } from "./version.ts";
