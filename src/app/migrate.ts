@@ -1,10 +1,14 @@
 import type { Config } from "../config/options.ts";
 import { UserError } from "../errors.ts";
 import { logger } from "../logger.ts";
-import { describeGoState, type GoImportOutcome, importGoState, readGoState } from "../state/go-import/index.ts";
+import { describeGoState, type GoImportOutcome, goStateDir, importGoState, readGoState } from "../state/go-import/index.ts";
 import { acquireInstanceLock, databasePath, ensureStorageDir, StateStore } from "../state/index.ts";
-import { goStateDirOf } from "./options.ts";
 import { createTeleportSource } from "../teleport/index.ts";
+
+/** Where the Go tool kept its state for this teleport-addr (it names the directory after the address). */
+export function goStateDirOf(config: Pick<Config, "ingest" | "teleport">): string {
+  return goStateDir(config.ingest.storage, config.teleport.addr);
+}
 
 /** Each damaged Go file with what was done instead, and Go state that was not taken, one line each. */
 function importWarnings(outcome: GoImportOutcome): string[] {
@@ -30,7 +34,7 @@ export function reportImport(outcome: GoImportOutcome): void {
 function readImportOrigin(path: string): { dir: string; at: Date } | undefined {
   const state = StateStore.open(path, { create: false, readonly: true });
   try {
-    return state.goImport();
+    return state.meta.goImport();
   } finally {
     state.close();
   }

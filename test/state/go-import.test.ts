@@ -141,9 +141,9 @@ describe("import", () => {
     expect(first.imported?.sessions).toEqual([{ sid: "abc", index: 7 }]);
     const state = StateStore.open(first.path, { create: false });
     try {
-      expect(state.goImport()).toEqual({ dir, at: new Date("2026-01-01T00:00:00Z") });
-      expect(state.session("abc")?.nextIndex).toBe(7);
-      expect(state.startTime()?.toISOString()).toBe("2024-05-01T00:00:00.000Z");
+      expect(state.meta.goImport()).toEqual({ dir, at: new Date("2026-01-01T00:00:00Z") });
+      expect(state.sessions.list().find((s) => s.sid === "abc")?.nextIndex).toBe(7);
+      expect(state.meta.startTime()?.toISOString()).toBe("2024-05-01T00:00:00.000Z");
     } finally {
       state.close();
     }

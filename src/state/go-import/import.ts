@@ -30,7 +30,7 @@ function earlierImport(storageDir: string, goDir: string): string | undefined {
     const path = join(storageDir, file);
     const state = StateStore.open(path, { create: false, readonly: true });
     try {
-      if (state.goImport()?.dir === goDir) return path;
+      if (state.meta.goImport()?.dir === goDir) return path;
     } finally {
       state.close();
     }
@@ -40,6 +40,26 @@ function earlierImport(storageDir: string, goDir: string): string | undefined {
 
 function removeDatabase(path: string): void {
   for (const file of [path, `${path}-wal`, `${path}-shm`]) rmSync(file, { force: true });
+}
+
+/**
+ * Takes over the Go tool's position. Sessions whose upload time the Go tool did not keep are
+ * stamped `now`, so the 48-hour cutoff for missing recordings counts from the import, under the
+ * usual attempt limit.
+ */
+function writeGoState(store: StateStore, go: GoState, now: Date): void {
+  if (go.startTime) store.meta.settleStartTime(go.startTime, now);
+  if (go.legacy) store.checkpoints.write({ kind: "legacy", checkpoint: go.legacy, seekFinished: false });
+  for (const date of go.bulkDates) store.checkpoints.addBulkDate(date);
+  for (const progress of go.bulkChunks) store.checkpoints.write({ kind: "chunk", progress });
+  if (go.bulkDates.length > 0) store.meta.setEngine("bulk");
+  for (const s of go.sessions) {
+    store.sessions.restore({ sid: s.sid, nextIndex: s.index, uploadTime: now, attempts: 0, status: "pending", notBefore: new Date(0) });
+  }
+  for (const m of go.missing) {
+    store.sessions.restore({ sid: m.sid, nextIndex: m.index, uploadTime: m.uploadTime ?? now, attempts: m.attempts, status: "missing", notBefore: now });
+  }
+  store.meta.setGoImport(go.dir, now);
 }
 
 /**
@@ -53,8 +73,10 @@ export function writeImported(path: string, clusterName: string, go: GoState, no
   try {
     const store = StateStore.open(building, { create: true });
     try {
-      store.setClusterName(clusterName);
-      store.importGoState(go, now);
+      store.transaction(() => {
+        store.meta.setClusterName(clusterName);
+        writeGoState(store, go, now);
+      });
     } finally {
       store.close();
     }

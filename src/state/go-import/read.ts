@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../../errors.ts";
-import type { ChunkProgress, LegacyCheckpoint } from "../store.ts";
+import type { ChunkProgress, LegacyCheckpoint } from "../checkpoint-tables.ts";
 
 /**
  * Reads the state Teleport's Go event handler left in `<storage>/<host>_<port>/` (diskv key
