@@ -5,6 +5,7 @@ import { type DeliveredEventHook, type ExportOptions, ExportStats, runExport } f
 import { type AutoLock, type AutoLockSettings, startAutoLock } from "../autolock/index.ts";
 import { untilSuccess } from "../export/retry.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
+import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore } from "../state/index.ts";
 import type { TeleportSource } from "../teleport/types.ts";
@@ -69,7 +70,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     return stats;
   } catch (err) {
     // A stop requested before the state was even opened is a normal, clean exit.
-    if (shutdown.stop.aborted && err instanceof Error && err.name === "AbortError") return stats;
+    if (shutdown.stop.aborted && isAbort(err)) return stats;
     throw err;
   } finally {
     // Before the state closes: the worker reads and writes the lock queue.
