@@ -5,6 +5,7 @@ import { type DeliveredEventHook, type ExportOptions, ExportStats, runExport } f
 import { type AutoLock, type AutoLockSettings, startAutoLock } from "../autolock/index.ts";
 import { untilSuccess } from "../export/retry.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
+import { UserError } from "../errors.ts";
 import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore } from "../state/index.ts";
@@ -40,6 +41,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   let dir = parts.storage;
   let stopReporting: (() => void) | undefined;
   let autoLock: AutoLock | undefined;
+  let userError = false;
   try {
     if (options.dryRun) {
       logger.warn("dry run: nothing is sent to Fluentd, and a throw-away state is used and removed at exit");
@@ -71,12 +73,15 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   } catch (err) {
     // A stop requested before the state was even opened is a normal, clean exit.
     if (shutdown.stop.aborted && isAbort(err)) return stats;
+    // A setting to fix (cursor, start-time) ends the run with its one line as the last word, not
+    // followed by a summary of a run that never got going.
+    userError = err instanceof UserError;
     throw err;
   } finally {
     // Before the state closes: the worker reads and writes the lock queue.
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });
     stopReporting?.();
-    if (state) logger.info(`summary: ${summaryLine(stats, Date.now(), options.dryRun)}`);
+    if (state && !userError) logger.info(`summary: ${summaryLine(stats, Date.now(), options.dryRun)}`);
     state?.close();
     lock?.release();
     if (options.dryRun && dir !== parts.storage) rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport, createNodeHttpClient } from "@connectrpc/connect-node";
+import { ConfigError } from "../errors.ts";
 import type { TeleportCredentials } from "./credentials.ts";
 import { createServerStream } from "./grpc-stream.ts";
 
@@ -32,7 +33,7 @@ export function parseAddr(addr: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(trimmed);
   const port = m?.[2] === undefined ? DEFAULT_AUTH_PORT : Number(m[2]);
   if (!m || !m[1] || port < 1 || port > 65535) {
-    throw new Error(`teleport-addr: "${addr}" is not host:port (e.g. auth.example.com:3025 or proxy.example.com:443)`);
+    throw new ConfigError(`teleport-addr: "${addr}" is not host:port (e.g. auth.example.com:3025 or proxy.example.com:443)`);
   }
   return { host: m[1], port };
 }
@@ -47,7 +48,7 @@ export function alpnProtocols(target: TransportTarget): string[] {
   const routed = target.tlsRouting === "on" || (target.tlsRouting === "auto" && TLS_ROUTING_PORTS.has(port));
   if (!routed) return ["h2"];
   if (!target.clusterName) {
-    throw new Error(`teleport-cluster: TLS routing through the Proxy (${target.addr}) needs the cluster name; set teleport-cluster or use an identity whose CA names it`);
+    throw new ConfigError(`teleport-cluster: TLS routing through the Proxy (${target.addr}) needs the cluster name; set teleport-cluster or use an identity whose CA names it`);
   }
   return [authRoutingProtocol(target.clusterName), "h2"];
 }

@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { ConfigError } from "../../src/errors.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { alpnProtocols, createTeleportSource, TeleportError, type TeleportSourceHandle } from "../../src/teleport/index.ts";
 import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
@@ -133,7 +134,9 @@ describe("TLS routing through the Proxy", () => {
     expect(alpnProtocols({ addr: "auth.example.com:3025", tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(["h2"]);
     expect(alpnProtocols({ addr: "auth.example.com", tlsRouting: "auto" })).toEqual(["h2"]);
     expect(alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "off", clusterName: "x" })).toEqual(["h2"]);
-    expect(() => alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "on" })).toThrow(/teleport-cluster/);
+    // A setting to fix: the CLI reports it in one line with exit 2 (test/cli/user-errors.test.ts).
+    expect(() => alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "on" })).toThrow(ConfigError);
+    expect(() => alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "on" })).toThrow(/^teleport-cluster: .*set teleport-cluster/);
   });
 
   test("a plain TLS server sees the routing ALPN and SNI; the cluster name comes from the identity's CA", async () => {
