@@ -160,7 +160,7 @@ describe("usage errors exit with code 2", () => {
   test("configure without its output directory", () => {
     const r = runCli(["configure"]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe("Missing required positional argument: OUT");
+    expect(errorLine(r.stderr)).toBe('missing argument OUT for teleport-event-handler configure; see "teleport-event-handler configure --help"');
   });
 });
 

@@ -35,6 +35,16 @@ async function freshWorld(sessions = 4): Promise<World> {
 
 const errorLines = (stderr: string) => stderr.split("\n").filter((l) => /\bERROR\b/.test(l));
 
+/** A mistake the user can fix: exit 2 and one ERROR line, the last one written, without the --debug hint. */
+function expectUserError(result: { code: number | null; stderr: string }): string {
+  expect(result.code).toBe(2);
+  const errors = errorLines(result.stderr);
+  expect(errors.length).toBe(1);
+  expect(result.stderr.trimEnd().split("\n").at(-1)).toBe(errors[0]!);
+  expect(result.stderr).not.toContain("--debug");
+  return errors[0]!;
+}
+
 describe("one instance per storage", () => {
   test("a second instance is refused at once, naming the holder's pid in one line", async () => {
     const w = await freshWorld();
@@ -43,10 +53,7 @@ describe("one instance per storage", () => {
     const started = performance.now();
     const second = await runToEnd(w.startArgs(["--exit-on-last-event"]));
     expect(performance.now() - started).toBeLessThan(5_000);
-    expect(second.code).not.toBe(0);
-    const errors = errorLines(second.stderr);
-    expect(errors.length).toBe(1);
-    expect(errors[0]).toContain(`pid ${running.proc.pid}`);
+    expect(expectUserError(second)).toContain(`pid ${running.proc.pid}`);
     // The first instance goes on undisturbed, and nothing was sent twice.
     expect(running.proc.exitCode).toBeNull();
     expect([...countBy(auditUids(w)).values()].every((n) => n === 1)).toBe(true);
@@ -62,11 +69,9 @@ describe("start-time", () => {
 
     const later = new Date(stored.getTime() + 3_600_000).toISOString();
     const changed = await runToEnd(w.startArgs(["--exit-on-last-event", "--start-time", later]));
-    expect(changed.code).not.toBe(0);
-    const errors = errorLines(changed.stderr);
-    expect(errors.length).toBe(1);
-    expect(errors[0]).toContain("start-time");
-    expect(errors[0]).toMatch(/delete \S+ to restart the export from scratch/);
+    const error = expectUserError(changed);
+    expect(error).toContain("start-time");
+    expect(error).toMatch(/delete \S+ to restart the export from scratch/);
 
     // The same instant written as local time at +02:00.
     const plus2 = new Date(stored.getTime() + 2 * 3_600_000).toISOString().slice(0, 19) + "+02:00";
@@ -106,8 +111,7 @@ describe("cursor", () => {
     const w = await freshWorld();
     const all = logUids(w);
     const wrong = await runToEnd(w.startArgs(["--exit-on-last-event", "--batch", "20", "--cursor", "00000000-0000-4000-a000-000000000000"]));
-    expect(wrong.code).not.toBe(0);
-    expect(errorLines(wrong.stderr).join("\n")).toContain("was not found");
+    expect(expectUserError(wrong)).toContain("was not found");
     expect(w.fluentd.recordCount("events.log")).toBe(0);
 
     // Corrected cursor, and a corrected start-time too: nothing was exported yet, so both may change.
