@@ -12,7 +12,7 @@ import { argsForOptions } from "./args.ts";
 /** The whole configuration; the TOML file may turn on debug or JSON logs, so logging follows it. */
 export function loadCommandConfig(cli: CliValues): Config {
   const { config, warnings } = loadConfig({ cli, env: process.env, cwd: process.cwd() });
-  configureLogger({ debug: config.debug, format: config.logFormat });
+  configureLogger({ debug: config.global.debug, format: config.global.logFormat });
   for (const warning of warnings) logger.warn(warning);
   return config;
 }
@@ -28,7 +28,7 @@ export const stateArgs = {
  * file), without connecting to Teleport: these commands must work while Teleport is down.
  */
 export async function resolveStateFile(cli: CliValues, cluster: string | undefined): Promise<string> {
-  const storage = loadSetting("storage", { cli, env: process.env, cwd: process.cwd() });
+  const storage = loadSetting("storage", { cli, env: process.env, cwd: process.cwd() }) as string | undefined;
   if (!storage) throw new ConfigError("storage is not set: pass --storage, set FDFWD_STORAGE, or pass --config with a `storage` key");
   // The state layer (SQLite) is loaded only by the commands that read it, not by `--help`.
   const { findStateFile } = await import("../state/index.ts");
