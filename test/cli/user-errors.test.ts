@@ -6,29 +6,16 @@ import { loadCommand } from "../../src/cli/command.ts";
 import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { optionsInGroups } from "../../src/config/options.ts";
 import { makeConfigFixture } from "../support/config-fixture.ts";
-import { runCli, type CliResult } from "../support/cli.ts";
+import { expectUserError, runCli } from "../support/cli.ts";
 
 /**
  * The CLI's contract for mistakes the user can fix (src/errors.ts UserError and every class under
  * it): exit 2, one ERROR line naming the fix, as the last thing written, without the "--debug"
  * hint that runtime failures carry. Those that need a running Teleport (instance lock, changed
- * start-time, cursor not found) are checked end to end in test/e2e/lifecycle.test.ts.
+ * start-time, cursor not found, metrics-addr in use) are checked end to end in test/e2e.
  */
 const fx = makeConfigFixture();
 afterAll(() => fx.cleanup());
-
-function expectUserError(r: CliResult, message: string | RegExp): void {
-  expect(r.code).toBe(2);
-  const lines = r.stderr.trimEnd().split("\n");
-  const errors = lines.filter((l) => l.includes(" ERROR "));
-  expect(errors).toHaveLength(1);
-  expect(lines.at(-1)).toBe(errors[0]!);
-  const text = errors[0]!.replace(/^\S+ ERROR /, "");
-  if (typeof message === "string") expect(text).toBe(message);
-  else expect(text).toMatch(message);
-  expect(r.stderr).not.toContain("--debug for details");
-  expect(r.stderr).not.toContain("    at ");
-}
 
 /** A storage directory holding one state file with `contents` written by `write`. */
 function storageWith(name: string, write: (file: string) => void): string {

@@ -14,6 +14,7 @@ import {
   type Handler,
   type World,
 } from "../support/world.ts";
+import { expectUserError } from "../support/cli.ts";
 
 /**
  * The handler's lifecycle as users see it: one instance per storage, a start time that cannot
@@ -34,16 +35,6 @@ async function freshWorld(sessions = 4): Promise<World> {
 }
 
 const errorLines = (stderr: string) => stderr.split("\n").filter((l) => /\bERROR\b/.test(l));
-
-/** A mistake the user can fix: exit 2 and one ERROR line, the last one written, without the --debug hint. */
-function expectUserError(result: { code: number | null; stderr: string }): string {
-  expect(result.code).toBe(2);
-  const errors = errorLines(result.stderr);
-  expect(errors.length).toBe(1);
-  expect(result.stderr.trimEnd().split("\n").at(-1)).toBe(errors[0]!);
-  expect(result.stderr).not.toContain("--debug");
-  return errors[0]!;
-}
 
 describe("one instance per storage", () => {
   test("a second instance is refused at once, naming the holder's pid in one line", async () => {
