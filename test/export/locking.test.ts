@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { FailedLoginCounter } from "../../src/autolock/counter.ts";
 import { failedLoginOf, lockName } from "../../src/autolock/failed-login.ts";
 import { thresholdReachedAt } from "../../src/autolock/window.ts";
+import { commitAuditBatch } from "../../src/export/acknowledge.ts";
 import { openClusterState, type StateStore } from "../../src/state/index.ts";
 import type { AuditEvent } from "../../src/teleport/types.ts";
 
@@ -68,7 +69,7 @@ describe("FailedLoginCounter", () => {
   function counter(store = state, dryRun = false): FailedLoginCounter {
     return new FailedLoginCounter({
       locking: store.locking,
-      settings: { failedAttempts: 3, periodMs: PERIOD, lockForMs: 0 },
+      settings: { enabled: true, failedAttemptsCount: 3, period: PERIOD, for: 0 },
       dryRun,
       onQueued: () => queued++,
       now: () => now,
@@ -78,7 +79,7 @@ describe("FailedLoginCounter", () => {
   /** Delivers `event` at wall-clock time `at`, as the export would (inside a commit). */
   function deliver(c: FailedLoginCounter, event: AuditEvent, at = event.time.getTime()): void {
     now = at;
-    state.commitAudit({ delivered: [event], sessions: [], deadLetters: [] }, (e) => c.observe(e));
+    commitAuditBatch(state, { position: { kind: "chunk", progress: { date: "2025-01-01", chunk: "c", cursor: event.id, completed: false } }, delivered: [event], sessions: [], deadLetters: [] }, [c]);
   }
 
   test("the threshold within the period locks once per burst", () => {

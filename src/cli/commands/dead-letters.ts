@@ -20,7 +20,7 @@ const list = defineCommand({
   args: { ...stateArgs, json: { type: "boolean", description: "One JSON object per line, with the event body" } },
   async run({ args, cli }) {
     await withState(cli, args.cluster, (state) => {
-      for (const d of state.deadLetters()) {
+      for (const d of state.deadLetters.list()) {
         const line = args.json
           ? JSON.stringify({ id: d.id, eventId: d.eventId, url: d.url, status: d.status, reason: d.reason, time: d.time.toISOString(), body: d.body })
           : `${d.id}\t${d.time.toISOString()}\t${d.eventId}\tHTTP ${d.status}\t${d.url}\t${d.reason}`;
@@ -34,7 +34,7 @@ const purge = defineCommand({
   meta: { name: "purge", description: "Delete every stored dead letter" },
   args: stateArgs,
   async run({ args, cli }) {
-    const removed = await withState(cli, args.cluster, (state) => state.purgeDeadLetters());
+    const removed = await withState(cli, args.cluster, (state) => state.deadLetters.purge());
     process.stdout.write(`${removed} dead letters removed\n`);
   },
 });
