@@ -56,7 +56,8 @@ async function clusterNameOf(config: Config): Promise<string> {
 /**
  * `migrate`: the import `start` runs at first start, on demand. With dry-run it only reads the Go
  * state and prints what would be imported (no Teleport connection, nothing written). Returns the
- * exit code: 0 when imported or nothing to import, 1 when our state already exists.
+ * exit code: 0 when imported, already imported or nothing to import; a state of ours that exists
+ * without the import is a UserError (exit 2), since importing over it would rewind the export.
  */
 export async function runMigrate(config: Config, print: (line: string) => void): Promise<number> {
   const goDir = goStateDirOf(config);

@@ -1,8 +1,10 @@
 import type { Database } from "bun:sqlite";
+import { UserError } from "../errors.ts";
 
 export type Engine = "legacy" | "bulk";
 
-export class StartTimeChangedError extends Error {
+/** The user changed start-time mid-export: they remove the setting or restart from scratch. */
+export class StartTimeChangedError extends UserError {
   constructor(stored: Date, requested: Date, dbPath: string, importedFrom?: string) {
     const origin = importedFrom ? ` (imported from the Go tool's state in ${importedFrom})` : "";
     // Deleting only our file would import the Go state again at the next start.
@@ -10,7 +12,6 @@ export class StartTimeChangedError extends Error {
     super(
       `start-time ${requested.toISOString()} differs from ${stored.toISOString()} stored in ${dbPath}${origin}; the start time cannot change in the middle of an export: remove start-time to continue, or ${restart} to restart the export from scratch`,
     );
-    this.name = "StartTimeChangedError";
   }
 }
 
