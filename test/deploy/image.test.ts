@@ -1,0 +1,268 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, mkdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import { tempDir } from "../../scripts/fakes/pki.ts";
+import { IMAGE_STORAGE, IMAGE_USER } from "../../scripts/release/image.ts";
+import { OPTION_LIST } from "../../src/config/options.ts";
+import { hostTarget, podman, podmanUnavailable, testImage, ulimitArgs, type TestImage } from "../support/podman.ts";
+import {
+  auditUids,
+  countBy,
+  expectAuditExactlyOnce,
+  expectedRecordings,
+  expectRecordingsExactlyOnce,
+  logUids,
+  sessionIndexes,
+  sorted,
+  startWorld,
+  untilAuditRecords,
+  type World,
+  type WorldOptions,
+} from "../support/world.ts";
+
+/**
+ * The image as users run it: `podman load` of the oci-archive `make image` writes, then the handler
+ * inside the container, non-root, read-only root filesystem, host network, credentials mounted
+ * read-only, progress on a named volume, configured through FDFWD_* variables only, against the
+ * fake Teleport and the receiver running in this process on the host.
+ */
+
+const unavailable = podmanUnavailable();
+if (unavailable) console.warn(`SKIPPED container image tests: podman cannot run here: ${unavailable}`);
+
+/** Audit events per Fluentd request in these tests; a kill can duplicate at most one such batch. */
+const BATCH = 20;
+
+describe.skipIf(unavailable !== undefined)("container image", () => {
+  let image: TestImage;
+  const volumes: string[] = [];
+  const worlds: World[] = [];
+
+  beforeAll(async () => {
+    image = await testImage();
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(worlds.map((w) => w.stop()));
+    for (const v of volumes) await podman(["volume", "rm", "-f", v], { allowFailure: true });
+    await image?.remove();
+  });
+
+  async function world(teleport: WorldOptions["teleport"]): Promise<World> {
+    const w = await startWorld({ teleport });
+    worlds.push(w);
+    return w;
+  }
+
+  async function volume(): Promise<string> {
+    const name = `teh-test-${process.pid}-${volumes.length}`;
+    await podman(["volume", "create", name]);
+    volumes.push(name);
+    return name;
+  }
+
+  /**
+   * `podman run` arguments for `start` against `w`: the world's flags become the FDFWD_* variables
+   * OPTIONS names for them, and each file they point at is copied into one directory mounted
+   * read-only at /creds, readable by the image's user like a Kubernetes Secret volume (mode 0444).
+   */
+  function containerArgs(w: World, storageVolume: string, extraFlags: string[]): string[] {
+    const creds = join(tempDir("teh-creds-"), "creds");
+    mkdirSync(creds);
+    chmodSync(creds, 0o755);
+    const env: string[] = [];
+    const args = w.startArgs(extraFlags, IMAGE_STORAGE).slice(1); // without "start"
+    for (let i = 0; i < args.length; i++) {
+      const flag = args[i]!.replace(/^--/, "");
+      const def = OPTION_LIST.find(([, o]) => o.flag === flag)?.[1];
+      if (!def) throw new Error(`no option for --${flag}`);
+      let value = def.kind === "bool" ? "true" : args[++i]!;
+      if (def.kind === "file") {
+        copyFileSync(value, join(creds, basename(value)));
+        chmodSync(join(creds, basename(value)), 0o444);
+        value = `/creds/${basename(value)}`;
+      }
+      env.push("-e", `${def.env[0]}=${value}`);
+    }
+    return [
+      ...ulimitArgs(),
+      "--read-only",
+      "--network", "host",
+      "-v", `${creds}:/creds:ro`,
+      "-v", `${storageVolume}:${IMAGE_STORAGE}`,
+      ...env,
+    ];
+  }
+
+  test("runs `version` as the non-root user, with the entrypoint, volume and labels the issue lists", async () => {
+    const run = await podman(["run", "--rm", ...ulimitArgs(), image.ref, "version"]);
+    expect(run.stdout).toMatch(/^teleport-event-handler v\S+ git:\S+ bun /);
+
+    const [inspect] = JSON.parse((await podman(["image", "inspect", image.ref])).stdout);
+    expect(inspect.Config.User).toBe(`${IMAGE_USER}:${IMAGE_USER}`);
+    expect(inspect.Config.Entrypoint).toEqual(["/usr/local/bin/teleport-event-handler"]);
+    expect(inspect.Config.Cmd).toEqual(["start"]);
+    expect(Object.keys(inspect.Config.Volumes)).toEqual([IMAGE_STORAGE]);
+    expect(inspect.Architecture).toBe(hostTarget().debArch);
+    expect(inspect.Labels["org.opencontainers.image.version"]).toBe(`0.0.0-test.${process.pid}`);
+    expect(inspect.Labels["org.opencontainers.image.licenses"]).toBe("Apache-2.0");
+    expect(inspect.Labels["org.opencontainers.image.revision"]).toBe("test");
+    expect(inspect.Labels["org.opencontainers.image.source"]).toStartWith("https://");
+
+    // No shell to exec into: the runtime reports the missing file.
+    const shell = await podman(["run", "--rm", ...ulimitArgs(), "--entrypoint", "/bin/sh", image.ref, "-c", "true"], { allowFailure: true });
+    expect(shell.code).not.toBe(0);
+    expect(shell.stderr).toContain("/bin/sh");
+  });
+
+  test("holds exactly the listed files and nothing else (no shell, no package manager)", async () => {
+    const listing = await layerListing(image.archive);
+    const zoneinfo = listing.filter((l) => l.path.startsWith("usr/share/zoneinfo/"));
+    const rest = listing.filter((l) => !l.path.startsWith("usr/share/zoneinfo/")).map((l) => `${l.mode} ${l.owner} ${l.path}`);
+    expect(rest).toEqual(EXPECTED_FILES[hostTarget().debArch!]!);
+    // tzdata as Debian ships it (minus the link to /etc/localtime, which is the host's setting).
+    expect(zoneinfo.length).toBeGreaterThan(500);
+    const zones = new Set(zoneinfo.map((l) => l.path));
+    for (const zone of ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]) expect(zones.has(`usr/share/zoneinfo/${zone}`)).toBe(true);
+    expect(zones.has("usr/share/zoneinfo/localtime")).toBe(false);
+    const executable = (l: LayerEntry) => l.mode.startsWith("-") && l.mode.includes("x");
+    expect(zoneinfo.filter((l) => l.owner !== "0/0" || executable(l))).toEqual([]);
+  });
+
+  test("exports the whole log from inside the container: read-only, non-root, settings from FDFWD_*", async () => {
+    const w = await world({ events: 400, days: 2, sessions: 4, printsPerSession: 2 });
+    const vol = await volume();
+    const run = await podman(["run", "--rm", ...containerArgs(w, vol, ["--exit-on-last-event"]), image.ref], { allowFailure: true });
+    expect(run.stderr).not.toContain("ERROR");
+    expect(run.code).toBe(0);
+    expectAuditExactlyOnce(w);
+    expectRecordingsExactlyOnce(w, { withPrints: false });
+
+    // The progress is on the volume, owned by the image's user: a second run has nothing to send.
+    const before = w.fluentd.recordCount();
+    const again = await podman(["run", "--rm", ...containerArgs(w, vol, ["--exit-on-last-event"]), image.ref], { allowFailure: true });
+    expect(again.code).toBe(0);
+    expect(w.fluentd.recordCount()).toBe(before);
+  }, 120_000);
+
+  test("killed with SIGKILL mid-export and started again on the same volume: nothing is lost", async () => {
+    const w = await world({ events: 1_500, days: 2, sessions: 6, printsPerSession: 2 });
+    // Each acknowledgement takes a little while, so that the kill lands mid-export.
+    w.fluentd.faults.latencyMs = 15;
+    const vol = await volume();
+    const flags = ["--exit-on-last-event", "--fluentd-batch-size", String(BATCH)];
+    const name = `teh-test-${process.pid}-kill`;
+    await podman(["run", "-d", "--name", name, ...containerArgs(w, vol, flags), image.ref]);
+    try {
+      await untilAuditRecords(w, 300, 60_000);
+      await podman(["kill", "-s", "KILL", name]);
+      expect((await podman(["wait", name])).stdout.trim()).toBe("137");
+    } finally {
+      await podman(["rm", "-f", name], { allowFailure: true });
+    }
+    const deliveredBeforeKill = w.fluentd.recordCount("events.log");
+    expect(deliveredBeforeKill).toBeLessThan(w.teleport.log.count);
+
+    w.fluentd.faults.latencyMs = 0;
+    const rerun = await podman(["run", "--rm", ...containerArgs(w, vol, flags), image.ref], { allowFailure: true });
+    expect(rerun.code).toBe(0);
+
+    // Every event and every recording arrived; a kill may repeat at most the batch in flight.
+    expect(sorted([...new Set(auditUids(w))])).toEqual(sorted(logUids(w)));
+    const duplicates = [...countBy(auditUids(w)).values()].reduce((sum, n) => sum + n - 1, 0);
+    expect(duplicates).toBeLessThanOrEqual(BATCH);
+    const got = sessionIndexes(w);
+    for (const [tag, indexes] of expectedRecordings(w, { withPrints: false })) expect([...new Set(got.get(tag))]).toEqual(indexes);
+  }, 180_000);
+});
+
+interface LayerEntry {
+  mode: string;
+  owner: string;
+  path: string;
+}
+
+/** `tar -tv` of the image's single layer, read from the oci-archive as a registry would serve it. */
+async function layerListing(archive: string): Promise<LayerEntry[]> {
+  const read = async (member: string) => {
+    const out = Bun.spawnSync(["tar", "-xOf", archive, member], { stdout: "pipe", stderr: "pipe" });
+    if (out.exitCode !== 0) throw new Error(`tar ${member}: ${out.stderr.toString()}`);
+    return out.stdout;
+  };
+  const index = JSON.parse((await read("index.json")).toString());
+  const manifest = JSON.parse((await read(`blobs/sha256/${index.manifests[0].digest.slice(7)}`)).toString());
+  expect(manifest.layers).toHaveLength(1);
+  const layer = await read(`blobs/sha256/${manifest.layers[0].digest.slice(7)}`);
+  const listing = Bun.spawnSync(["tar", "-tvz", "--numeric-owner"], { stdin: layer, stdout: "pipe" }).stdout.toString();
+  return listing
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [mode, owner, , , , ...rest] = line.split(/\s+/);
+      return { mode: mode!, owner: owner!, path: rest.join(" ").replace(/ -> .*$/, "").replace(/\/$/, "") };
+    });
+}
+
+/** Everything outside /usr/share/zoneinfo, per architecture: `tar -tv` mode, uid/gid, path. */
+const EXPECTED_FILES: Record<string, string[]> = {
+  amd64: [
+    "drwxr-xr-x 0/0 etc",
+    "-rw-r--r-- 0/0 etc/group",
+    "-rw-r--r-- 0/0 etc/nsswitch.conf",
+    "-rw-r--r-- 0/0 etc/passwd",
+    "drwxr-xr-x 0/0 etc/ssl",
+    "drwxr-xr-x 0/0 etc/ssl/certs",
+    "-rw-r--r-- 0/0 etc/ssl/certs/ca-certificates.crt",
+    "drwxr-xr-x 0/0 home",
+    "drwx------ 65532/65532 home/nonroot",
+    "drwxr-xr-x 0/0 lib",
+    "drwxr-xr-x 0/0 lib/x86_64-linux-gnu",
+    "-rwxr-xr-x 0/0 lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+    "-rwxr-xr-x 0/0 lib/x86_64-linux-gnu/libc.so.6",
+    "-rw-r--r-- 0/0 lib/x86_64-linux-gnu/libdl.so.2",
+    "-rw-r--r-- 0/0 lib/x86_64-linux-gnu/libm.so.6",
+    "-rw-r--r-- 0/0 lib/x86_64-linux-gnu/libpthread.so.0",
+    "drwxr-xr-x 0/0 lib64",
+    "lrwxrwxrwx 0/0 lib64/ld-linux-x86-64.so.2",
+    "drwxrwxrwt 0/0 tmp",
+    "drwxr-xr-x 0/0 usr",
+    "drwxr-xr-x 0/0 usr/local",
+    "drwxr-xr-x 0/0 usr/local/bin",
+    "-rwxr-xr-x 0/0 usr/local/bin/teleport-event-handler",
+    "drwxr-xr-x 0/0 usr/share",
+    "drwxr-xr-x 0/0 usr/share/zoneinfo",
+    "drwxr-xr-x 0/0 var",
+    "drwxr-xr-x 0/0 var/lib",
+    "drwx------ 65532/65532 var/lib/teleport-event-handler",
+  ],
+
+  arm64: [
+    "drwxr-xr-x 0/0 etc",
+    "-rw-r--r-- 0/0 etc/group",
+    "-rw-r--r-- 0/0 etc/nsswitch.conf",
+    "-rw-r--r-- 0/0 etc/passwd",
+    "drwxr-xr-x 0/0 etc/ssl",
+    "drwxr-xr-x 0/0 etc/ssl/certs",
+    "-rw-r--r-- 0/0 etc/ssl/certs/ca-certificates.crt",
+    "drwxr-xr-x 0/0 home",
+    "drwx------ 65532/65532 home/nonroot",
+    "drwxr-xr-x 0/0 lib",
+    "drwxr-xr-x 0/0 lib/aarch64-linux-gnu",
+    "-rwxr-xr-x 0/0 lib/aarch64-linux-gnu/ld-linux-aarch64.so.1",
+    "-rwxr-xr-x 0/0 lib/aarch64-linux-gnu/libc.so.6",
+    "-rw-r--r-- 0/0 lib/aarch64-linux-gnu/libdl.so.2",
+    "-rw-r--r-- 0/0 lib/aarch64-linux-gnu/libm.so.6",
+    "-rw-r--r-- 0/0 lib/aarch64-linux-gnu/libpthread.so.0",
+    "lrwxrwxrwx 0/0 lib/ld-linux-aarch64.so.1",
+    "drwxrwxrwt 0/0 tmp",
+    "drwxr-xr-x 0/0 usr",
+    "drwxr-xr-x 0/0 usr/local",
+    "drwxr-xr-x 0/0 usr/local/bin",
+    "-rwxr-xr-x 0/0 usr/local/bin/teleport-event-handler",
+    "drwxr-xr-x 0/0 usr/share",
+    "drwxr-xr-x 0/0 usr/share/zoneinfo",
+    "drwxr-xr-x 0/0 var",
+    "drwxr-xr-x 0/0 var/lib",
+    "drwx------ 65532/65532 var/lib/teleport-event-handler",
+  ],
+};
