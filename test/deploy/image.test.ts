@@ -203,9 +203,23 @@ async function layerListing(archive: string): Promise<LayerEntry[]> {
     });
 }
 
-/** Everything outside /usr/share/zoneinfo, per architecture: `tar -tv` mode, uid/gid, path. */
-const EXPECTED_FILES: Record<string, string[]> = {
-  amd64: [
+/**
+ * Everything outside /usr/share/zoneinfo, as `tar -tv` shows mode, uid/gid and path, for an
+ * architecture whose glibc lives in lib/<triplet>, with the loader linked from loaderLinkDir.
+ */
+function expectedFiles(triplet: string, loader: string, loaderLinkDir: string): string[] {
+  const libs = [
+    "drwxr-xr-x 0/0 lib",
+    `drwxr-xr-x 0/0 lib/${triplet}`,
+    `-rwxr-xr-x 0/0 lib/${triplet}/${loader}`,
+    `-rwxr-xr-x 0/0 lib/${triplet}/libc.so.6`,
+    `-rw-r--r-- 0/0 lib/${triplet}/libdl.so.2`,
+    `-rw-r--r-- 0/0 lib/${triplet}/libm.so.6`,
+    `-rw-r--r-- 0/0 lib/${triplet}/libpthread.so.0`,
+    ...(loaderLinkDir === "lib" ? [] : [`drwxr-xr-x 0/0 ${loaderLinkDir}`]),
+    `lrwxrwxrwx 0/0 ${loaderLinkDir}/${loader}`,
+  ];
+  return [
     "drwxr-xr-x 0/0 etc",
     "-rw-r--r-- 0/0 etc/group",
     "-rw-r--r-- 0/0 etc/nsswitch.conf",
@@ -215,15 +229,7 @@ const EXPECTED_FILES: Record<string, string[]> = {
     "-rw-r--r-- 0/0 etc/ssl/certs/ca-certificates.crt",
     "drwxr-xr-x 0/0 home",
     "drwx------ 65532/65532 home/nonroot",
-    "drwxr-xr-x 0/0 lib",
-    "drwxr-xr-x 0/0 lib/x86_64-linux-gnu",
-    "-rwxr-xr-x 0/0 lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-    "-rwxr-xr-x 0/0 lib/x86_64-linux-gnu/libc.so.6",
-    "-rw-r--r-- 0/0 lib/x86_64-linux-gnu/libdl.so.2",
-    "-rw-r--r-- 0/0 lib/x86_64-linux-gnu/libm.so.6",
-    "-rw-r--r-- 0/0 lib/x86_64-linux-gnu/libpthread.so.0",
-    "drwxr-xr-x 0/0 lib64",
-    "lrwxrwxrwx 0/0 lib64/ld-linux-x86-64.so.2",
+    ...libs,
     "drwxrwxrwt 0/0 tmp",
     "drwxr-xr-x 0/0 usr",
     "drwxr-xr-x 0/0 usr/local",
@@ -234,35 +240,10 @@ const EXPECTED_FILES: Record<string, string[]> = {
     "drwxr-xr-x 0/0 var",
     "drwxr-xr-x 0/0 var/lib",
     "drwx------ 65532/65532 var/lib/teleport-event-handler",
-  ],
+  ];
+}
 
-  arm64: [
-    "drwxr-xr-x 0/0 etc",
-    "-rw-r--r-- 0/0 etc/group",
-    "-rw-r--r-- 0/0 etc/nsswitch.conf",
-    "-rw-r--r-- 0/0 etc/passwd",
-    "drwxr-xr-x 0/0 etc/ssl",
-    "drwxr-xr-x 0/0 etc/ssl/certs",
-    "-rw-r--r-- 0/0 etc/ssl/certs/ca-certificates.crt",
-    "drwxr-xr-x 0/0 home",
-    "drwx------ 65532/65532 home/nonroot",
-    "drwxr-xr-x 0/0 lib",
-    "drwxr-xr-x 0/0 lib/aarch64-linux-gnu",
-    "-rwxr-xr-x 0/0 lib/aarch64-linux-gnu/ld-linux-aarch64.so.1",
-    "-rwxr-xr-x 0/0 lib/aarch64-linux-gnu/libc.so.6",
-    "-rw-r--r-- 0/0 lib/aarch64-linux-gnu/libdl.so.2",
-    "-rw-r--r-- 0/0 lib/aarch64-linux-gnu/libm.so.6",
-    "-rw-r--r-- 0/0 lib/aarch64-linux-gnu/libpthread.so.0",
-    "lrwxrwxrwx 0/0 lib/ld-linux-aarch64.so.1",
-    "drwxrwxrwt 0/0 tmp",
-    "drwxr-xr-x 0/0 usr",
-    "drwxr-xr-x 0/0 usr/local",
-    "drwxr-xr-x 0/0 usr/local/bin",
-    "-rwxr-xr-x 0/0 usr/local/bin/teleport-event-handler",
-    "drwxr-xr-x 0/0 usr/share",
-    "drwxr-xr-x 0/0 usr/share/zoneinfo",
-    "drwxr-xr-x 0/0 var",
-    "drwxr-xr-x 0/0 var/lib",
-    "drwx------ 65532/65532 var/lib/teleport-event-handler",
-  ],
+const EXPECTED_FILES: Record<string, string[]> = {
+  amd64: expectedFiles("x86_64-linux-gnu", "ld-linux-x86-64.so.2", "lib64"),
+  arm64: expectedFiles("aarch64-linux-gnu", "ld-linux-aarch64.so.1", "lib"),
 };
