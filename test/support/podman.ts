@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildImage, imageInfoFromEnv, imageRef } from "../../scripts/release/image.ts";
 import { TARGETS, type Target } from "../../scripts/release/targets.ts";
@@ -8,10 +8,10 @@ import { compiledBinary, ROOT } from "./world.ts";
 /**
  * Podman for the container tests. On these machines podman runs containers only with runc and the
  * cgroupfs manager (crun refuses the hybrid cgroup layout), and only with ulimits inside the hard
- * limits (its defaults exceed them), so every `podman run` goes through `runArgs`.
+ * limits (its defaults exceed them). Those settings go into a containers.conf of the tests' own
+ * (CONTAINERS_CONF) rather than onto each command line, because `podman kube play` has no
+ * --ulimit flag: every podman command the tests run goes through `podman()`.
  */
-
-const GLOBAL = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"];
 
 export interface PodmanResult {
   code: number;
@@ -19,20 +19,7 @@ export interface PodmanResult {
   stderr: string;
 }
 
-export async function podman(args: string[], opts: { allowFailure?: boolean } = {}): Promise<PodmanResult> {
-  const proc = Bun.spawn(["podman", ...GLOBAL, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0 && !opts.allowFailure) throw new Error(`podman ${args.join(" ")} exited with ${code}: ${stderr.trim()}`);
-  return { code, stdout, stderr };
-}
-
-/** Why podman cannot run here, or undefined when it can. */
-export function podmanUnavailable(): string | undefined {
-  if (!Bun.which("podman")) return "podman is not installed (scripts/ci-deps.sh installs it)";
-  const info = Bun.spawnSync(["podman", ...GLOBAL, "info", "--format", "{{.Host.OCIRuntime.Name}}"], { stdout: "pipe", stderr: "pipe" });
-  if (info.exitCode !== 0) return `podman info failed: ${info.stderr.toString().trim().split("\n").at(-1)}`;
-  return undefined;
-}
+let containersConf: string | undefined;
 
 /** A hard limit of this process from /proc/self/limits ("Max open files", "Max processes"), capped. */
 function hardLimit(name: string, cap: number): number {
@@ -42,11 +29,32 @@ function hardLimit(name: string, cap: number): number {
   return hard === "unlimited" ? cap : Math.min(cap, Number(hard));
 }
 
-/** `podman run` flags every test container needs: the ulimits, within this machine's hard limits. */
-export function ulimitArgs(): string[] {
-  const nofile = hardLimit("Max open files", 65_536);
-  const nproc = hardLimit("Max processes", 4_096);
-  return ["--ulimit", `nofile=${nofile}:${nofile}`, "--ulimit", `nproc=${nproc}:${nproc}`];
+function podmanEnv(): Record<string, string | undefined> {
+  if (!containersConf) {
+    const nofile = hardLimit("Max open files", 65_536);
+    const nproc = hardLimit("Max processes", 4_096);
+    containersConf = join(tempDir("teh-podman-"), "containers.conf");
+    writeFileSync(
+      containersConf,
+      `[containers]\ndefault_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n`,
+    );
+  }
+  return { ...process.env, CONTAINERS_CONF: containersConf };
+}
+
+export async function podman(args: string[], opts: { allowFailure?: boolean } = {}): Promise<PodmanResult> {
+  const proc = Bun.spawn(["podman", ...args], { env: podmanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0 && !opts.allowFailure) throw new Error(`podman ${args.join(" ")} exited with ${code}: ${stderr.trim()}`);
+  return { code, stdout, stderr };
+}
+
+/** Why podman cannot run here, or undefined when it can. */
+export function podmanUnavailable(): string | undefined {
+  if (!Bun.which("podman")) return "podman is not installed (scripts/ci-deps.sh installs it)";
+  const info = Bun.spawnSync(["podman", "info", "--format", "{{.Host.OCIRuntime.Name}}"], { env: podmanEnv(), stdout: "pipe", stderr: "pipe" });
+  if (info.exitCode !== 0) return `podman info failed: ${info.stderr.toString().trim().split("\n").at(-1)}`;
+  return undefined;
 }
 
 export function hostTarget(): Target {
@@ -57,9 +65,8 @@ export function hostTarget(): Target {
 export interface TestImage {
   /** The oci-archive, as `make image` writes it. */
   archive: string;
-  /** The reference podman loaded it under; unique to this test process. */
+  /** The reference podman loaded it under; unique to this test process, removed when it exits. */
   ref: string;
-  remove(): Promise<void>;
 }
 
 let image: Promise<TestImage> | undefined;
@@ -79,7 +86,40 @@ export function testImage(): Promise<TestImage> {
     const archive = join(out, name);
     await podman(["load", "-q", "-i", archive]);
     const ref = `localhost/${imageRef(version)}`;
-    return { archive, ref, remove: async () => void (await podman(["rmi", "-f", ref], { allowFailure: true })) };
+    // Several test files share the image, so it goes when the test process does.
+    process.once("exit", () => Bun.spawnSync(["podman", "rmi", "-f", ref], { env: podmanEnv(), stdout: "ignore", stderr: "ignore" }));
+    return { archive, ref };
   })();
   return image;
+}
+
+/**
+ * A directory holding copies of `files` (name in the directory → file on the host), readable by the
+ * image's non-root user as a Kubernetes Secret volume makes them (files 0444), to mount read-only.
+ */
+export function secretDir(files: Record<string, string>): string {
+  const dir = join(tempDir("teh-secret-"), "secret");
+  mkdirSync(dir);
+  chmodSync(dir, 0o755);
+  for (const [name, source] of Object.entries(files)) {
+    copyFileSync(source, join(dir, name));
+    chmodSync(join(dir, name), 0o444);
+  }
+  return dir;
+}
+
+/** A member of a tar file, as bytes. */
+function tarMember(archive: string, member: string): Buffer {
+  const out = Bun.spawnSync(["tar", "-xOf", archive, member], { stdout: "pipe", stderr: "pipe" });
+  if (out.exitCode !== 0) throw new Error(`tar ${archive} ${member}: ${out.stderr.toString()}`);
+  return out.stdout;
+}
+
+/** The parts of a single-image oci-archive, read as a registry client would: index → manifest → blobs. */
+export function readOciArchive(archive: string) {
+  const blob = (digest: string) => tarMember(archive, `blobs/sha256/${digest.slice("sha256:".length)}`);
+  const index = JSON.parse(tarMember(archive, "index.json").toString());
+  const manifest = JSON.parse(blob(index.manifests[0].digest).toString());
+  const config = JSON.parse(blob(manifest.config.digest).toString());
+  return { index, manifest, config, layers: (manifest.layers as Array<{ digest: string }>).map((l) => () => blob(l.digest)) };
 }
