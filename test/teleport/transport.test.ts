@@ -1,3 +1,4 @@
+import { parseHostPort } from "../../src/config/values.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -5,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { identityExpiry } from "../../src/observability/metrics.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { alpnProtocols, createTeleportSource, TeleportError, type TeleportSourceHandle } from "../../src/teleport/index.ts";
 import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
@@ -22,7 +24,7 @@ beforeAll(async () => {
 afterAll(() => fake.stop());
 
 const source = (identityFile: string, extra: Partial<Parameters<typeof createTeleportSource>[0]> = {}) =>
-  createTeleportSource({ addr: fake.addr, identityFile, refreshEnabled: false, refreshIntervalMs: 60_000, tlsRouting: "off", ...extra });
+  createTeleportSource({ addr: parseHostPort(fake.addr), identity: identityFile, refreshEnabled: false, refreshInterval: 60_000, tlsRouting: "off", ...extra });
 
 function writeIdentityWith(parts: { keyPem: string; certPem: string; caPems: string[] }): string {
   const file = join(tempDir(), "identity");
@@ -53,7 +55,7 @@ describe("server verification", () => {
     const noSan = await pki.hostCA.issue("auth-without-san", { usage: "server", dnsNames: ["localhost"] });
     const other = await startFakeTeleport({ pki: { ...pki, authServer: noSan }, events: 1, outDir: tempDir() });
     try {
-      const src = await createTeleportSource({ addr: other.addr, identityFile: other.identity.identityFile, refreshEnabled: false, refreshIntervalMs: 60_000, tlsRouting: "off" });
+      const src = await createTeleportSource({ addr: parseHostPort(other.addr), identity: other.identity.identityFile, refreshEnabled: false, refreshInterval: 60_000, tlsRouting: "off" });
       const err = await pingFails(src);
       expect(err.message).toMatch(/altname|teleport\.cluster\.local|Hostname/i);
     } finally {
@@ -90,17 +92,22 @@ describe("client verification by the fake", () => {
 describe("identity refresh", () => {
   test("a rotated identity is used for new calls while a running stream finishes on the old one", async () => {
     const file = writeIdentityWith({ keyPem: pki.teleportClient.keyPem, certPem: pki.teleportClient.certPem, caPems: [pki.hostCA.ca.certPem] });
-    const src = await source(file, { refreshEnabled: true, refreshIntervalMs: 50 });
+    const src = await source(file, { refreshEnabled: true, refreshInterval: 50 });
     try {
       const sid = fake.log.sessionId(0); // the 4 MiB recording: HTTP/2 flow control keeps it in flight
       const stream = src.sessionEvents(sid, 0)[Symbol.asyncIterator]();
       const first = await stream.next();
       expect(first.value?.type).toBe("session.start");
 
-      const rotated = await pki.userCA.issue("rotated-bot", { usage: "client" });
+      const expirySeconds = async () => (await identityExpiry.get()).values[0]?.value;
+      expect(await expirySeconds()).toBe(src.credentials.notAfter.getTime() / 1000);
+      const rotatedExpiry = new Date(Math.floor(Date.now() / 1000) * 1000 + 2 * 86_400_000);
+      const rotated = await pki.userCA.issue("rotated-bot", { usage: "client", notAfter: rotatedExpiry });
       writeFileSync(file, identityFileText({ keyPem: rotated.keyPem, certPem: rotated.certPem, caPems: [pki.hostCA.ca.certPem] }));
       for (let i = 0; i < 100 && src.credentials.certPem.trim() !== rotated.certPem.trim(); i++) await Bun.sleep(20);
       expect(src.credentials.certPem.trim()).toBe(rotated.certPem.trim());
+      // The gauge follows the identity in use, not the one read at start-up.
+      expect(await expirySeconds()).toBe(rotatedExpiry.getTime() / 1000);
 
       await src.ping();
       expect(fake.peers.at(-1)).toBe("rotated-bot");
@@ -128,12 +135,11 @@ describe("identity refresh", () => {
 describe("TLS routing through the Proxy", () => {
   test("the ALPN list depends on tlsRouting and the port", () => {
     const routed = ["teleport-auth@7370696b652d636c7573746572.teleport.cluster.local", "h2"];
-    expect(alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(routed);
-    expect(alpnProtocols({ addr: "proxy.example.com:3080", tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(routed);
-    expect(alpnProtocols({ addr: "auth.example.com:3025", tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(["h2"]);
-    expect(alpnProtocols({ addr: "auth.example.com", tlsRouting: "auto" })).toEqual(["h2"]);
-    expect(alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "off", clusterName: "x" })).toEqual(["h2"]);
-    expect(() => alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "on" })).toThrow(/teleport-cluster/);
+    expect(alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(routed);
+    expect(alpnProtocols({ addr: parseHostPort("proxy.example.com:3080"), tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(routed);
+    expect(alpnProtocols({ addr: parseHostPort("auth.example.com:3025"), tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(["h2"]);
+    expect(alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "off", clusterName: "x" })).toEqual(["h2"]);
+    expect(() => alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "on" })).toThrow(/teleport-cluster/);
   });
 
   test("a plain TLS server sees the routing ALPN and SNI; the cluster name comes from the identity's CA", async () => {
@@ -150,7 +156,7 @@ describe("TLS routing through the Proxy", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
       const port = (server.address() as AddressInfo).port;
-      const src = await createTeleportSource({ addr: `127.0.0.1:${port}`, identityFile: fake.identity.identityFile, refreshEnabled: false, refreshIntervalMs: 60_000, tlsRouting: "on" });
+      const src = await createTeleportSource({ addr: parseHostPort(`127.0.0.1:${port}`), identity: fake.identity.identityFile, refreshEnabled: false, refreshInterval: 60_000, tlsRouting: "on" });
       await pingFails(src);
       expect(seen[0]).toEqual({ servername: "teleport.cluster.local", protocols: ["teleport-auth@7370696b652d636c7573746572.teleport.cluster.local", "h2"] });
     } finally {
