@@ -91,7 +91,7 @@ describe("helm chart", () => {
         allowPrivilegeEscalation: false,
         capabilities: { drop: ["ALL"] },
       });
-      expect(r.container.resources.requests).toEqual({ cpu: "100m", memory: "128Mi" });
+      expect(r.container.resources.requests).toEqual({ cpu: "100m", memory: "160Mi" });
       expect(r.container.resources.limits.memory).toBe("512Mi");
       // A read-only root needs a writable /tmp.
       expect(r.container.volumeMounts.find((m: any) => m.mountPath === "/tmp")?.name).toBe("tmp");
