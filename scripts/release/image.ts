@@ -3,7 +3,7 @@
 // One layer, FROM scratch: the release binary, the glibc files it links (from Debian's libc6 of the
 // same architecture), Debian's CA certificates and tzdata, a passwd/group with the non-root user
 // 65532, and the storage directory owned by that user. The result is an oci-archive (an OCI image
-// layout in a tar), which `podman load`, `skopeo copy oci-archive:…` and containerd read directly.
+// layout in a tar), which `podman load` and `skopeo copy oci-archive:…` read directly.
 
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, posix, resolve } from "node:path";

@@ -133,7 +133,7 @@ describe.skipIf(unavailable !== undefined)("container image", () => {
   }, 120_000);
 
   test("killed with SIGKILL mid-export and started again on the same volume: nothing is lost", async () => {
-    const w = await world({ events: 1_500, days: 2, sessions: 6, printsPerSession: 2 });
+    const w = await world({ events: 800, days: 2, sessions: 4, printsPerSession: 2 });
     // Each acknowledgement takes a little while, so that the kill lands mid-export.
     w.fluentd.faults.latencyMs = 15;
     const vol = await volume();
@@ -141,7 +141,7 @@ describe.skipIf(unavailable !== undefined)("container image", () => {
     const name = `teh-test-${process.pid}-kill`;
     await podman(["run", "-d", "--name", name, ...containerArgs(w, vol, flags), image.ref]);
     try {
-      await untilAuditRecords(w, 300, 60_000);
+      await untilAuditRecords(w, 200, 60_000);
       await podman(["kill", "-s", "KILL", name]);
       expect((await podman(["wait", name])).stdout.trim()).toBe("137");
     } finally {
