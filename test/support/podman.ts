@@ -1,4 +1,5 @@
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage, imageInfoFromEnv, imageRef } from "../../scripts/release/image.ts";
 import { TARGETS, type Target } from "../../scripts/release/targets.ts";
@@ -65,11 +66,41 @@ export function hostTarget(): Target {
 export interface TestImage {
   /** The oci-archive, as `make image` writes it. */
   archive: string;
-  /** The reference podman loaded it under; unique to this test process, removed when it exits. */
+  /** The reference podman loaded it under; unique to this test process. */
   ref: string;
 }
 
 let image: Promise<TestImage> | undefined;
+
+const TEST_TAG = /^localhost\/teleport-event-handler:0\.0\.0-test\.(\d+)$/;
+const TEST_DIR = /^teh-image-(\d+)-/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes the images and archives of earlier test processes that are gone. A test process cannot
+ * clean up after itself (bun test runs no exit handlers, and several files share the image), so
+ * each run clears what the previous ones left: at most one image per test run in progress remains.
+ */
+async function removeStaleImages(): Promise<void> {
+  const refs = (await podman(["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout.split("\n");
+  const stale = refs.filter((ref) => {
+    const pid = TEST_TAG.exec(ref.trim())?.[1];
+    return pid !== undefined && !alive(Number(pid));
+  });
+  if (stale.length > 0) await podman(["rmi", "-f", ...stale], { allowFailure: true });
+  for (const name of readdirSync(tmpdir())) {
+    const pid = TEST_DIR.exec(name)?.[1];
+    if (pid !== undefined && !alive(Number(pid))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
 
 /**
  * Builds the host architecture's image once per test process from the test binary, with a version
@@ -77,18 +108,17 @@ let image: Promise<TestImage> | undefined;
  */
 export function testImage(): Promise<TestImage> {
   image ??= (async () => {
+    await removeStaleImages();
     const version = `0.0.0-test.${process.pid}`;
-    const dir = tempDir("teh-image-");
+    const dir = tempDir(`teh-image-${process.pid}-`);
     const out = join(dir, "out");
     mkdirSync(out);
     const info = { ...imageInfoFromEnv(version, "test", ROOT), epoch: 0 };
     const name = await buildImage(hostTarget(), await compiledBinary(), info, out, join(dir, "work"));
     const archive = join(out, name);
     await podman(["load", "-q", "-i", archive]);
-    const ref = `localhost/${imageRef(version)}`;
-    // Several test files share the image, so it goes when the test process does.
-    process.once("exit", () => Bun.spawnSync(["podman", "rmi", "-f", ref], { env: podmanEnv(), stdout: "ignore", stderr: "ignore" }));
-    return { archive, ref };
+    rmSync(join(dir, "work"), { recursive: true, force: true });
+    return { archive, ref: `localhost/${imageRef(version)}` };
   })();
   return image;
 }
