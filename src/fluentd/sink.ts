@@ -1,13 +1,15 @@
-import { abortError, sleep } from "../lib/abort.ts";
-import { backoffDelay, type BackoffPolicy } from "../lib/backoff.ts";
+import { abortError } from "../lib/abort.ts";
+import type { BackoffPolicy } from "../lib/backoff.ts";
 import { Semaphore } from "../lib/semaphore.ts";
-import { logger, rateLimited } from "../logger.ts";
-import { health } from "../observability/health.ts";
-import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../observability/metrics.ts";
+import { logger } from "../logger.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
+import { isForwardUrl } from "./forward/endpoint.ts";
+import type { Compression } from "./forward/frames.ts";
+import { ForwardFluentdSink } from "./forward/sink.ts";
 import { parseHeaders } from "./headers.ts";
-import { classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter } from "./status.ts";
-import { FluentdSettingError, loadFluentdTls, redactUrl, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
+import { observeOutcome, Retrier } from "./outcomes.ts";
+import { classifyStatus, DEFAULT_BACKOFF, parseRetryAfter } from "./status.ts";
+import { describeSocketError, FluentdSettingError, loadFluentdTls, redactUrl, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
 export interface FluentdSinkOptions extends FluentdTlsSettings {
@@ -25,6 +27,12 @@ export interface FluentdSinkOptions extends FluentdTlsSettings {
   backoff?: BackoffPolicy;
   /** How often a still-failing receiver is reported at warn (default one minute). */
   warnIntervalMs?: number;
+  /** `fluentd-compress`: gzip request bodies (in_http) and frames (in_forward). */
+  compression?: Compression;
+  /** `fluentd-shared-key` (+ username and password): in_forward's `<security>` handshake. */
+  sharedKey?: string;
+  username?: string;
+  password?: string;
 }
 
 const DEFAULT_BATCH_SIZE = 100;
@@ -49,42 +57,20 @@ function positiveInteger(setting: string, value: number): number {
 // Bun reports a socket the server closed while it sat in the pool with these codes; the request
 // never reached the application, so it is resent at once rather than after a backoff.
 const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
-const UNTRUSTED_SERVER = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
-
 function describeFetchError(err: unknown): { cause: string; code: string } {
   const e = err as { code?: string; name?: string; message?: string };
-  const code = e.code ?? e.name ?? "Error";
   // Bun appends advice about `verbose: true`, which means nothing to an operator.
   const message = (e.message ?? String(err)).split(" For more information")[0]!.trim();
-  let hint = "";
-  if (UNTRUSTED_SERVER.test(code)) hint = " (the Fluentd server certificate is not trusted: check fluentd-ca)";
-  else if (code === "EPROTO") hint = " (TLS handshake failed: does Fluentd trust fluentd-cert, and does it speak TLS?)";
-  return { cause: message.includes(code) ? message + hint : `${code}: ${message}${hint}`, code };
+  return { cause: describeSocketError({ code: e.code, name: e.name ?? "Error", message }), code: e.code ?? e.name ?? "Error" };
 }
 
 function firstLines(text: string): string {
   return text.split("\n").map((l) => l.trim()).filter(Boolean).join(" ").slice(0, 300);
 }
 
-/** Per request, not per record: metrics and readiness cost nothing per event. */
-function observeRequest(attempt: Attempt, batch: Batch, seconds: number): void {
-  deliveryLatency.observe(seconds);
-  if (attempt.kind === "retry") {
-    requestOutcomes.retry.inc();
-    errorKinds.fluentd.inc();
-    health.markFluentdFailed(attempt.cause);
-    return;
-  }
-  // A refusal is an answer too: the receiver is up, it only objects to a record.
-  health.markFluentdOk();
-  if (attempt.kind === "refused") return requestOutcomes.rejected.inc();
-  requestOutcomes.ok.inc();
-  bytesSent.inc(batch.bytes);
-}
-
 class HttpFluentdSink implements FluentdSink {
   private readonly semaphore: Semaphore;
-  private readonly warn: (key: string, fn: () => void) => void;
+  private readonly retrier: Retrier;
   private closed = false;
 
   constructor(
@@ -93,7 +79,7 @@ class HttpFluentdSink implements FluentdSink {
     private readonly headers: Array<[string, string]>,
   ) {
     this.semaphore = new Semaphore(opts.maxConnections);
-    this.warn = rateLimited(opts.warnIntervalMs ?? 60_000);
+    this.retrier = new Retrier(opts.backoff, opts.warnIntervalMs ?? 60_000);
   }
 
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
@@ -145,23 +131,15 @@ class HttpFluentdSink implements FluentdSink {
         if (failures > 1) report.retried += batch.records.length;
         const sent = performance.now();
         attempt = await this.post(url, batch, signal);
-        observeRequest(attempt, batch, (performance.now() - sent) / 1000);
+        observeOutcome(attempt.kind === "ok" ? { kind: "ok", bytes: batch.bytes } : attempt, (performance.now() - sent) / 1000);
       } finally {
         release();
       }
       if (attempt.kind !== "retry") return attempt;
 
       const immediate = failures === 1 && attempt.staleConnection === true;
-      const delay = attempt.retryAfterMs ?? (immediate ? 0 : backoffDelay(this.opts.backoff, failures));
-      const where = redactUrl(url);
-      logger.debug("Fluentd request failed, retrying", { url: where, cause: attempt.cause, attempt: failures, records: batch.records.length, retryInMs: delay });
-      if (failures >= 2) {
-        const cause = attempt.cause;
-        this.warn(where, () =>
-          logger.warn(`Fluentd delivery failing for ${formatDuration(Date.now() - started)}, still retrying`, { url: where, cause }),
-        );
-      }
-      await sleep(delay, signal);
+      const pause = { where: redactUrl(url), cause: attempt.cause, failures, started, records: batch.records.length };
+      await this.retrier.pause({ ...pause, delayMs: attempt.retryAfterMs ?? (immediate ? 0 : undefined) }, signal);
     }
   }
 
@@ -169,12 +147,15 @@ class HttpFluentdSink implements FluentdSink {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const headers = new Headers({ "Content-Type": "application/json" });
+    // in_http inflates a gzip Content-Encoding before parsing; the batch stays JSON.
+    const body = this.opts.compression === "gzip" ? Bun.gzipSync(batch.body) : batch.body;
+    if (this.opts.compression === "gzip") headers.set("Content-Encoding", "gzip");
     for (const [name, value] of this.headers) headers.set(name, value);
     let status: number;
     let text: string;
     let retryAfter: string | null;
     try {
-      const res = await fetch(url, { method: "POST", body: batch.body, headers, tls: this.tls, signal: combined, keepalive: true });
+      const res = await fetch(url, { method: "POST", body, headers, tls: this.tls, signal: combined, keepalive: true });
       status = res.status;
       retryAfter = res.headers.get("retry-after");
       // Reading the (short) body lets the connection go back to the pool.
@@ -198,6 +179,22 @@ class HttpFluentdSink implements FluentdSink {
   }
 }
 
+/** Sends each URL's records to the sink of its protocol: forward(+tls):// to in_forward, http(s):// to in_http. */
+class ProtocolRouter implements FluentdSink {
+  constructor(
+    private readonly http: FluentdSink,
+    private readonly forward: FluentdSink,
+  ) {}
+
+  deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
+    return (isForwardUrl(url) ? this.forward : this.http).deliver(url, records, signal);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.http.close(), this.forward.close()]);
+  }
+}
+
 /** Loads and checks TLS material, headers and limits, then returns a sink ready to deliver. */
 export async function createFluentdSink(opts: FluentdSinkOptions): Promise<FluentdSink> {
   const tls = loadFluentdTls(opts);
@@ -210,5 +207,11 @@ export async function createFluentdSink(opts: FluentdSinkOptions): Promise<Fluen
     timeoutMs: positiveInteger("fluentd-timeout", opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
   };
-  return new HttpFluentdSink(resolved, tls, headers);
+  const forward = new ForwardFluentdSink({
+    ...resolved,
+    tls,
+    compression: opts.compression ?? "none",
+    security: opts.sharedKey === undefined ? undefined : { sharedKey: opts.sharedKey, username: opts.username, password: opts.password },
+  });
+  return new ProtocolRouter(new HttpFluentdSink(resolved, tls, headers), forward);
 }

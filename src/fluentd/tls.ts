@@ -27,7 +27,7 @@ export interface FluentdTlsSettings {
   key?: string;
   passphrase?: string;
   passphraseFile?: string;
-  /** Allows `http://` URLs and a missing client certificate (test setups only). */
+  /** Allows `http://` and `forward://` URLs and a missing client certificate (test setups only). */
   allowInsecure: boolean;
   /** URLs to check for plain HTTP: a bare URL, or one with the setting it came from. */
   urls?: Array<string | { setting: string; url: string }>;
@@ -102,11 +102,13 @@ function checkUrls(s: FluentdTlsSettings): void {
     } catch {
       throw new FluentdSettingError(setting, `${JSON.stringify(url)} is not a URL; expected https://host:port/tag`);
     }
-    if (parsed.protocol === "http:" && !s.allowInsecure) {
-      throw new FluentdSettingError(setting, `${redactUrl(url)} uses plain HTTP; use https:// (${INSECURE_HINT})`);
+    const scheme = parsed.protocol.toLowerCase();
+    if ((scheme === "http:" || scheme === "forward:") && !s.allowInsecure) {
+      const secure = scheme === "http:" ? "https://" : "forward+tls://";
+      throw new FluentdSettingError(setting, `${redactUrl(url)} is not encrypted; use ${secure} (${INSECURE_HINT})`);
     }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw new FluentdSettingError(setting, `${redactUrl(url)} must start with https://`);
+    if (!["http:", "https:", "forward:", "forward+tls:"].includes(scheme)) {
+      throw new FluentdSettingError(setting, `${redactUrl(url)} must start with https:// (in_http) or forward+tls:// (in_forward)`);
     }
   }
 }
@@ -154,4 +156,15 @@ export function loadFluentdTls(s: FluentdTlsSettings): FluentdTlsMaterial {
   material.key = keyPem;
   if (passphrase && isEncrypted(keyPem)) material.passphrase = passphrase;
   return material;
+}
+
+const UNTRUSTED_SERVER = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
+
+/** A connection error as one line for the operator, with what to check for the common TLS failures. */
+export function describeSocketError(err: { code?: string; name: string; message: string }): string {
+  const code = err.code ?? err.name;
+  let hint = "";
+  if (UNTRUSTED_SERVER.test(code)) hint = " (the Fluentd server certificate is not trusted: check fluentd-ca)";
+  else if (code === "EPROTO") hint = " (TLS handshake failed: does Fluentd trust fluentd-cert, and does it speak TLS?)";
+  return err.message.includes(code) ? err.message + hint : `${code}: ${err.message}${hint}`;
 }

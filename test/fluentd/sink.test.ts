@@ -3,7 +3,7 @@ import type { LogObject } from "consola";
 import { createFluentdSink, FluentdSettingError, sessionUrl, type FluentdSinkOptions } from "../../src/fluentd/index.ts";
 import { logger } from "../../src/logger.ts";
 import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
-import { auditRecords } from "../support/fluentd-records.ts";
+import { auditRecords, sinkOptions } from "../support/fluentd-records.ts";
 import { createTestPki, type PemPair, type TestPki } from "../../scripts/fakes/pki.ts";
 
 let pki: TestPki;
@@ -35,15 +35,7 @@ function freshTag(): string {
 }
 
 function options(over: Partial<FluentdSinkOptions> = {}): FluentdSinkOptions {
-  return {
-    ca: pki.fluentdCA.caFile,
-    cert: pki.fluentdClient.certFile,
-    key: pki.fluentdClient.keyFile,
-    allowInsecure: false,
-    maxConnections: 4,
-    backoff: { baseMs: 5, capMs: 20 },
-    ...over,
-  };
+  return sinkOptions(pki, { ...over });
 }
 
 function requestsFor(tag: string) {
