@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { TLSSocket } from "node:tls";
+import { gunzipSync, inflateSync } from "node:zlib";
 import { RecordStore, type ReceivedRecords, type StoredRecord } from "./record-store.ts";
 
 export type { StoredRecord } from "./record-store.ts";
@@ -8,7 +9,7 @@ export type { StoredRecord } from "./record-store.ts";
 /**
  * A Fluentd `in_http` look-alike for tests, the demo and benchmarks, following
  * /work/shared/reference/fluentd-in-http.md: mTLS with a required client certificate, tag from the
- * path, object or array bodies, 200 with an empty body, malformed JSON accepted and dropped, a bad
+ * path, object or array bodies (gzip or deflate Content-Encoding inflated), 200 with an empty body, malformed JSON accepted and dropped, a bad
  * `time` refusing the whole request with 400, 413 above 32 MiB, idle keep-alive connections closed.
  *
  * Built on node:https rather than Bun.serve because the faults need the raw socket: Bun.serve cannot
@@ -88,6 +89,12 @@ class BadRequest extends Error {}
 function tagOf(url: string | undefined): string {
   const path = (url ?? "/").split("?")[0]!;
   return decodeURIComponent(path).replace(/^\/+/, "").replaceAll("/", ".");
+}
+
+function inflate(body: Buffer, encoding: string | undefined): Buffer {
+  if (encoding === "gzip") return gunzipSync(body);
+  if (encoding === "deflate") return inflateSync(body);
+  return body;
 }
 
 /** The records of a body as in_http's json parser sees them: [] for anything that is not JSON objects. */
@@ -177,7 +184,15 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
       const headers: Record<string, string> = failures.retryAfter === undefined ? {} : { "Retry-After": String(failures.retryAfter) };
       return answer(res, { ...log, fault: `status ${failures.status}` }, failures.status, `${failures.status} Injected failure\n`, headers);
     }
-    const records = parseRecords(body.toString("utf8"));
+    // in_http inflates gzip and deflate bodies (Content-Encoding) and answers 400 when that fails.
+    let payload: Buffer;
+    try {
+      payload = inflate(body, req.headers["content-encoding"]);
+    } catch {
+      return answer(res, { ...log, fault: "undecodable body" }, 400);
+    }
+    if (keepRecords && payload !== body) log.body = payload.toString("utf8");
+    const records = parseRecords(payload.toString("utf8"));
     if (reject && records.some(reject)) return answer(res, { ...log, fault: "rejectWhen" }, 400, "400 Bad Request\nrejected by fault injection\n");
     try {
       storeAll(log.tag, records);

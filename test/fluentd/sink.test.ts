@@ -159,6 +159,17 @@ describe("requests", () => {
     expect(fluentd.recordCount("session.0b6e2f4e-1b7c-4a7e-9d7a-3d1f2c3b4a5e.log")).toBe(3);
   });
 
+  test("fluentd-compress=gzip sends gzip bodies that in_http inflates", async () => {
+    const sink = await createFluentdSink(options({ compression: "gzip" }));
+    const tag = freshTag();
+    const records = auditRecords(30);
+    await sink.deliver(fluentd.url(tag), records);
+    await sink.close();
+    expectExactlyOnce(tag, records);
+    expect(requestsFor(tag).map((r) => r.headers["content-encoding"])).toEqual(["gzip"]);
+    expect(JSON.parse(requestsFor(tag)[0]!.body)).toHaveLength(30);
+  });
+
   test("200, 201 and 204 all count as delivered", async () => {
     const seen: string[] = [];
     const server = Bun.serve({
