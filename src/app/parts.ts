@@ -35,5 +35,9 @@ export function fluentdSinkFrom(config: Config): Promise<FluentdSink> {
     batchBytes: config.fluentdBatchBytes,
     timeoutMs: config.fluentdTimeout,
     headers: config.fluentdHeader,
+    compression: config.fluentdCompress,
+    sharedKey: config.fluentdSharedKey,
+    username: config.fluentdUsername,
+    password: config.fluentdPassword,
   });
 }

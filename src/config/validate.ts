@@ -13,6 +13,7 @@ export function validateConfig(c: Config): void {
   checkFluentdUrl("fluentd-url", c.fluentdUrl, c.fluentdAllowInsecure);
   checkFluentdUrl("fluentd-session-url", c.fluentdSessionUrl, c.fluentdAllowInsecure);
   checkFluentdClientKey(c);
+  checkForwardSecurity(c);
   for (const line of c.fluentdHeader) {
     try {
       parseHeader(line);
@@ -57,6 +58,8 @@ function checkHostPort(flag: string, value: string): void {
   }
 }
 
+const URL_EXAMPLE = "e.g. https://fluentd.example.com:8888/test.log or forward+tls://fluentd.example.com:24224/test.log";
+
 function checkFluentdUrl(flag: string, value: string, allowInsecure: boolean): void {
   let url: URL | undefined;
   try {
@@ -64,11 +67,29 @@ function checkFluentdUrl(flag: string, value: string, allowInsecure: boolean): v
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || url.hostname === "") {
-    throw new ConfigError(`invalid ${flag} ${JSON.stringify(value)}: expected an http(s) URL with a host, e.g. https://fluentd.example.com:8888/test.log`);
+  const scheme = url?.protocol.toLowerCase();
+  if (!url || !["https:", "http:", "forward+tls:", "forward:"].includes(scheme!) || url.hostname === "") {
+    throw new ConfigError(`invalid ${flag} ${JSON.stringify(value)}: expected an https:// or forward+tls:// URL with a host, ${URL_EXAMPLE}`);
   }
-  if (url.protocol === "http:" && !allowInsecure) {
+  if (scheme === "http:" && !allowInsecure) {
     throw new ConfigError(`${flag} uses plain http://; use https://, or set fluentd-allow-insecure for a test setup`);
+  }
+  if (scheme === "forward:" && !allowInsecure) {
+    throw new ConfigError(`${flag} uses plain forward://; use forward+tls://, or set fluentd-allow-insecure for a test setup`);
+  }
+  if (scheme!.startsWith("forward") && url.pathname.replace(/^\/+/, "") === "") {
+    throw new ConfigError(`${flag} has no tag: the path of a forward URL is the Fluentd tag, ${URL_EXAMPLE}`);
+  }
+}
+
+/** in_forward's user_auth is part of the shared-key handshake: a user without a key would never be sent. */
+function checkForwardSecurity(c: Config): void {
+  const user = c.fluentdUsername !== undefined ? "fluentd-username" : c.fluentdPassword !== undefined ? "fluentd-password" : undefined;
+  if (user && c.fluentdSharedKey === undefined) {
+    throw new ConfigError(`${user} is set but fluentd-shared-key is not; in_forward checks the user inside the shared-key handshake, so set fluentd-shared-key too`);
+  }
+  if ((c.fluentdUsername === undefined) !== (c.fluentdPassword === undefined)) {
+    throw new ConfigError("set both fluentd-username and fluentd-password, or neither");
   }
 }
 
