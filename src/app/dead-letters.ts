@@ -3,7 +3,7 @@ import type { FluentdSink } from "../fluentd/types.ts";
 import { logDeadLetters } from "../export/audit-delivery.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
-import { fluentdSinkFrom } from "./parts.ts";
+import { createFluentdSink } from "../fluentd/index.ts";
 
 /**
  * Resends stored dead letters, one sink call per URL. Delivered ones are removed; rejected ones
@@ -35,8 +35,8 @@ export async function retryDeadLetters(state: StateStore, sink: FluentdSink, sig
  * operators need not stop the service to retry. Exit code 0 when nothing is left, 1 otherwise.
  */
 export async function runDeadLetterRetry(config: Config, cluster?: string): Promise<number> {
-  const sink = await fluentdSinkFrom(config);
-  const state = StateStore.open(findStateFile(config.storage, cluster), { create: false });
+  const sink = await createFluentdSink(config.fluentd);
+  const state = StateStore.open(findStateFile(config.ingest.storage, cluster), { create: false });
   // A receiver that is down makes the sink retry forever; Ctrl-C leaves the letters in place.
   const interrupted = new AbortController();
   const stop = () => interrupted.abort();

@@ -3,7 +3,7 @@ import { backoffDelay, type BackoffPolicy } from "../lib/backoff.ts";
 import { logger, rateLimited } from "../logger.ts";
 import { health } from "../observability/health.ts";
 import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../observability/metrics.ts";
-import { formatDuration } from "./status.ts";
+import { formatDuration } from "../lib/duration.ts";
 
 /**
  * What both sinks (in_http and forward) do with the outcome of one request or frame: metrics and

@@ -1,43 +1,25 @@
+import type { FluentdConfig } from "../config/options.ts";
+import { parseFluentdUrl } from "../config/values.ts";
 import { abortError } from "../lib/abort.ts";
 import type { BackoffPolicy } from "../lib/backoff.ts";
+import { formatDuration } from "../lib/duration.ts";
+import { redactUrl } from "../lib/redact.ts";
 import { Semaphore } from "../lib/semaphore.ts";
 import { logger } from "../logger.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
-import { isForwardUrl } from "./forward/endpoint.ts";
-import type { Compression } from "./forward/frames.ts";
 import { ForwardFluentdSink } from "./forward/sink.ts";
-import { parseHeaders } from "./headers.ts";
 import { observeOutcome, Retrier } from "./outcomes.ts";
 import { classifyStatus, DEFAULT_BACKOFF, parseRetryAfter } from "./status.ts";
-import { describeSocketError, FluentdSettingError, loadFluentdTls, redactUrl, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
+import { describeSocketError, loadFluentdTls, type FluentdTlsMaterial } from "./tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
-export interface FluentdSinkOptions extends FluentdTlsSettings {
-  /** Requests in flight across the whole sink (`fluentd-max-connections`). */
-  maxConnections: number;
-  /** Records per request (`fluentd-batch-size`, default 100); 1 sends each event alone, like the Go tool. */
-  batchSize?: number;
-  /** Body bytes per request (`fluentd-batch-bytes`, default 1 MiB). */
-  batchBytes?: number;
-  /** Per-request timeout (`fluentd-timeout`, default 30 s). */
-  timeoutMs?: number;
-  /** `fluentd-header` entries, "Name: value". */
-  headers?: string[];
+/** What tests tune beyond the configuration. */
+export interface SinkTuning {
   /** Retry delays; tests shrink them. */
   backoff?: BackoffPolicy;
   /** How often a still-failing receiver is reported at warn (default one minute). */
   warnIntervalMs?: number;
-  /** `fluentd-compress`: gzip request bodies (in_http) and frames (in_forward). */
-  compression?: Compression;
-  /** `fluentd-shared-key` (+ username and password): in_forward's `<security>` handshake. */
-  sharedKey?: string;
-  username?: string;
-  password?: string;
 }
-
-const DEFAULT_BATCH_SIZE = 100;
-const DEFAULT_BATCH_BYTES = 1024 * 1024;
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The session recording URL of one session, as the Go tool builds it. */
 export function sessionUrl(base: string, sid: string): string {
@@ -49,14 +31,10 @@ type Attempt =
   | { kind: "refused"; status: number; reason: string }
   | { kind: "retry"; cause: string; retryAfterMs?: number; staleConnection?: boolean };
 
-function positiveInteger(setting: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new FluentdSettingError(setting, `must be a positive integer, got ${value}`);
-  return value;
-}
-
 // Bun reports a socket the server closed while it sat in the pool with these codes; the request
 // never reached the application, so it is resent at once rather than after a backoff.
 const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
+
 function describeFetchError(err: unknown): { cause: string; code: string } {
   const e = err as { code?: string; name?: string; message?: string };
   // Bun appends advice about `verbose: true`, which means nothing to an operator.
@@ -74,21 +52,17 @@ class HttpFluentdSink implements FluentdSink {
   private closed = false;
 
   constructor(
-    private readonly opts: Required<Pick<FluentdSinkOptions, "batchSize" | "batchBytes" | "timeoutMs" | "backoff">> & FluentdSinkOptions,
+    private readonly opts: FluentdConfig,
     private readonly tls: FluentdTlsMaterial,
-    private readonly headers: Array<[string, string]>,
+    tuning: SinkTuning,
   ) {
     this.semaphore = new Semaphore(opts.maxConnections);
-    this.retrier = new Retrier(opts.backoff, opts.warnIntervalMs ?? 60_000);
+    this.retrier = new Retrier(tuning.backoff ?? DEFAULT_BACKOFF, tuning.warnIntervalMs ?? 60_000);
   }
 
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
     if (this.closed) throw new Error("the Fluentd sink is closed");
     if (signal?.aborted) throw abortError();
-    if (!this.opts.allowInsecure && !url.toLowerCase().startsWith("https://")) {
-      // Also guards URLs that were not listed in `urls` at start-up.
-      throw new FluentdSettingError("fluentd-url", `${redactUrl(url)} is not https://; mutual TLS is required unless fluentd-allow-insecure is set`);
-    }
     const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0, retried: 0 };
     // One request at a time, in order: the records of one call are consecutive events of one
     // stream (a recording must arrive in order), and concurrency comes from concurrent calls.
@@ -144,13 +118,14 @@ class HttpFluentdSink implements FluentdSink {
   }
 
   private async post(url: string, batch: Batch, signal?: AbortSignal): Promise<Attempt> {
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const timeout = AbortSignal.timeout(this.opts.timeout);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const headers = new Headers({ "Content-Type": "application/json" });
+    for (const { name, value } of this.opts.header) headers.set(name, value);
     // in_http inflates a gzip Content-Encoding before parsing; the batch stays JSON.
-    const body = this.opts.compression === "gzip" ? Bun.gzipSync(batch.body) : batch.body;
-    if (this.opts.compression === "gzip") headers.set("Content-Encoding", "gzip");
-    for (const [name, value] of this.headers) headers.set(name, value);
+    const gzip = this.opts.compress === "gzip";
+    const body = gzip ? Bun.gzipSync(batch.body) : batch.body;
+    if (gzip) headers.set("Content-Encoding", "gzip");
     let status: number;
     let text: string;
     let retryAfter: string | null;
@@ -162,7 +137,7 @@ class HttpFluentdSink implements FluentdSink {
       text = await res.text();
     } catch (err) {
       if (signal?.aborted) throw abortError();
-      if (timeout.aborted) return { kind: "retry", cause: `no response within ${this.opts.timeoutMs} ms (fluentd-timeout)` };
+      if (timeout.aborted) return { kind: "retry", cause: `no response within ${formatDuration(this.opts.timeout)} (fluentd-timeout)` };
       const { cause, code } = describeFetchError(err);
       return { kind: "retry", cause, staleConnection: STALE_CONNECTION_CODES.has(code) };
     }
@@ -187,7 +162,8 @@ class ProtocolRouter implements FluentdSink {
   ) {}
 
   deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
-    return (isForwardUrl(url) ? this.forward : this.http).deliver(url, records, signal);
+    // The URL was checked when the configuration loaded; session URLs only append to its path.
+    return (parseFluentdUrl(url).protocol === "forward" ? this.forward : this.http).deliver(url, records, signal);
   }
 
   async close(): Promise<void> {
@@ -195,23 +171,9 @@ class ProtocolRouter implements FluentdSink {
   }
 }
 
-/** Loads and checks TLS material, headers and limits, then returns a sink ready to deliver. */
-export async function createFluentdSink(opts: FluentdSinkOptions): Promise<FluentdSink> {
-  const tls = loadFluentdTls(opts);
-  const headers = parseHeaders(opts.headers ?? []);
-  const resolved = {
-    ...opts,
-    maxConnections: positiveInteger("fluentd-max-connections", opts.maxConnections),
-    batchSize: positiveInteger("fluentd-batch-size", opts.batchSize ?? DEFAULT_BATCH_SIZE),
-    batchBytes: positiveInteger("fluentd-batch-bytes", opts.batchBytes ?? DEFAULT_BATCH_BYTES),
-    timeoutMs: positiveInteger("fluentd-timeout", opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    backoff: opts.backoff ?? DEFAULT_BACKOFF,
-  };
-  const forward = new ForwardFluentdSink({
-    ...resolved,
-    tls,
-    compression: opts.compression ?? "none",
-    security: opts.sharedKey === undefined ? undefined : { sharedKey: opts.sharedKey, username: opts.username, password: opts.password },
-  });
-  return new ProtocolRouter(new HttpFluentdSink(resolved, tls, headers), forward);
+/** Loads and checks the TLS material (one line naming the setting when a file is wrong), then returns a sink ready to deliver. */
+export async function createFluentdSink(config: FluentdConfig, tuning: SinkTuning = {}): Promise<FluentdSink> {
+  const tls = loadFluentdTls(config);
+  const forward = new ForwardFluentdSink(config, tls, tuning);
+  return new ProtocolRouter(new HttpFluentdSink(config, tls, tuning), forward);
 }

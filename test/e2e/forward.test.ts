@@ -83,7 +83,7 @@ describe("forward protocol faults", () => {
     receiver.faults.noAckNext(Number.MAX_SAFE_INTEGER);
     const handler = await runHandler(world.startArgs(["--exit-on-last-event", ...fast]));
     // Frames stored but never acknowledged, re-sent after each timeout.
-    await handler.waitForLog("no ack within 1000 ms", 20_000);
+    await handler.waitForLog("no ack within 1s", 20_000);
     const storedUnacked = new Set(auditUids(world));
     expect(storedUnacked.size).toBeGreaterThan(0);
     handler.kill("SIGKILL");

@@ -1,4 +1,6 @@
-import type { FluentdSinkOptions } from "../../src/fluentd/index.ts";
+import type { FluentdConfig } from "../../src/config/options.ts";
+import { createFluentdSink, type FluentdSink, type SinkTuning } from "../../src/fluentd/index.ts";
+import { fluentdConfig } from "./config.ts";
 import type { SinkRecord } from "../../src/fluentd/types.ts";
 import type { TestPki } from "../../scripts/fakes/pki.ts";
 
@@ -12,15 +14,14 @@ export function auditRecords(n: number, opts: { prefix?: string; extra?: (i: num
   });
 }
 
-/** Sink options with the test PKI's client certificate and short retry delays. */
-export function sinkOptions(pki: TestPki, over: Partial<FluentdSinkOptions> = {}): FluentdSinkOptions {
-  return {
-    ca: pki.fluentdCA.caFile,
-    cert: pki.fluentdClient.certFile,
-    key: pki.fluentdClient.keyFile,
-    allowInsecure: false,
-    maxConnections: 4,
-    backoff: { baseMs: 5, capMs: 20 },
-    ...over,
-  };
+export type SinkTestOptions = Partial<FluentdConfig> & SinkTuning;
+
+/** `fluentd` settings with the test PKI's client certificate (the rest are the options table's defaults). */
+export function sinkOptions(pki: TestPki, over: SinkTestOptions = {}): SinkTestOptions {
+  return { ca: pki.fluentdCA.caFile, cert: pki.fluentdClient.certFile, key: pki.fluentdClient.keyFile, allowInsecure: false, maxConnections: 4, ...over };
+}
+
+/** The sink from those settings, with short retry delays. */
+export function sinkFrom({ backoff, warnIntervalMs, ...config }: SinkTestOptions): Promise<FluentdSink> {
+  return createFluentdSink(fluentdConfig(config), { backoff: backoff ?? { baseMs: 5, capMs: 20 }, warnIntervalMs });
 }

@@ -3,7 +3,8 @@ import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { abortError } from "../../lib/abort.ts";
 import { describeSocketError, type FluentdTlsMaterial } from "../tls.ts";
-import type { ForwardEndpoint } from "./endpoint.ts";
+import type { FluentdUrl } from "../../config/values.ts";
+import { formatDuration } from "../../lib/duration.ts";
 import { forwardCodec } from "./event-time.ts";
 import { ackOf, checkPong, HandshakeError, pingFor, readHelo, type Credentials, type Frame } from "./frames.ts";
 
@@ -66,7 +67,7 @@ export class ForwardConnection {
     void this.read();
   }
 
-  static async open(ep: ForwardEndpoint, opts: ConnectionOptions, signal?: AbortSignal): Promise<ForwardConnection> {
+  static async open(ep: Pick<FluentdUrl, "tls" | "host" | "port">, opts: ConnectionOptions, signal?: AbortSignal): Promise<ForwardConnection> {
     const socket = ep.tls
       ? tlsConnect({
           host: ep.host,
@@ -105,7 +106,7 @@ export class ForwardConnection {
     if (this.failure) return Promise.reject(this.failure);
     const acked = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => this.fail(new Error(`no ack within ${this.timeoutMs} ms (fluentd-timeout); the frame is sent again`)),
+        () => this.fail(new Error(`no ack within ${formatDuration(this.timeoutMs)} (fluentd-timeout); the frame is sent again`)),
         this.timeoutMs,
       );
       this.pending.set(frame.chunk, { resolve, reject, timer });
@@ -174,7 +175,7 @@ export class ForwardConnection {
   private async within<T>(what: string, promise: Promise<T>): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const failed = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} took longer than ${this.timeoutMs} ms (fluentd-timeout)`)), this.timeoutMs);
+      timer = setTimeout(() => reject(new Error(`${what} took longer than ${formatDuration(this.timeoutMs)} (fluentd-timeout)`)), this.timeoutMs);
     });
     try {
       return await Promise.race([promise, failed, this.broken]);

@@ -1,35 +1,21 @@
 import { hostname } from "node:os";
+import type { FluentdConfig } from "../../config/options.ts";
+import { parseFluentdUrl, type FluentdUrl } from "../../config/values.ts";
 import { abortError, isAbort } from "../../lib/abort.ts";
-import type { BackoffPolicy } from "../../lib/backoff.ts";
+import { redactUrl } from "../../lib/redact.ts";
 import { Semaphore } from "../../lib/semaphore.ts";
 import { logger, rateLimited } from "../../logger.ts";
 import { groupBySize } from "../batch.ts";
 import { observeOutcome, Retrier } from "../outcomes.ts";
-import { FluentdSettingError, redactUrl, type FluentdTlsMaterial } from "../tls.ts";
+import type { SinkTuning } from "../sink.ts";
+import { DEFAULT_BACKOFF } from "../status.ts";
+import type { FluentdTlsMaterial } from "../tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "../types.ts";
 import { ForwardConnection } from "./connection.ts";
-import { parseForwardUrl, type ForwardEndpoint } from "./endpoint.ts";
-import { encodeEntry, HandshakeError, packFrame, type Compression, type Credentials, type Frame } from "./frames.ts";
+import { encodeEntry, HandshakeError, packFrame, type Credentials, type Frame } from "./frames.ts";
 
-export interface ForwardSinkOptions {
-  tls: FluentdTlsMaterial;
-  allowInsecure: boolean;
-  /** Connections open at once across the sink (`fluentd-max-connections`). */
-  maxConnections: number;
-  batchSize: number;
-  /** Entry bytes per frame; also the largest record sent at all (see `deliver`). */
-  batchBytes: number;
-  timeoutMs: number;
-  backoff: BackoffPolicy;
-  compression: Compression;
-  /** `fluentd-shared-key`, `fluentd-username`, `fluentd-password`; no handshake when undefined. */
-  security?: Omit<Credentials, "hostname">;
-  warnIntervalMs?: number;
-  /** Frames written before waiting for the first one's ack. */
-  window?: number;
-}
-
-const DEFAULT_WINDOW = 8;
+/** Frames written on a connection before waiting for the first one's ack. */
+const WINDOW = 8;
 /** The status recorded for a record the size limit dead-letters, as in_http would answer it. */
 const TOO_LARGE = 413;
 
@@ -53,17 +39,24 @@ export class ForwardFluentdSink implements FluentdSink {
   private readonly credentials?: Credentials;
   private closed = false;
 
-  constructor(private readonly opts: ForwardSinkOptions) {
+  constructor(
+    private readonly opts: FluentdConfig,
+    private readonly tls: FluentdTlsMaterial,
+    tuning: SinkTuning,
+  ) {
     this.semaphore = new Semaphore(opts.maxConnections);
-    this.retrier = new Retrier(opts.backoff, opts.warnIntervalMs ?? 60_000);
-    this.handshakeErrors = rateLimited(opts.warnIntervalMs ?? 60_000);
-    if (opts.security) this.credentials = { ...opts.security, hostname: hostname() };
+    this.retrier = new Retrier(tuning.backoff ?? DEFAULT_BACKOFF, tuning.warnIntervalMs ?? 60_000);
+    this.handshakeErrors = rateLimited(tuning.warnIntervalMs ?? 60_000);
+    if (opts.sharedKey !== undefined) {
+      this.credentials = { sharedKey: opts.sharedKey, username: opts.username, password: opts.password, hostname: hostname() };
+    }
   }
 
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
     if (this.closed) throw new Error("the Fluentd sink is closed");
     if (signal?.aborted) throw abortError();
-    const ep = this.endpoint(url);
+    // Checked when the configuration loaded (scheme, tag, plain text only with allow-insecure).
+    const ep = parseFluentdUrl(url);
     const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0, retried: 0 };
     const entries: Entry[] = [];
     for (const record of records) {
@@ -77,7 +70,7 @@ export class ForwardFluentdSink implements FluentdSink {
       } else entries.push({ record, bytes });
     }
     const groups = groupBySize(entries, (e) => e.bytes.byteLength, this.opts.batchSize, this.opts.batchBytes);
-    const frames = groups.map((g) => packFrame(ep.tag, g.map((e) => e.bytes), this.opts.compression));
+    const frames = groups.map((g) => packFrame(ep.tag, g.map((e) => e.bytes), this.opts.compress));
     if (frames.length > 0) await this.sendAll(url, ep, frames, report, signal);
     return report;
   }
@@ -88,21 +81,8 @@ export class ForwardFluentdSink implements FluentdSink {
     this.idle.clear();
   }
 
-  private endpoint(url: string): ForwardEndpoint {
-    let ep: ForwardEndpoint;
-    try {
-      ep = parseForwardUrl(url);
-    } catch (err) {
-      throw new FluentdSettingError("fluentd-url", `${redactUrl(url)} ${(err as Error).message}`);
-    }
-    if (!ep.tls && !this.opts.allowInsecure) {
-      throw new FluentdSettingError("fluentd-url", `${redactUrl(url)} is plain forward://; use forward+tls:// (mutual TLS is required unless fluentd-allow-insecure is set)`);
-    }
-    return ep;
-  }
-
   /** Sends the frames in order on one connection, re-sending from the first unacknowledged one after a failure. */
-  private async sendAll(url: string, ep: ForwardEndpoint, frames: Frame[], report: DeliveryReport, signal?: AbortSignal): Promise<void> {
+  private async sendAll(url: string, ep: FluentdUrl, frames: Frame[], report: DeliveryReport, signal?: AbortSignal): Promise<void> {
     const key = `${ep.tls ? "tls" : "tcp"}://${ep.host}:${ep.port}`;
     const where = redactUrl(url);
     const release = await this.semaphore.acquire(signal);
@@ -114,7 +94,7 @@ export class ForwardFluentdSink implements FluentdSink {
       for (let failures = 0; ; ) {
         const sentAt = performance.now();
         try {
-          conn ??= this.takeIdle(key) ?? (await ForwardConnection.open(ep, { tls: this.opts.tls, timeoutMs: this.opts.timeoutMs, credentials: this.credentials }, signal));
+          conn ??= this.takeIdle(key) ?? (await ForwardConnection.open(ep, { tls: this.tls, timeoutMs: this.opts.timeout, credentials: this.credentials }, signal));
           if (failures > 0) report.retried += recordsFrom(frames, progress.next);
           await this.pipeline(conn, frames, progress, report, signal);
           return;
@@ -149,14 +129,13 @@ export class ForwardFluentdSink implements FluentdSink {
    * share its fate, and the caller re-sends from `progress.next`.
    */
   private async pipeline(conn: ForwardConnection, frames: Frame[], progress: { next: number }, report: DeliveryReport, signal?: AbortSignal): Promise<void> {
-    const window = this.opts.window ?? DEFAULT_WINDOW;
     const inFlight: Array<{ frame: Frame; acked: Promise<void>; sentAt: number }> = [];
     let sent = progress.next;
     const onAbort = () => conn.fail(abortError());
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       while (progress.next < frames.length) {
-        while (sent < frames.length && inFlight.length < window) {
+        while (sent < frames.length && inFlight.length < WINDOW) {
           const frame = frames[sent++]!;
           const acked = conn.send(frame);
           acked.catch(() => undefined); // awaited below, in order
