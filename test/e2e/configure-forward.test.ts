@@ -62,13 +62,15 @@ describe("configure --forward", () => {
   });
 
   test("the handler started with the generated TOML delivers every event and recording to that receiver", async () => {
-    const env = { FDFWD_TELEPORT_ADDR: teleport.addr, FDFWD_TELEPORT_IDENTITY: teleport.identity.identityFile };
+    // Flags, not environment variables: the file wins over the environment, as in the Go tool.
     const args = [
+      "--teleport-addr", teleport.addr,
+      "--teleport-identity", teleport.identity.identityFile,
       "--fluentd-url", receiver.url("events.log"),
       "--fluentd-session-url", receiver.url("session"),
       "--start-time", new Date((teleport.log.timeAt(0).seconds - 86_400) * 1000).toISOString(),
     ];
-    const result = await runToEnd(["start", "--config", "out/teleport-event-handler.toml", "--exit-on-last-event", ...args], env, { cwd: work });
+    const result = await runToEnd(["start", "--config", "out/teleport-event-handler.toml", "--exit-on-last-event", ...args], {}, { cwd: work });
     expect(result.stderr).not.toMatch(/\bERROR\b/);
     expect(result.code).toBe(0);
     const uids = receiver.records("events.log").map((r) => String(r.record.uid));

@@ -134,7 +134,7 @@ describe("forward protocol faults", () => {
     const args = world.startArgs(["--exit-on-last-event", "--fluentd-url", "forward://localhost:24224/events.log"]);
     const result = await runToEnd(args);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim().split("\n").at(-1)).toContain("fluentd-url uses plain forward://; use forward+tls://, or set fluentd-allow-insecure");
+    expect(result.stderr.trim().split("\n").at(-1)).toContain("fluentd-url forward://localhost:24224/events.log is not encrypted; use forward+tls://, or set fluentd-allow-insecure");
   });
 });
 
