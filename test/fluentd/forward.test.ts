@@ -3,7 +3,7 @@ import { encode } from "@msgpack/msgpack";
 import { connect } from "node:tls";
 import { gzipSync } from "node:zlib";
 import { sessionUrl } from "../../src/fluentd/index.ts";
-import { EventTime, forwardEncoder } from "../../src/fluentd/forward/event-time.ts";
+import { EventTime, eventTimeOf, forwardEncoder } from "../../src/fluentd/forward/event-time.ts";
 import { logger } from "../../src/logger.ts";
 import { startFakeForward, type FakeForward } from "../../scripts/fakes/fake-forward.ts";
 import { createTestPki, type TestPki } from "../../scripts/fakes/pki.ts";
@@ -209,6 +209,17 @@ describe("forward sink against the in_forward receiver", () => {
     } finally {
       await plain.stop();
     }
+  });
+});
+
+describe("EventTime from Teleport's time field", () => {
+  test("zones, fractions of any length (cut at nanoseconds), and anything else is no time", () => {
+    const at = Date.UTC(2024, 4, 1, 12, 34, 56) / 1000;
+    expect(eventTimeOf("2024-05-01T12:34:56Z")).toEqual(new EventTime(at, 0));
+    expect(eventTimeOf("2024-05-01T12:34:56.5Z")).toEqual(new EventTime(at, 500_000_000));
+    expect(eventTimeOf("2024-05-01T12:34:56.123456789123Z")).toEqual(new EventTime(at, 123_456_789));
+    expect(eventTimeOf("2024-05-01T14:34:56.000000001+02:00")).toEqual(new EventTime(at, 1));
+    for (const bad of [undefined, 42, "", "yesterday", "2024-05-01", "2024-05-01T12:34:56"]) expect(eventTimeOf(bad)).toBeUndefined();
   });
 });
 
