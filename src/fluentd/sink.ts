@@ -1,5 +1,4 @@
 import type { FluentdConfig } from "../config/options.ts";
-import { parseFluentdUrl } from "../config/values.ts";
 import { abortError } from "../lib/abort.ts";
 import type { BackoffPolicy } from "../lib/backoff.ts";
 import { formatDuration } from "../lib/duration.ts";
@@ -7,10 +6,9 @@ import { redactUrl } from "../lib/redact.ts";
 import { Semaphore } from "../lib/semaphore.ts";
 import { logger } from "../logger.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
-import { ForwardFluentdSink } from "./forward/sink.ts";
 import { observeOutcome, Retrier } from "./outcomes.ts";
 import { classifyStatus, DEFAULT_BACKOFF, parseRetryAfter } from "./status.ts";
-import { describeSocketError, loadFluentdTls, type FluentdTlsMaterial } from "./tls.ts";
+import { describeSocketError, type FluentdTlsMaterial } from "./tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
 /** What tests tune beyond the configuration. */
@@ -46,7 +44,8 @@ function firstLines(text: string): string {
   return text.split("\n").map((l) => l.trim()).filter(Boolean).join(" ").slice(0, 300);
 }
 
-class HttpFluentdSink implements FluentdSink {
+/** The in_http sink: JSON-array POSTs over HTTPS, a refused batch halved down to the refused records. */
+export class HttpFluentdSink implements FluentdSink {
   private readonly semaphore: Semaphore;
   private readonly retrier: Retrier;
   private closed = false;
@@ -152,28 +151,4 @@ class HttpFluentdSink implements FluentdSink {
         return { kind: "refused", status, reason: firstLines(text) || `HTTP ${status}` };
     }
   }
-}
-
-/** Sends each URL's records to the sink of its protocol: forward(+tls):// to in_forward, http(s):// to in_http. */
-class ProtocolRouter implements FluentdSink {
-  constructor(
-    private readonly http: FluentdSink,
-    private readonly forward: FluentdSink,
-  ) {}
-
-  deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
-    // The URL was checked when the configuration loaded; session URLs only append to its path.
-    return (parseFluentdUrl(url).protocol === "forward" ? this.forward : this.http).deliver(url, records, signal);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.http.close(), this.forward.close()]);
-  }
-}
-
-/** Loads and checks the TLS material (one line naming the setting when a file is wrong), then returns a sink ready to deliver. */
-export async function createFluentdSink(config: FluentdConfig, tuning: SinkTuning = {}): Promise<FluentdSink> {
-  const tls = loadFluentdTls(config);
-  const forward = new ForwardFluentdSink(config, tls, tuning);
-  return new ProtocolRouter(new HttpFluentdSink(config, tls, tuning), forward);
 }

@@ -19,7 +19,7 @@ const list = defineCommand({
   args: { ...stateArgs, json: { type: "boolean", description: "One JSON object per line, with the event body" } },
   run({ args }) {
     withState(args, (state) => {
-      for (const d of state.deadLetters()) {
+      for (const d of state.deadLetters.list()) {
         const line = args.json
           ? JSON.stringify({ id: d.id, eventId: d.eventId, url: d.url, status: d.status, reason: d.reason, time: d.time.toISOString(), body: d.body })
           : `${d.id}\t${d.time.toISOString()}\t${d.eventId}\tHTTP ${d.status}\t${d.url}\t${d.reason}`;
@@ -33,7 +33,7 @@ const purge = defineCommand({
   meta: { name: "purge", description: "Delete every stored dead letter" },
   args: stateArgs,
   run({ args }) {
-    const removed = withState(args, (state) => state.purgeDeadLetters());
+    const removed = withState(args, (state) => state.deadLetters.purge());
     process.stdout.write(`${removed} dead letters removed\n`);
   },
 });
