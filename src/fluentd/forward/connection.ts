@@ -22,6 +22,12 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/**
+ * What the receiver may send is small (HELO, PONG, `{ack: chunk}`); anything bigger is refused by
+ * the decoder before it is buffered, since the other end is a network peer.
+ */
+const ANSWER_LIMITS = { maxStrLength: 4096, maxBinLength: 4096, maxArrayLength: 16, maxMapLength: 16, maxExtLength: 16 };
+
 /** The msgpack objects the receiver writes (HELO, PONG, acks), decoded as they arrive. */
 function messagesOf(socket: Socket): AsyncGenerator<unknown> {
   let finished = false;
@@ -37,7 +43,7 @@ function messagesOf(socket: Socket): AsyncGenerator<unknown> {
       });
     },
   });
-  return decodeMultiStream(stream, { extensionCodec: forwardCodec }) as AsyncGenerator<unknown>;
+  return decodeMultiStream(stream, { extensionCodec: forwardCodec, ...ANSWER_LIMITS }) as AsyncGenerator<unknown>;
 }
 
 /**

@@ -26,7 +26,7 @@ interface Entry {
 
 /**
  * Delivers to Fluentd's in_forward with acknowledgements: each batch is one PackedForward frame with
- * a `chunk` id, and counts as delivered only once `{ack: chunk}` came back. Up to `window` frames of
+ * a `chunk` id, and counts as delivered only once `{ack: chunk}` came back. Up to WINDOW frames of
  * one call are in flight on its connection; acks are taken in order, and when the connection fails
  * (no ack within fluentd-timeout, reset, refused handshake) every frame not yet acknowledged is sent
  * again on a new one after the backoff. So a failure can duplicate records, never lose them.
