@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ExportOptions, ExportStats, runExport } from "../export/index.ts";
-import { type AutoLock, type AutoLockSettings, startAutoLock } from "../autolock/index.ts";
+import { type AutoLock, startAutoLock } from "../autolock/index.ts";
+import type { Config } from "../config/options.ts";
 import { untilSuccess } from "../export/retry.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { logger } from "../logger.ts";
@@ -15,10 +16,8 @@ import { createShutdown, type Shutdown } from "./shutdown.ts";
 export interface AppParts {
   source: TeleportSource;
   sink: FluentdSink;
-  storage: string;
-  options: ExportOptions;
-  /** Auto-locking (lock-enabled); off when undefined. */
-  autoLock?: AutoLockSettings;
+  /** The groups the run reads: ingest (storage, filters, modes), fluentd (URLs, batching), locking. */
+  config: ExportOptions & Pick<Config, "locking">;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
   handleSignals?: boolean;
   shutdown?: Shutdown;
@@ -30,16 +29,17 @@ export interface AppParts {
  * summary line behind. The caller owns (and closes) the source and the sink.
  */
 export async function runWithParts(parts: AppParts): Promise<ExportStats> {
-  const { source, options } = parts;
+  const { source, config: options } = parts;
   const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false });
   const stats = new ExportStats();
   let lock: InstanceLock | undefined;
   let state: StateStore | undefined;
-  let dir = parts.storage;
+  const storage = options.ingest.storage;
+  let dir = storage;
   let stopReporting: (() => void) | undefined;
   let autoLock: AutoLock | undefined;
   try {
-    if (options.dryRun) {
+    if (options.ingest.dryRun) {
       logger.warn("dry run: nothing is sent to Fluentd, and a throw-away state is used and removed at exit");
       dir = mkdtempSync(join(tmpdir(), "teleport-event-handler-dry-run-"));
     } else {
@@ -54,10 +54,10 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     // still reports how far behind the export is.
     stats.lastEventTime = opened.meta.lastDelivered()?.time;
     stopReporting = startReporting(stats, () => opened.meta.startTime());
-    if (parts.autoLock) autoLock = startAutoLock({ state, source, settings: parts.autoLock, dryRun: options.dryRun });
+    if (options.locking.enabled) autoLock = startAutoLock({ state, source, settings: options.locking, dryRun: options.ingest.dryRun });
     await runExport({
       source,
-      sink: options.dryRun ? new DryRunSink() : parts.sink,
+      sink: options.ingest.dryRun ? new DryRunSink() : parts.sink,
       state,
       options,
       stats,
@@ -74,10 +74,10 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     // Before the state closes: the worker reads and writes the lock queue.
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });
     stopReporting?.();
-    if (state) logger.info(`summary: ${summaryLine(stats, Date.now(), options.dryRun)}`);
+    if (state) logger.info(`summary: ${summaryLine(stats, Date.now(), options.ingest.dryRun)}`);
     state?.close();
     lock?.release();
-    if (options.dryRun && dir !== parts.storage) rmSync(dir, { recursive: true, force: true });
+    if (options.ingest.dryRun && dir !== storage) rmSync(dir, { recursive: true, force: true });
     if (!parts.shutdown) shutdown.dispose();
   }
 }
