@@ -6,6 +6,8 @@ import { type AutoLock, startAutoLock } from "../autolock/index.ts";
 import type { Config } from "../config/options.ts";
 import { untilSuccess } from "../export/retry.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
+import { UserError } from "../errors.ts";
+import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore } from "../state/index.ts";
 import type { TeleportSource } from "../teleport/types.ts";
@@ -38,6 +40,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   let dir = storage;
   let stopReporting: (() => void) | undefined;
   let autoLock: AutoLock | undefined;
+  let userError = false;
   try {
     if (options.ingest.dryRun) {
       logger.warn("dry run: nothing is sent to Fluentd, and a throw-away state is used and removed at exit");
@@ -68,13 +71,16 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     return stats;
   } catch (err) {
     // A stop requested before the state was even opened is a normal, clean exit.
-    if (shutdown.stop.aborted && err instanceof Error && err.name === "AbortError") return stats;
+    if (shutdown.stop.aborted && isAbort(err)) return stats;
+    // A setting to fix (cursor, start-time) ends the run with its one line as the last word, not
+    // followed by a summary of a run that never got going.
+    userError = err instanceof UserError;
     throw err;
   } finally {
     // Before the state closes: the worker reads and writes the lock queue.
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });
     stopReporting?.();
-    if (state) logger.info(`summary: ${summaryLine(stats, Date.now(), options.ingest.dryRun)}`);
+    if (state && !userError) logger.info(`summary: ${summaryLine(stats, Date.now(), options.ingest.dryRun)}`);
     state?.close();
     lock?.release();
     if (options.ingest.dryRun && dir !== storage) rmSync(dir, { recursive: true, force: true });
