@@ -189,6 +189,8 @@ describe("helm chart", () => {
             "batch-bytes": "512KiB",
             timeout: "20s",
             "allow-insecure": true,
+            compress: "gzip",
+            username: "handler",
           },
         },
       });
@@ -196,10 +198,13 @@ describe("helm chart", () => {
       expect(secretFile(r, r.toml.forward.fluentd.cert)).toMatchObject({ secret: "eh-fluentd-tls", key: "tls.crt" });
       expect(secretFile(r, r.toml.forward.fluentd.key)).toMatchObject({ secret: "eh-fluentd-tls", key: "tls.key" });
       expect(secretFile(r, r.toml.forward.fluentd["key-passphrase-file"])).toMatchObject({ secret: "eh-key-passphrase", key: "pass" });
-      // Header values are secrets: they come from a secret into the env, never into the ConfigMap.
-      expect(r.container.env.find((e: any) => e.name === "FDFWD_FLUENTD_HEADER").valueFrom).toEqual({
-        secretKeyRef: { name: "eh-headers", key: "lines" },
-      });
+      // Header values, the shared key and the password are secrets: they come from secrets into the env.
+      const fromSecret = (name: string) => r.container.env.find((e: any) => e.name === name)?.valueFrom?.secretKeyRef;
+      expect(fromSecret("FDFWD_FLUENTD_HEADER")).toEqual({ name: "eh-headers", key: "lines" });
+      expect(fromSecret("FDFWD_FLUENTD_SHARED_KEY")).toEqual({ name: "eh-forward", key: "key" });
+      expect(fromSecret("FDFWD_FLUENTD_PASSWORD")).toEqual({ name: "eh-forward", key: "pass" });
+      const configMap = r.objects.find((o) => o.kind === "ConfigMap")!;
+      expect(configMap.data["teleport-event-handler.toml"]).not.toMatch(/shared-key|password|header/);
       expect(r.container.args).toEqual(["start", "--config", "/etc/teleport-event-handler/config/teleport-event-handler.toml", "--exit-on-last-event"]);
       expect(r.container.env).toContainEqual({ name: "TZ", value: "UTC" });
       expect(r.container.image).toBe("registry.example.com/teleport-event-handler:9.9.9");
@@ -241,7 +246,7 @@ describe("helm chart", () => {
     const dir = tempDir("teh-helm-values-");
     const files = { caCert: "/x/ca.crt", serverCert: "/x/server.crt", serverKey: "/x/server.key", clientCert: "/x/client.crt", clientKey: "/x/client.key" };
     const file = join(dir, "values.yaml");
-    writeFileSync(file, helmValues({ addr: "teleport.example.com:443", fluentdHost: "localhost", files, passphrase: "p", bufferDir: "/x" }));
+    writeFileSync(file, helmValues({ addr: "teleport.example.com:443", fluentdHost: "localhost", files, passphrase: "p", bufferDir: "/x", protocol: "http" }));
     const r = render([file]);
     expect(r.toml.teleport.addr).toBe("teleport.example.com:443");
     expect(r.toml.storage).toBe("/var/lib/teleport-event-handler");
