@@ -15,6 +15,9 @@ export class UserError extends Error {
 /** Exit code for bad configuration or command-line usage, so scripts can tell it from a runtime failure. */
 export const EXIT_USAGE = 2;
 
+/** exit-on-last-event: the run caught up, but some events were dead-lettered (see `dead-letters list`). */
+export const EXIT_DEAD_LETTERED = 3;
+
 /** A setting is missing, malformed or contradicts another one. */
 export class ConfigError extends UserError {
   constructor(message: string) {

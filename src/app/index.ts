@@ -1,4 +1,5 @@
 import type { Config } from "../config/options.ts";
+import { EXIT_DEAD_LETTERED } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { identityExpiry } from "../observability/metrics.ts";
 import { startMetricsServer } from "../observability/server.ts";
@@ -17,8 +18,21 @@ export async function runApp(config: Config): Promise<number> {
   identityExpiry.set(source.credentials.notAfter.getTime() / 1000);
   const metrics = config.metricsAddr ? startMetricsServer(config.metricsAddr, config.readyFailurePeriod) : undefined;
   try {
-    await runWithParts({ source, sink, storage: config.storage, options: exportOptionsFrom(config), autoLock: autoLockFrom(config), handleSignals: true });
+    const stats = await runWithParts({
+      source,
+      sink,
+      storage: config.storage,
+      options: exportOptionsFrom(config),
+      autoLock: autoLockFrom(config),
+      handleSignals: true,
+      exitTimeoutMs: config.exitTimeout,
+    });
     logger.info("Successfully shut down");
+    // A scheduler must be able to tell "caught up" from "caught up, but events are parked".
+    if (config.exitOnLastEvent && stats.deadLettered > 0) {
+      logger.warn(`${stats.deadLettered} events were dead-lettered in this run; see dead-letters list (exit ${EXIT_DEAD_LETTERED})`);
+      return EXIT_DEAD_LETTERED;
+    }
     return 0;
   } finally {
     await metrics?.stop();

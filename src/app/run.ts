@@ -9,8 +9,12 @@ import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore } from "../state/index.ts";
 import type { TeleportSource } from "../teleport/types.ts";
 import { DryRunSink } from "./dry-run-sink.ts";
-import { startReporting, summaryLine } from "./reporting.ts";
+import { deadLetterLog } from "../export/dead-letter-log.ts";
+import { UserError } from "../errors.ts";
+import { watchForStall } from "./exit-timeout.ts";
+import { startReporting, summary } from "./reporting.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
+import type { DeliveryReport, SinkRecord } from "../fluentd/types.ts";
 
 export interface AppParts {
   source: TeleportSource;
@@ -23,6 +27,33 @@ export interface AppParts {
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
   handleSignals?: boolean;
   shutdown?: Shutdown;
+  /** exit-timeout (ms; 0 = never): only with exit-on-last-event, a run without progress this long fails. */
+  exitTimeoutMs?: number;
+}
+
+/** A run that ended because it stopped making progress (exit-timeout): exit 1, with what failed. */
+export class StalledRun extends UserError {
+  constructor(summary: string) {
+    super(summary, 1);
+    this.name = "StalledRun";
+  }
+}
+
+/** Counts deliveries waiting for Fluentd, so shutdown only warns about abandoned ones when there are some. */
+class InFlightSink implements FluentdSink {
+  inFlight = 0;
+  constructor(private readonly inner: FluentdSink) {}
+  async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
+    this.inFlight++;
+    try {
+      return await this.inner.deliver(url, records, signal);
+    } finally {
+      this.inFlight--;
+    }
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 /**
@@ -32,8 +63,18 @@ export interface AppParts {
  */
 export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   const { source, options } = parts;
-  const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false });
+  const sink = new InFlightSink(options.dryRun ? new DryRunSink() : parts.sink);
+  const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false, inFlight: () => sink.inFlight });
   const stats = new ExportStats();
+  let stalled: string | undefined;
+  const stopWatching =
+    options.exitOnLastEvent && parts.exitTimeoutMs
+      ? watchForStall(parts.exitTimeoutMs, stats, (why) => {
+          stalled = why;
+          // The deliveries in flight are the ones failing: waiting out the grace period helps nothing.
+          shutdown.request("exit-timeout reached", 0);
+        })
+      : undefined;
   let lock: InstanceLock | undefined;
   let state: StateStore | undefined;
   let dir = parts.storage;
@@ -47,18 +88,18 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
       ensureStorageDir(dir);
       lock = acquireInstanceLock(dir);
     }
-    const cluster = await untilSuccess("connecting to Teleport", () => source.ping(), shutdown.stop);
+    const cluster = await untilSuccess("connecting to Teleport", () => source.ping(shutdown.stop), shutdown.stop);
     logger.info(`connected to Teleport cluster ${cluster.clusterName} (version ${cluster.serverVersion})`);
     const opened = openClusterState(dir, cluster.clusterName);
     state = opened;
     // Lag is measured from the last event ever delivered, so a cron run that finds nothing new
     // still reports how far behind the export is.
     stats.lastEventTime = opened.lastDelivered()?.time;
-    stopReporting = startReporting(stats, () => opened.startTime());
+    stopReporting = startReporting(stats, () => opened.startTime(), options.dryRun);
     if (parts.autoLock) autoLock = startAutoLock({ state, source, settings: parts.autoLock, dryRun: options.dryRun });
     await runExport({
       source,
-      sink: options.dryRun ? new DryRunSink() : parts.sink,
+      sink,
       state,
       options,
       stats,
@@ -66,16 +107,23 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
       stopSignal: shutdown.stop,
       deliverySignal: shutdown.abandon,
     });
+    if (stalled) throw new StalledRun(stalled);
     return stats;
   } catch (err) {
+    if (stalled) throw new StalledRun(stalled);
     // A stop requested before the state was even opened is a normal, clean exit.
     if (shutdown.stop.aborted && err instanceof Error && err.name === "AbortError") return stats;
     throw err;
   } finally {
+    stopWatching?.();
     // Before the state closes: the worker reads and writes the lock queue.
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });
     stopReporting?.();
-    if (state) logger.info(`summary: ${summaryLine(stats, Date.now(), options.dryRun)}`);
+    deadLetterLog.flush();
+    if (state) {
+      const { line, fields } = summary(stats, Date.now(), options.dryRun);
+      logger.info(`summary: ${line}`, fields);
+    }
     state?.close();
     lock?.release();
     if (options.dryRun && dir !== parts.storage) rmSync(dir, { recursive: true, force: true });

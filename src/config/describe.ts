@@ -20,6 +20,7 @@ export const LOG_LABELS: Partial<Record<OptionKey, string>> = {
   windowSize: "Using window size",
   dryRun: "Dry run (nothing is sent to Fluentd)",
   exitOnLastEvent: "Exiting after the last event",
+  exitTimeout: "Exiting without progress after",
   fluentdUrl: "Using Fluentd url",
   fluentdSessionUrl: "Using Fluentd session url",
   fluentdCa: "Using Fluentd ca",
@@ -54,6 +55,7 @@ export const LOG_LABELS: Partial<Record<OptionKey, string>> = {
 const SHOWN_ONLY_IF: Partial<Record<OptionKey, (c: Config) => boolean>> = {
   dryRun: (c) => c.dryRun,
   exitOnLastEvent: (c) => c.exitOnLastEvent,
+  exitTimeout: (c) => c.exitOnLastEvent,
   fluentdAllowInsecure: (c) => c.fluentdAllowInsecure,
   teleportRefreshInterval: (c) => c.teleportRefreshEnabled,
   lockEnabled: (c) => c.lockEnabled,

@@ -1,5 +1,5 @@
 import type { DeadLetter, FluentdSink } from "../fluentd/types.ts";
-import { logger } from "../logger.ts";
+import { deadLetterLog } from "./dead-letter-log.ts";
 import { countStateErrors, recordDelivered, streamMetrics } from "../observability/metrics.ts";
 import type { ChunkProgress, LegacyCheckpoint, SessionUpload, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
@@ -22,15 +22,9 @@ export interface SessionQueue {
   wake(): void;
 }
 
+/** Reports dead letters through the process's rate-limited dead-letter log. */
 export function logDeadLetters(letters: readonly DeadLetter[]): void {
-  for (const d of letters) {
-    // Never the body: it may carry secrets or terminal output.
-    logger.warn(`Fluentd rejected event ${d.record.id} permanently (HTTP ${d.status}: ${d.reason}); kept in dead letters`, {
-      id: d.record.id,
-      url: d.url,
-      status: d.status,
-    });
-  }
+  deadLetterLog.note(letters);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { FluentdSink } from "../fluentd/types.ts";
 import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
+import { setLagBaseline } from "../observability/metrics.ts";
 import type { Engine, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import { AuditCommitter, type DeliveredEventHook } from "./audit-delivery.ts";
@@ -15,7 +16,7 @@ import { ExportStats } from "./stats.ts";
 
 export type { ExportOptions } from "./options.ts";
 export type { DeliveredEventHook } from "./audit-delivery.ts";
-export { ExportStats } from "./stats.ts";
+export { ExportStats, recentRate } from "./stats.ts";
 
 export interface ExportRun {
   source: TeleportSource;
@@ -86,6 +87,8 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
   const { source, sink, state, options, stopSignal, deliverySignal } = run;
   const stats = run.stats ?? new ExportStats();
   const startTime = settleStart(state, options);
+  stats.startTime = startTime;
+  setLagBaseline(startTime);
   const failed = new AbortController();
   const sessionStop = AbortSignal.any([stopSignal, failed.signal]);
   const sessions = new SessionExporter({ source, sink, state, options, stats, stopSignal: sessionStop, deliverySignal });

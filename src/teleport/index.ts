@@ -75,7 +75,7 @@ export async function createTeleportSource(opts: TeleportSourceOptions): Promise
       return creds;
     },
     reloadCredentials,
-    ping: () => client.ping(),
+    ping: (signal) => client.ping(signal),
     searchEvents: (q, signal) => client.searchEvents(q, signal),
     eventExportChunks: (date, signal) => client.eventExportChunks(date, signal),
     exportEvents: (q, signal) => client.exportEvents(q, signal),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { auditUids, runHandler, startWorld, type Handler, type World } from "../support/world.ts";
+import { auditUids, freePort, runHandler, startWorld, type Handler, type World } from "../support/world.ts";
 
 const P = "teleport_event_handler_";
 const SKIPPED = "cert.create";
@@ -13,14 +13,6 @@ function parseMetrics(text: string): Map<string, number> {
     values.set(line.slice(0, at), Number(line.slice(at + 1)));
   }
   return values;
-}
-
-/** A port nothing listens on right now (the option wants a real port, not 0). */
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {

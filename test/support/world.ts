@@ -246,3 +246,11 @@ export function expectRecordingsExactlyOnce(world: World, opts: { withPrints: bo
 export function untilAuditRecords(world: World, n: number, timeoutMs = 15_000): Promise<void> {
   return waitUntil(`the receiver holds ${n} audit records`, () => world.fluentd.recordCount("events.log") >= n, timeoutMs);
 }
+
+/** A port nothing listens on right now (for settings that want a real port, not 0). */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
