@@ -193,9 +193,12 @@ export function countStateErrors<T>(write: () => T): T {
 
 /** Records that Fluentd acknowledged events of `stream`, the newest of which happened at `newest`. */
 export function recordDelivered(stream: Stream, count: number, newest?: Date): void {
-  if (count > 0) streamMetrics[stream].delivered.inc(count);
-  lastDeliveryAtMs = Date.now();
-  lastDeliveryTimestamp.set(lastDeliveryAtMs / 1000);
+  // An empty window's checkpoint is no delivery: the lag alert must still see a Fluentd that never answered.
+  if (count > 0) {
+    streamMetrics[stream].delivered.inc(count);
+    lastDeliveryAtMs = Date.now();
+    lastDeliveryTimestamp.set(lastDeliveryAtMs / 1000);
+  }
   if (stream === "audit" && newest) {
     const seconds = newest.getTime() / 1000;
     if (seconds > lastDeliveredEventTimeValue) {

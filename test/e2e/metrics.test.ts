@@ -1,19 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { auditUids, freePort, runHandler, startWorld, type Handler, type World } from "../support/world.ts";
+import { valuesByKey, parseExposition } from "../support/promql.ts";
+import { auditUids, freePort, metricsBase, runHandler, startWorld, stopAll, type Handler, type World } from "../support/world.ts";
 
 const P = "teleport_event_handler_";
 const SKIPPED = "cert.create";
-
-/** Prometheus text exposition → "name{labels}" → value. */
-function parseMetrics(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const at = line.lastIndexOf(" ");
-    values.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return values;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -29,7 +19,7 @@ describe("metrics and readiness of the compiled binary", () => {
   let world: World;
   let handler: Handler;
   let base: string;
-  const scrape = async () => parseMetrics(await (await fetch(`${base}/metrics`)).text());
+  const scrape = async () => valuesByKey(parseExposition(await (await fetch(`${base}/metrics`)).text()));
   const metric = (m: Map<string, number>, name: string) => m.get(`${P}${name}`) ?? 0;
   const sessionRecords = () => world.fluentd.records().filter((r) => r.tag.startsWith("session.")).length;
   const okRequests = () => world.fluentd.requests.filter((r) => r.status === 200);
@@ -47,15 +37,9 @@ describe("metrics and readiness of the compiled binary", () => {
         "--fluentd-batch-size", "50",
       ]),
     );
-    const serving = /Serving metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/;
-    await handler.waitForLog(serving);
-    base = serving.exec(handler.log())![1]!;
+    base = await metricsBase(handler);
   });
-  afterAll(async () => {
-    handler?.kill();
-    await handler?.done;
-    await world.stop();
-  });
+  afterAll(() => stopAll(handler, world));
 
   test("counters never run ahead of the receiver and end equal to what it stored", async () => {
     const log = world.teleport.log;

@@ -254,3 +254,17 @@ export function freePort(): number {
   probe.stop(true);
   return port;
 }
+
+/** Waits until a handler started with --metrics-addr serves, and returns its base URL. */
+export async function metricsBase(handler: Handler): Promise<string> {
+  const serving = /Serving metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/;
+  await handler.waitForLog(serving);
+  return serving.exec(handler.log())![1]!;
+}
+
+/** Stops a handler (SIGTERM) and then the world around it. */
+export async function stopAll(handler: Handler | undefined, world: World | undefined): Promise<void> {
+  handler?.kill();
+  await handler?.done;
+  await world?.stop();
+}
