@@ -11,6 +11,7 @@ import type { TeleportSource } from "../teleport/types.ts";
 import { DryRunSink } from "./dry-run-sink.ts";
 import { deadLetterLog } from "../export/dead-letter-log.ts";
 import { UserError } from "../errors.ts";
+import { recordDeliveryFailures } from "./delivery-failure.ts";
 import { watchForStall } from "./exit-timeout.ts";
 import { startReporting, summary } from "./reporting.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
@@ -79,6 +80,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   let state: StateStore | undefined;
   let dir = parts.storage;
   let stopReporting: (() => void) | undefined;
+  let stopRecordingFailures: (() => void) | undefined;
   let autoLock: AutoLock | undefined;
   try {
     if (options.dryRun) {
@@ -96,6 +98,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     // still reports how far behind the export is.
     stats.lastEventTime = opened.lastDelivered()?.time;
     stopReporting = startReporting(stats, () => opened.startTime(), options.dryRun);
+    stopRecordingFailures = recordDeliveryFailures(opened);
     if (parts.autoLock) autoLock = startAutoLock({ state, source, settings: parts.autoLock, dryRun: options.dryRun });
     await runExport({
       source,
@@ -119,6 +122,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     // Before the state closes: the worker reads and writes the lock queue.
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });
     stopReporting?.();
+    stopRecordingFailures?.();
     deadLetterLog.flush();
     if (state) {
       const { line, fields } = summary(stats, Date.now(), options.dryRun);

@@ -1,5 +1,7 @@
 import { dirname } from "node:path";
+import { formatDuration } from "../fluentd/status.ts";
 import { lockHolder, StateStore } from "../state/index.ts";
+import { humanDuration } from "./reporting.ts";
 
 export interface StatusReport {
   cluster: string | null;
@@ -10,7 +12,10 @@ export interface StatusReport {
   /** Where reading resumes: the legacy window start, or the bulk dates still open. */
   position: { windowStart: string } | { dates: string[] } | null;
   lastDelivered: { id: string; time: string } | null;
+  /** Now minus the last delivered event (or the start time before the first delivery). */
   lagSeconds: number | null;
+  /** Fluentd deliveries failing, as the running (or last) instance recorded it; null when they were not. */
+  deliveriesFailing: { since: string; reason: string } | null;
   delivered: { events: number; sessions: number; deadLettered: number };
   sessions: { pending: number; missing: number; givenUp: number };
   deadLetters: number;
@@ -23,6 +28,8 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
     const engine = state.engine() ?? null;
     const legacy = state.legacyCheckpoint();
     const last = state.lastDelivered();
+    const lagFrom = last?.time ?? state.startTime();
+    const failing = state.deliveryFailure();
     const position =
       engine === "bulk" ? { dates: state.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
     return {
@@ -33,7 +40,8 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
       engine,
       position,
       lastDelivered: last ? { id: last.id, time: last.time.toISOString() } : null,
-      lagSeconds: last ? Math.max(0, Math.round((now - last.time.getTime()) / 1000)) : null,
+      lagSeconds: lagFrom ? Math.max(0, Math.round((now - lagFrom.getTime()) / 1000)) : null,
+      deliveriesFailing: failing ? { since: failing.since.toISOString(), reason: failing.reason } : null,
       delivered: state.totals(),
       sessions: {
         pending: state.countSessions("pending"),
@@ -47,7 +55,7 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
   }
 }
 
-export function formatStatus(r: StatusReport): string {
+export function formatStatus(r: StatusReport, now = Date.now()): string {
   const position =
     r.position === null ? "not started" : "dates" in r.position ? `bulk export of ${r.position.dates.join(", ")}` : `legacy window from ${r.position.windowStart}`;
   return [
@@ -56,7 +64,12 @@ export function formatStatus(r: StatusReport): string {
     `start time:       ${r.startTime ?? "not set"}`,
     `position:         ${position}`,
     `last delivered:   ${r.lastDelivered ? `${r.lastDelivered.id} at ${r.lastDelivered.time}` : "none"}`,
-    `lag:              ${r.lagSeconds === null ? "n/a" : `${r.lagSeconds}s`}`,
+    `lag:              ${r.lagSeconds === null ? "n/a" : humanDuration(r.lagSeconds * 1000)}${r.lastDelivered ? "" : r.lagSeconds === null ? "" : " (nothing delivered yet: since the start time)"}`,
+    `deliveries:       ${
+      r.deliveriesFailing
+        ? `failing since ${r.deliveriesFailing.since} (${formatDuration(now - Date.parse(r.deliveriesFailing.since))}): ${r.deliveriesFailing.reason}`
+        : "ok"
+    }`,
     `delivered:        ${r.delivered.events} events, ${r.delivered.sessions} sessions`,
     `sessions:         ${r.sessions.pending} pending, ${r.sessions.missing} missing, ${r.sessions.givenUp} given up`,
     `dead letters:     ${r.deadLetters}`,

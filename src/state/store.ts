@@ -162,6 +162,28 @@ export class StateStore {
     return stored;
   }
 
+  /**
+   * Why Fluentd deliveries are failing, written by the running instance (and left by a run that
+   * ended on exit-timeout), so `status` can tell a stalled export from a quiet cluster.
+   */
+  deliveryFailure(): { since: Date; reason: string } | undefined {
+    const since = this.meta("delivery_failing_since");
+    return since === undefined ? undefined : { since: new Date(Number(since)), reason: this.meta("delivery_failure") ?? "" };
+  }
+
+  setDeliveryFailure(failure: { since: Date; reason: string } | undefined): void {
+    this.db.transaction(() => {
+      if (!failure) {
+        this.deleteMeta("delivery_failing_since");
+        this.deleteMeta("delivery_failure");
+        return;
+      }
+      this.setMeta("delivery_failing_since", String(failure.since.getTime()));
+      // Network error text: bounded before it is stored.
+      this.setMeta("delivery_failure", failure.reason.slice(0, 300));
+    })();
+  }
+
   engine(): Engine | undefined {
     return this.meta("engine") as Engine | undefined;
   }

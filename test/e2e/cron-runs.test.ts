@@ -22,12 +22,20 @@ describe("exit-timeout", () => {
     expect(result.stderr).toContain("the next run resumes from it");
     // Failing deliveries are not in flight "in time" or not: nothing claims they finished.
     expect(result.stderr).toContain("summary: 0 events delivered");
-    expect((await statusJson(world.storage)).delivered.events).toBe(0);
+    const json = await statusJson(world.storage);
+    expect(json.delivered.events).toBe(0);
+    expect(json.deliveriesFailing.reason).toContain("HTTP 500");
+    // Nothing delivered yet: lag counts from the start time, a day before the first event.
+    expect(json.lagSeconds).toBeGreaterThan(86_400);
+    const status = await runToEnd(["status", "--storage", world.storage]);
+    expect(status.stdout).toMatch(/^lag: +\d+\.\dh \(nothing delivered yet: since the start time\)$/m);
+    expect(status.stdout).toMatch(/^deliveries: +failing since \S+Z \(\d+s\): HTTP 500$/m);
 
     world.fluentd.faults.failNext(0);
     const next = await runToEnd(world.startArgs(["--exit-on-last-event", "--exit-timeout", "2s"]));
     expect({ code: next.code, stderr: next.code === 0 ? "" : next.stderr }).toEqual({ code: 0, stderr: "" });
     expect(world.fluentd.recordCount("events.log")).toBe(world.teleport.log.count);
+    expect((await statusJson(world.storage)).deliveriesFailing).toBeNull();
   });
 
   test("Teleport unreachable: exit 1 naming Teleport", async () => {
