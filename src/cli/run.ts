@@ -29,7 +29,7 @@ function lastText(v: string[] | boolean | undefined): string | undefined {
  * Logging before the config file is read, from the command line and environment only, so that
  * errors while loading already honour --debug and --log-format.
  */
-function configureEarlyLogging(scanned: ScannedArgs): void {
+function configureEarlyLogging(scanned: Pick<ScannedArgs, "flags">): void {
   let debug = false;
   try {
     debug = parseBool(lastText(scanned.flags.debug) ?? process.env.FDFWD_DEBUG ?? "false");
@@ -56,6 +56,8 @@ function nestedCommand(parent: CommandDef<any>, label: string, rest: string[]): 
 }
 
 export async function runCli(argv: readonly string[]): Promise<number> {
+  // From the environment alone first, so that even an error in the arguments honours it.
+  configureEarlyLogging({ flags: {} });
   const index = commandIndex(argv);
   const name = index < 0 ? undefined : argv[index]!;
   const sub = name === undefined ? undefined : SUBCOMMANDS[name];
