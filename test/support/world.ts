@@ -268,3 +268,12 @@ export async function stopAll(handler: Handler | undefined, world: World | undef
   await handler?.done;
   await world?.stop();
 }
+
+/** Runs the compiled handler on a pseudo-terminal (script(1)); `screen` is what the terminal showed. */
+export async function runInTerminal(args: string[]): Promise<{ code: number; screen: string }> {
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  const command = [await compiledBinary(), ...args].map(quote).join(" ");
+  const proc = Bun.spawn(["script", "-qfec", command, "/dev/null"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const screen = await new Response(proc.stdout).text();
+  return { code: await proc.exited, screen };
+}

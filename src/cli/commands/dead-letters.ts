@@ -1,12 +1,13 @@
 import { defineCommand } from "citty";
 import { loadConfig } from "../../config/load.ts";
+import { UsageError } from "../../errors.ts";
 import { configureLogger, logger } from "../../logger.ts";
 import { StateStore } from "../../state/index.ts";
 import { argsForGroups, cliValues, type ScannedArgs } from "../args.ts";
 import { resolveStateFile, stateArgs } from "../state-args.ts";
 
-function withState<T>(args: { storage?: string; config?: string; cluster?: string }, fn: (state: StateStore) => T): T {
-  const state = StateStore.open(resolveStateFile(args), { create: false });
+function withState<T>(args: { storage?: string; config?: string; cluster?: string }, fn: (state: StateStore) => T, readonly = false): T {
+  const state = StateStore.open(resolveStateFile(args), { create: false, readonly });
   try {
     return fn(state);
   } finally {
@@ -19,20 +20,27 @@ const list = defineCommand({
   args: { ...stateArgs, json: { type: "boolean", description: "One JSON object per line, with the event body" } },
   run({ args }) {
     withState(args, (state) => {
-      for (const d of state.deadLetters()) {
+      const letters = state.deadLetters();
+      if (!args.json) process.stdout.write(letters.length === 0 ? "no dead letters\n" : "ID\tTIME\tEVENT\tSTATUS\tURL\tREASON\n");
+      for (const d of letters) {
         const line = args.json
           ? JSON.stringify({ id: d.id, eventId: d.eventId, url: d.url, status: d.status, reason: d.reason, time: d.time.toISOString(), body: d.body })
           : `${d.id}\t${d.time.toISOString()}\t${d.eventId}\tHTTP ${d.status}\t${d.url}\t${d.reason}`;
         process.stdout.write(`${line}\n`);
       }
-    });
+    }, true);
   },
 });
 
 const purge = defineCommand({
-  meta: { name: "purge", description: "Delete every stored dead letter" },
-  args: stateArgs,
+  meta: { name: "purge", description: "Delete every stored dead letter (at a terminal, only with --yes)" },
+  args: { ...stateArgs, yes: { type: "boolean", description: "Delete without asking (required at a terminal)" } },
   run({ args }) {
+    // Events Fluentd refused exist nowhere else once purged: a person typing this must mean it.
+    if (process.stdin.isTTY && !args.yes) {
+      const count = withState(args, (state) => state.countDeadLetters(), true);
+      throw new UsageError(`purge deletes ${count} dead letters for good; run it again with --yes to confirm (dead-letters list shows them)`);
+    }
     const removed = withState(args, (state) => state.purgeDeadLetters());
     process.stdout.write(`${removed} dead letters removed\n`);
   },
@@ -43,7 +51,11 @@ const retry = defineCommand({
     name: "retry",
     description: "Resend the dead letters to Fluentd (takes the same configuration as start); delivered ones are removed. Exit 1 when some remain",
   },
-  args: { ...argsForGroups(["global", "teleport", "fluentd", "ingest"]), cluster: stateArgs.cluster },
+  args: {
+    ...argsForGroups(["global", "teleport", "fluentd", "ingest"]),
+    cluster: stateArgs.cluster,
+    "to-stored-url": { type: "boolean", description: "Resend each letter to the URL it was refused at, instead of the configured fluentd-url / fluentd-session-url" },
+  },
   async run(ctx): Promise<number> {
     const scanned = ctx.data as ScannedArgs;
     const { config, warnings } = loadConfig({ cli: cliValues(scanned), env: process.env, cwd: process.cwd() });
@@ -53,7 +65,7 @@ const retry = defineCommand({
     // Loaded here, as in start: the sink pulls in TLS and metrics, which no other command (and
     // not `version` or `--help`, which load this file too) should pay for at start-up.
     const { runDeadLetterRetry } = await import("../../app/dead-letters.ts");
-    return runDeadLetterRetry(config, Array.isArray(cluster) ? cluster.at(-1) : undefined);
+    return runDeadLetterRetry(config, Array.isArray(cluster) ? cluster.at(-1) : undefined, scanned.flags["to-stored-url"] === true);
   },
 });
 
