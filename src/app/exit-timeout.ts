@@ -31,8 +31,9 @@ export function watchForStall(timeoutMs: number, stats: ExportStats, onStall: (s
     if (now - since < timeoutMs) return;
     clearInterval(timer);
     const failures = health.failures(now);
-    const what = failures.length > 0 ? failures.join("; ") : "nothing failed, but nothing moved either";
-    onStall(`no progress for ${formatDuration(now - since)} (exit-timeout): ${what}. The export position is saved; the next run resumes from it`);
+    const what = failures.length > 0 ? failures.map((f) => f.replace(/\.+$/, "")).join("; ") : "nothing failed, but nothing moved either";
+    const stop = /[.?!]$/.test(what) ? "" : ".";
+    onStall(`no progress for ${formatDuration(now - since)} (exit-timeout): ${what}${stop} The export position is saved; the next run resumes from it`);
   }, Math.min(1_000, Math.max(50, timeoutMs / 10)));
   timer.unref();
   return () => clearInterval(timer);

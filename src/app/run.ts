@@ -10,7 +10,8 @@ import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterSt
 import type { TeleportSource } from "../teleport/types.ts";
 import { DryRunSink } from "./dry-run-sink.ts";
 import { deadLetterLog } from "../export/dead-letter-log.ts";
-import { UserError } from "../errors.ts";
+import { EXIT_USAGE, UserError } from "../errors.ts";
+import { storageError } from "../state/storage-errors.ts";
 import { recordDeliveryFailures } from "./delivery-failure.ts";
 import { watchForStall } from "./exit-timeout.ts";
 import { startReporting, summary } from "./reporting.ts";
@@ -68,6 +69,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false, inFlight: () => sink.inFlight });
   const stats = new ExportStats();
   let stalled: string | undefined;
+  let failure: unknown;
   const stopWatching =
     options.exitOnLastEvent && parts.exitTimeoutMs
       ? watchForStall(parts.exitTimeoutMs, stats, (why) => {
@@ -113,7 +115,10 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     if (stalled) throw new StalledRun(stalled);
     return stats;
   } catch (err) {
+    failure = err;
     if (stalled) throw new StalledRun(stalled);
+    // A full disk or a storage that turned read-only while running: name storage and the path.
+    if (state && /^(SQLITE_|ENOSPC)/.test(String((err as { code?: string }).code))) throw storageError(err, state.path) ?? err;
     // A stop requested before the state was even opened is a normal, clean exit.
     if (shutdown.stop.aborted && err instanceof Error && err.name === "AbortError") return stats;
     throw err;
@@ -124,7 +129,8 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     stopReporting?.();
     stopRecordingFailures?.();
     deadLetterLog.flush();
-    if (state) {
+    // A configuration error (start-time conflict, cursor not found) is all there is to say: no summary before it.
+    if (state && !(failure instanceof UserError && failure.exitCode === EXIT_USAGE)) {
       const { line, fields } = summary(stats, Date.now(), options.dryRun);
       logger.info(`summary: ${line}`, fields);
     }

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors.ts";
 import { sleep } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { streamMetrics } from "../observability/metrics.ts";
@@ -136,7 +137,7 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
 
       if (caughtUp) {
         if (seek) {
-          throw new Error(`cursor event ${seek} was not found between start-time and now; check cursor and start-time`);
+          throw new ConfigError(`cursor event ${seek} was not found between start-time and now; check cursor and start-time`);
         }
         stats.caughtUp = true;
         if (options.exitOnLastEvent) return;

@@ -51,11 +51,20 @@ function positiveInteger(setting: string, value: number): number {
 const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
 const UNTRUSTED_SERVER = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
 
-function describeFetchError(err: unknown): { cause: string; code: string } {
+/**
+ * Fluentd refuses a client certificate (expired, or from a CA not in its ca_path) after the TLS
+ * handshake: TLS 1.3 clients see only a reset connection. A reset on a fresh connection, with a
+ * client certificate configured, almost always means that.
+ */
+const REFUSED_CLIENT_CERT =
+  "Fluentd closed the connection after the TLS handshake: it probably refused the client certificate (fluentd-cert); check that its CA is in Fluentd's ca_path";
+
+function describeFetchError(err: unknown, clientCert: boolean, freshConnection: boolean): { cause: string; code: string } {
   const e = err as { code?: string; name?: string; message?: string };
   const code = e.code ?? e.name ?? "Error";
+  if (clientCert && freshConnection && STALE_CONNECTION_CODES.has(code)) return { cause: `${REFUSED_CLIENT_CERT} (${code})`, code };
   // Bun appends advice about `verbose: true`, which means nothing to an operator.
-  const message = (e.message ?? String(err)).split(" For more information")[0]!.trim();
+  const message = (e.message ?? String(err)).split(" For more information")[0]!.trim().replace(/\.$/, "");
   let hint = "";
   if (UNTRUSTED_SERVER.test(code)) hint = " (the Fluentd server certificate is not trusted: check fluentd-ca)";
   else if (code === "EPROTO") hint = " (TLS handshake failed: does Fluentd trust fluentd-cert, and does it speak TLS?)";
@@ -145,7 +154,7 @@ class HttpFluentdSink implements FluentdSink {
         report.requests++;
         if (failures > 1) report.retried += batch.records.length;
         const sent = performance.now();
-        attempt = await this.post(url, batch, signal);
+        attempt = await this.post(url, batch, signal, failures > 1);
         observeRequest(attempt, batch, (performance.now() - sent) / 1000);
       } finally {
         release();
@@ -166,7 +175,8 @@ class HttpFluentdSink implements FluentdSink {
     }
   }
 
-  private async post(url: string, batch: Batch, signal?: AbortSignal): Promise<Attempt> {
+  /** `retrying`: the previous attempt failed, so this one cannot have met a stale pooled connection. */
+  private async post(url: string, batch: Batch, signal?: AbortSignal, retrying = false): Promise<Attempt> {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const headers = new Headers({ "Content-Type": "application/json" });
@@ -183,7 +193,7 @@ class HttpFluentdSink implements FluentdSink {
     } catch (err) {
       if (signal?.aborted) throw abortError();
       if (timeout.aborted) return { kind: "retry", cause: `no response within ${this.opts.timeoutMs} ms (fluentd-timeout)` };
-      const { cause, code } = describeFetchError(err);
+      const { cause, code } = describeFetchError(err, this.tls.cert !== undefined, retrying);
       return { kind: "retry", cause, staleConnection: STALE_CONNECTION_CODES.has(code) };
     }
     switch (classifyStatus(status)) {

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { health as defaultHealth, type Health } from "./health.ts";
 import { registry } from "./metrics.ts";
@@ -18,7 +19,25 @@ export function parseListenAddr(addr: string): { hostname: string; port: number 
 
 export function startMetricsServer(addr: string, readyFailurePeriodMs: number, health: Health = defaultHealth): MetricsServer {
   const { hostname, port } = parseListenAddr(addr);
-  const server = Bun.serve({
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = serve(hostname, port, readyFailurePeriodMs, health);
+  } catch (err) {
+    const code = String((err as { code?: string }).code ?? "");
+    if (code === "EADDRINUSE" || /in use/i.test((err as Error).message)) {
+      throw new ConfigError(`metrics-addr ${addr}: port ${port} is already in use by another process; choose a free port or stop that process`);
+    }
+    if (code === "EACCES" || code === "EADDRNOTAVAIL") {
+      throw new ConfigError(`metrics-addr ${addr}: cannot listen there (${code}); use an address of this machine and a port above 1023`);
+    }
+    throw err;
+  }
+  logger.info(`Serving metrics on http://${hostname}:${server.port}/metrics (also /healthz, /readyz)`);
+  return { port: server.port ?? port, stop: () => server.stop(true) };
+}
+
+function serve(hostname: string, port: number, readyFailurePeriodMs: number, health: Health) {
+  return Bun.serve({
     hostname,
     port,
     async fetch(req) {
@@ -34,6 +53,4 @@ export function startMetricsServer(addr: string, readyFailurePeriodMs: number, h
       return new Response("not found\n", { status: 404 });
     },
   });
-  logger.info(`Serving metrics on http://${hostname}:${server.port}/metrics (also /healthz, /readyz)`);
-  return { port: server.port ?? port, stop: () => server.stop(true) };
 }

@@ -1,9 +1,12 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { ConfigError } from "../errors.ts";
+import { storageError } from "./storage-errors.ts";
 
 const LOCK_FILE = "instance.lock";
 
-export class InstanceLockedError extends Error {
+/** A second instance on the same storage is a deployment mistake, not an outage: exit 2. */
+export class InstanceLockedError extends ConfigError {
   constructor(
     readonly holderPid: number,
     lockPath: string,
@@ -50,7 +53,7 @@ function createExclusively(path: string): boolean {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw err;
+    throw storageError(err, path) ?? err;
   }
 }
 

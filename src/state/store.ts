@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors.ts";
 import type { Database } from "bun:sqlite";
 import type { DeadLetter } from "../fluentd/types.ts";
 import type { AuditEvent } from "../teleport/types.ts";
@@ -59,7 +60,8 @@ export interface AuditCommit {
   seekFinished?: boolean;
 }
 
-export class StartTimeChangedError extends Error {
+/** The configuration contradicts the stored export: exit 2, like any setting to fix. */
+export class StartTimeChangedError extends ConfigError {
   constructor(stored: Date, requested: Date, dbPath: string) {
     super(
       `start-time ${requested.toISOString()} differs from ${stored.toISOString()} stored in ${dbPath}; the start time cannot change in the middle of an export: remove start-time to continue, or delete ${dbPath} to restart the export from scratch`,

@@ -47,7 +47,13 @@ export async function createTeleportSource(opts: TeleportSourceOptions): Promise
     { addr: opts.addr, tlsRouting: opts.tlsRouting, clusterName: opts.clusterName },
     creds,
   );
-  const client = new TeleportClient(transport);
+  const client = new TeleportClient(transport, {
+    addr: opts.addr,
+    caSetting: identityFile ? "teleport-identity" : "teleport-ca",
+    get cluster() {
+      return opts.clusterName ?? creds.clusterName;
+    },
+  });
 
   const reloadCredentials = (): boolean => {
     if (!identityFile) return false;

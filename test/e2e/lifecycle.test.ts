@@ -43,7 +43,8 @@ describe("one instance per storage", () => {
     const started = performance.now();
     const second = await runToEnd(w.startArgs(["--exit-on-last-event"]));
     expect(performance.now() - started).toBeLessThan(5_000);
-    expect(second.code).not.toBe(0);
+    // A deployment mistake, not an outage: exit 2, like any configuration error.
+    expect(second.code).toBe(2);
     const errors = errorLines(second.stderr);
     expect(errors.length).toBe(1);
     expect(errors[0]).toContain(`pid ${running.proc.pid}`);
@@ -62,10 +63,12 @@ describe("start-time", () => {
 
     const later = new Date(stored.getTime() + 3_600_000).toISOString();
     const changed = await runToEnd(w.startArgs(["--exit-on-last-event", "--start-time", later]));
-    expect(changed.code).not.toBe(0);
+    expect(changed.code).toBe(2);
     const errors = errorLines(changed.stderr);
     expect(errors.length).toBe(1);
     expect(errors[0]).toContain("start-time");
+    // Nothing ran, so no summary line stands before the error.
+    expect(changed.stderr).not.toContain("summary:");
     expect(errors[0]).toMatch(/delete \S+ to restart the export from scratch/);
 
     // The same instant written as local time at +02:00.
