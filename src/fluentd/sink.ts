@@ -6,6 +6,7 @@ import { health } from "../observability/health.ts";
 import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../observability/metrics.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
 import { parseHeaders } from "./headers.ts";
+import { serverCertificateNames } from "./server-names.ts";
 import { classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter } from "./status.ts";
 import { FluentdSettingError, loadFluentdTls, redactUrl, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
@@ -175,6 +176,23 @@ class HttpFluentdSink implements FluentdSink {
     }
   }
 
+  private readonly mismatches = new Map<string, string>();
+
+  /** "check fluentd-ca" does not help with a name mismatch: say which name was asked for and which the certificate has. */
+  private async nameMismatch(url: string, fallback: string): Promise<string> {
+    const { hostname, port } = new URL(url);
+    const host = hostname.replace(/^\[|\]$/g, "");
+    const key = `${host}:${port}`;
+    const known = this.mismatches.get(key);
+    if (known) return known;
+    const names = await serverCertificateNames(host, Number(port) || 443);
+    const cause = names
+      ? `the Fluentd server certificate is for ${names.join(", ")}, not ${host}: use one of those names in the URL, or issue a server certificate that names ${host} (configure --dns-names)`
+      : fallback;
+    this.mismatches.set(key, cause);
+    return cause;
+  }
+
   /** `retrying`: the previous attempt failed, so this one cannot have met a stale pooled connection. */
   private async post(url: string, batch: Batch, signal?: AbortSignal, retrying = false): Promise<Attempt> {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
@@ -194,6 +212,7 @@ class HttpFluentdSink implements FluentdSink {
       if (signal?.aborted) throw abortError();
       if (timeout.aborted) return { kind: "retry", cause: `no response within ${this.opts.timeoutMs} ms (fluentd-timeout)` };
       const { cause, code } = describeFetchError(err, this.tls.cert !== undefined, retrying);
+      if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return { kind: "retry", cause: await this.nameMismatch(url, cause) };
       return { kind: "retry", cause, staleConnection: STALE_CONNECTION_CODES.has(code) };
     }
     switch (classifyStatus(status)) {

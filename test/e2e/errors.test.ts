@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { startFakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { identityFileText } from "../../scripts/fakes/identity.ts";
 import { compiledBinary, freePort, runToEnd, startWorld, statusJson, type World } from "../support/world.ts";
 
@@ -41,6 +42,20 @@ describe("errors that name the cause", () => {
     expect(result.stderr).toContain(
       "Fluentd closed the connection after the TLS handshake: it probably refused the client certificate (fluentd-cert); check that its CA is in Fluentd's ca_path",
     );
+  });
+
+  test("a Fluentd server certificate for another name: both names, not 'check fluentd-ca'", async () => {
+    const other = await world.pki.fluentdCA.issue("other-fluentd", { usage: "server", dnsNames: ["fluentd.other.example"] });
+    const receiver = await startFakeFluentd({ ca: world.pki.fluentdCA.ca.certPem, cert: other.certPem, key: other.keyPem });
+    try {
+      const result = await runToEnd(withSetting(scheduled(), "--fluentd-url", `https://localhost:${receiver.port}/events.log`));
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        "the Fluentd server certificate is for fluentd.other.example, not localhost: use one of those names in the URL, or issue a server certificate that names localhost",
+      );
+    } finally {
+      await receiver.stop();
+    }
   });
 
   test("a Teleport port that does not speak TLS", async () => {
