@@ -1,5 +1,6 @@
 import type { Config } from "../config/options.ts";
 import { EXIT_DEAD_LETTERED } from "../errors.ts";
+import { unknownTypeWarnings } from "../export/type-names.ts";
 import { logger } from "../logger.ts";
 import { identityExpiry } from "../observability/metrics.ts";
 import { startMetricsServer } from "../observability/server.ts";
@@ -12,6 +13,8 @@ import { runWithParts } from "./run.ts";
  * told to stop. Resolves to the process exit code.
  */
 export async function runApp(config: Config): Promise<number> {
+  const options = exportOptionsFrom(config);
+  for (const warning of unknownTypeWarnings(options)) logger.warn(warning);
   // Both are built before anything runs so that bad key material fails at start-up, in one line.
   const sink = await fluentdSinkFrom(config);
   const source = await teleportSourceFrom(config);
@@ -22,7 +25,7 @@ export async function runApp(config: Config): Promise<number> {
       source,
       sink,
       storage: config.storage,
-      options: exportOptionsFrom(config),
+      options,
       autoLock: autoLockFrom(config),
       handleSignals: true,
       exitTimeoutMs: config.exitTimeout,

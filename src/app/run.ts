@@ -14,6 +14,7 @@ import { EXIT_USAGE, UserError } from "../errors.ts";
 import { storageError } from "../state/storage-errors.ts";
 import { recordDeliveryFailures } from "./delivery-failure.ts";
 import { watchForStall } from "./exit-timeout.ts";
+import { watchFilters } from "./filter-watch.ts";
 import { startReporting, summary } from "./reporting.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
 import type { DeliveryReport, SinkRecord } from "../fluentd/types.ts";
@@ -83,6 +84,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   let dir = parts.storage;
   let stopReporting: (() => void) | undefined;
   let stopRecordingFailures: (() => void) | undefined;
+  let stopWatchingFilters: (() => void) | undefined;
   let autoLock: AutoLock | undefined;
   try {
     if (options.dryRun) {
@@ -101,6 +103,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     stats.lastEventTime = opened.lastDelivered()?.time;
     stopReporting = startReporting(stats, () => opened.startTime(), options.dryRun);
     stopRecordingFailures = recordDeliveryFailures(opened);
+    stopWatchingFilters = watchFilters();
     if (parts.autoLock) autoLock = startAutoLock({ state, source, settings: parts.autoLock, dryRun: options.dryRun });
     await runExport({
       source,
@@ -128,6 +131,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });
     stopReporting?.();
     stopRecordingFailures?.();
+    stopWatchingFilters?.();
     deadLetterLog.flush();
     // A configuration error (start-time conflict, cursor not found) is all there is to say: no summary before it.
     if (state && !(failure instanceof UserError && failure.exitCode === EXIT_USAGE)) {

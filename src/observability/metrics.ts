@@ -207,3 +207,16 @@ export function recordDelivered(stream: Stream, count: number, newest?: Date): v
     }
   }
 }
+
+/** Events read from Teleport and dropped by the type filters so far, per stream. */
+export interface FilterCounts {
+  received: number;
+  filtered: number;
+}
+
+export async function filterCounts(): Promise<Record<Stream, FilterCounts>> {
+  const out: Record<Stream, FilterCounts> = { audit: { received: 0, filtered: 0 }, session: { received: 0, filtered: 0 } };
+  for (const v of (await eventsReceived.get()).values) out[v.labels.stream as Stream].received = v.value;
+  for (const v of (await eventsFiltered.get()).values) out[v.labels.stream as Stream].filtered = v.value;
+  return out;
+}
