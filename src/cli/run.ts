@@ -56,6 +56,8 @@ function nestedCommand(parent: CommandDef<any>, label: string, rest: string[]): 
 }
 
 export async function runCli(argv: readonly string[]): Promise<number> {
+  // `--version` alone is what people type first; it means the `version` command.
+  if (argv.length === 1 && argv[0] === "--version") argv = ["version"];
   // From the environment alone first, so that even an error in the arguments honours it.
   configureEarlyLogging({ flags: {} });
   const index = commandIndex(argv);
