@@ -5,7 +5,7 @@ import { deadLetterLog } from "../export/dead-letter-log.ts";
 import { sessionUrl } from "../fluentd/sink.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
-import { fluentdSinkFrom } from "./parts.ts";
+import { createFluentdSink } from "../fluentd/index.ts";
 
 /** Where a letter goes: its stored URL, or the URL configured now for its stream. */
 export type Destination = (letter: StoredDeadLetter) => string;
@@ -67,8 +67,8 @@ export async function retryDeadLetters(
  * `toStoredUrls`. Exit code 0 when nothing is left, 1 otherwise.
  */
 export async function runDeadLetterRetry(config: Config, cluster?: string, toStoredUrls = false): Promise<number> {
-  const sink = await fluentdSinkFrom(config);
-  const state = StateStore.open(findStateFile(config.storage, cluster), { create: false });
+  const sink = await createFluentdSink(config.fluentd);
+  const state = StateStore.open(findStateFile(config.ingest.storage, cluster), { create: false });
   // A receiver that is down makes the sink retry forever; Ctrl-C leaves the letters in place.
   const interrupted = new AbortController();
   const stop = () => interrupted.abort();
@@ -77,7 +77,7 @@ export async function runDeadLetterRetry(config: Config, cluster?: string, toSto
   try {
     const total = state.countDeadLetters();
     if (total > 0) logger.info(`resending ${total} dead letters`);
-    const destination = toStoredUrls ? toStoredUrl : toConfiguredUrl(config.fluentdUrl, config.fluentdSessionUrl);
+    const destination = toStoredUrls ? toStoredUrl : toConfiguredUrl(config.fluentd.url.href, config.fluentd.sessionUrl.href);
     const { delivered, stillDead } = await retryDeadLetters(state, sink, interrupted.signal, destination);
     process.stdout.write(`${delivered} delivered, ${stillDead} remain\n`);
     return stillDead === 0 ? 0 : 1;

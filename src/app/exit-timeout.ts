@@ -1,5 +1,5 @@
 import type { ExportStats } from "../export/index.ts";
-import { formatDuration } from "../fluentd/status.ts";
+import { formatDuration } from "../lib/duration.ts";
 import { health } from "../observability/health.ts";
 import { lastDeliveryAt } from "../observability/metrics.ts";
 

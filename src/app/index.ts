@@ -5,7 +5,8 @@ import { logger } from "../logger.ts";
 import { identityExpiry } from "../observability/metrics.ts";
 import { startMetricsServer } from "../observability/server.ts";
 import { autoLockFrom, exportOptionsFrom } from "./options.ts";
-import { fluentdSinkFrom, teleportSourceFrom } from "./parts.ts";
+import { createFluentdSink } from "../fluentd/index.ts";
+import { createTeleportSource } from "../teleport/index.ts";
 import { runWithParts } from "./run.ts";
 
 /**
@@ -16,23 +17,24 @@ export async function runApp(config: Config): Promise<number> {
   const options = exportOptionsFrom(config);
   for (const warning of unknownTypeWarnings(options)) logger.warn(warning);
   // Both are built before anything runs so that bad key material fails at start-up, in one line.
-  const sink = await fluentdSinkFrom(config);
-  const source = await teleportSourceFrom(config);
+  const sink = await createFluentdSink(config.fluentd);
+  const source = await createTeleportSource(config.teleport);
   identityExpiry.set(source.credentials.notAfter.getTime() / 1000);
-  const metrics = config.metricsAddr ? startMetricsServer(config.metricsAddr, config.readyFailurePeriod) : undefined;
+  const { metricsAddr } = config.observability;
+  const metrics = metricsAddr ? startMetricsServer({ ...config.observability, metricsAddr }) : undefined;
   try {
     const stats = await runWithParts({
       source,
       sink,
-      storage: config.storage,
+      storage: config.ingest.storage,
       options,
       autoLock: autoLockFrom(config),
       handleSignals: true,
-      exitTimeoutMs: config.exitTimeout,
+      exitTimeoutMs: config.ingest.exitTimeout,
     });
     logger.info("Successfully shut down");
     // A scheduler must be able to tell "caught up" from "caught up, but events are parked".
-    if (config.exitOnLastEvent && stats.deadLettered > 0) {
+    if (config.ingest.exitOnLastEvent && stats.deadLettered > 0) {
       logger.warn(`${stats.deadLettered} events were dead-lettered in this run; see dead-letters list (exit ${EXIT_DEAD_LETTERED})`);
       return EXIT_DEAD_LETTERED;
     }

@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { formatDuration } from "../fluentd/status.ts";
+import { formatDuration } from "../lib/duration.ts";
 import { lockHolder, StateStore } from "../state/index.ts";
 import { humanDuration } from "./reporting.ts";
 

@@ -1,7 +1,7 @@
 import { abortable, isAbort } from "../lib/abort.ts";
 import { Backoff } from "../lib/backoff.ts";
 import { logger, rateLimited } from "../logger.ts";
-import { formatDuration } from "../fluentd/status.ts";
+import { formatDuration } from "../lib/duration.ts";
 
 const warnOncePerMinute = rateLimited(60_000);
 

@@ -1,4 +1,4 @@
-import { formatDuration } from "../fluentd/status.ts";
+import { formatDuration } from "../lib/duration.ts";
 
 /** One failure that persists: since when, and the latest reason. */
 export interface Failing {
