@@ -1,12 +1,6 @@
 import { type ExportStats, recentRate } from "../export/index.ts";
+import { formatDuration } from "../lib/duration.ts";
 import { drawStatusLine, logFields, logger, type LogFields } from "../logger.ts";
-
-/** Durations as the logs and `status` show them: "45s", "12m", "3.5h". */
-export function humanDuration(ms: number): string {
-  if (ms < 120_000) return `${Math.round(ms / 1000)}s`;
-  if (ms < 7_200_000) return `${Math.round(ms / 60_000)}m`;
-  return `${(ms / 3_600_000).toFixed(1)}h`;
-}
 
 /**
  * The summary and progress figures, in words for text logs and as fields for JSON logs. `rate`
@@ -20,9 +14,9 @@ export function summary(stats: ExportStats, now = Date.now(), dryRun = false, ra
     `${stats.eventsDelivered} events ${verb}`,
     `${stats.sessionsDelivered} sessions ${verb}`,
     `${stats.deadLettered} dead-lettered`,
-    `in ${humanDuration(now - stats.startedAt)}`,
+    `in ${formatDuration(now - stats.startedAt)}`,
     `${Math.round(rate)} events/s`,
-    `lag ${lag === undefined ? "n/a" : humanDuration(lag)}`,
+    `lag ${lag === undefined ? "n/a" : formatDuration(lag)}`,
   ].join(", ");
   const fields = logFields({
     events_delivered: stats.eventsDelivered,
@@ -46,7 +40,7 @@ function progressLine(stats: ExportStats, startTime: Date, now = Date.now()): st
   const fraction = total > 0 ? Math.min(1, Math.max(0, done / total)) : 1;
   const elapsed = now - stats.startedAt;
   const eta = fraction > 0 ? (elapsed / fraction) * (1 - fraction) : undefined;
-  return `catching up: ${position.toISOString()} (${(fraction * 100).toFixed(1)}%), ${Math.round(stats.rate(now))} events/s, ETA ${eta === undefined ? "n/a" : humanDuration(eta)}`;
+  return `catching up: ${position.toISOString()} (${(fraction * 100).toFixed(1)}%), ${Math.round(stats.rate(now))} events/s, ETA ${eta === undefined ? "n/a" : formatDuration(eta)}`;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { dirname } from "node:path";
 import { formatDuration } from "../lib/duration.ts";
 import { lockHolder, StateStore } from "../state/index.ts";
-import { humanDuration } from "./reporting.ts";
 
 export interface StatusReport {
   cluster: string | null;
@@ -64,7 +63,7 @@ export function formatStatus(r: StatusReport, now = Date.now()): string {
     `start time:       ${r.startTime ?? "not set"}`,
     `position:         ${position}`,
     `last delivered:   ${r.lastDelivered ? `${r.lastDelivered.id} at ${r.lastDelivered.time}` : "none"}`,
-    `lag:              ${r.lagSeconds === null ? "n/a" : humanDuration(r.lagSeconds * 1000)}${r.lastDelivered ? "" : r.lagSeconds === null ? "" : " (nothing delivered yet: since the start time)"}`,
+    `lag:              ${r.lagSeconds === null ? "n/a" : formatDuration(r.lagSeconds * 1000)}${r.lastDelivered ? "" : r.lagSeconds === null ? "" : " (nothing delivered yet: since the start time)"}`,
     `deliveries:       ${
       r.deliveriesFailing
         ? `failing since ${r.deliveriesFailing.since} (${formatDuration(now - Date.parse(r.deliveriesFailing.since))}): ${r.deliveriesFailing.reason}`
