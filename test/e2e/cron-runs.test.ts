@@ -28,7 +28,7 @@ describe("exit-timeout", () => {
     // Nothing delivered yet: lag counts from the start time, a day before the first event.
     expect(json.lagSeconds).toBeGreaterThan(86_400);
     const status = await runToEnd(["status", "--storage", world.storage]);
-    expect(status.stdout).toMatch(/^lag: +\d+h(\d+m)? \(nothing delivered yet: since the start time\)$/m);
+    expect(status.stdout).toMatch(/^lag: +\d+h(\d+m)?(\d+s)? \(nothing delivered yet: since the start time\)$/m);
     expect(status.stdout).toMatch(/^deliveries: +failing since \S+Z \([\d.]+m?s\): HTTP 500$/m);
 
     world.fluentd.faults.failNext(0);
