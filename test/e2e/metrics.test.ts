@@ -104,6 +104,8 @@ describe("metrics and readiness of the compiled binary", () => {
       return metric(m, 'events_delivered_total{stream="audit"}') === before + appended ? m : undefined;
     }, 40_000);
     expect(auditUids(world).length).toBe(before + appended);
+    // One line says the outage is over, and how long it lasted.
+    expect(handler.log()).toMatch(/INFO +Fluentd deliveries recovered after [\d.]+m?s; the events held back are being sent now/);
     expect(metric(m, 'errors_total{kind="fluentd"}')).toBeGreaterThan(0);
     expect(metric(m, 'fluentd_requests_total{outcome="retry"}')).toBe(metric(m, 'errors_total{kind="fluentd"}'));
     expect(metric(m, 'events_retried_total{stream="audit"}')).toBeGreaterThanOrEqual(appended);
