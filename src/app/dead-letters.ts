@@ -1,6 +1,6 @@
 import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
-import { logDeadLetters } from "../export/audit-delivery.ts";
+import { logDeadLetters } from "../export/index.ts";
 import { deadLetterLog } from "../export/dead-letter-log.ts";
 import { sessionUrl } from "../fluentd/sink.ts";
 import { logger } from "../logger.ts";
@@ -40,7 +40,7 @@ export async function retryDeadLetters(
   destination: Destination = toStoredUrl,
 ): Promise<{ delivered: number; stillDead: number }> {
   const byUrl = new Map<string, StoredDeadLetter[]>();
-  for (const d of state.deadLetters()) {
+  for (const d of state.deadLetters.list()) {
     const url = destination(d);
     const list = byUrl.get(url);
     if (list) list.push(d);
@@ -50,7 +50,7 @@ export async function retryDeadLetters(
   let stillDead = 0;
   for (const [url, letters] of byUrl) {
     const report = await sink.deliver(url, letters.map((d) => ({ id: d.eventId, body: d.body })), signal);
-    state.replaceDeadLetters(letters.map((d) => d.id), report.deadLettered);
+    state.deadLetters.replace(letters.map((d) => d.id), report.deadLettered);
     logDeadLetters(report.deadLettered);
     deadLetterLog.flush();
     delivered += letters.length - report.deadLettered.length;
@@ -75,7 +75,7 @@ export async function runDeadLetterRetry(config: Config, cluster?: string, toSto
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   try {
-    const total = state.countDeadLetters();
+    const total = state.deadLetters.count();
     if (total > 0) logger.info(`resending ${total} dead letters`);
     const destination = toStoredUrls ? toStoredUrl : toConfiguredUrl(config.fluentd.url.href, config.fluentd.sessionUrl.href);
     const { delivered, stillDead } = await retryDeadLetters(state, sink, interrupted.signal, destination);
@@ -83,7 +83,7 @@ export async function runDeadLetterRetry(config: Config, cluster?: string, toSto
     return stillDead === 0 ? 0 : 1;
   } catch (err) {
     if (!interrupted.signal.aborted) throw err;
-    const remain = state.countDeadLetters();
+    const remain = state.deadLetters.count();
     process.stdout.write(`interrupted: ${remain} remain\n`);
     return 1;
   } finally {

@@ -14,7 +14,7 @@ export function recordDeliveryFailures(state: StateStore, intervalMs = SYNC_MS):
     const failing = health.fluentdFailing();
     const key = failing ? `${failing.since}|${failing.reason}` : "";
     if (key === written) return;
-    state.setDeliveryFailure(failing && { since: new Date(failing.since), reason: failing.reason });
+    state.meta.setDeliveryFailure(failing && { since: new Date(failing.since), reason: failing.reason });
     written = key;
   };
   const timer = setInterval(sync, intervalMs);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type DeliveredEventHook, type ExportOptions, ExportStats, runExport } from "../export/index.ts";
+import { type ExportOptions, ExportStats, runExport } from "../export/index.ts";
 import { type AutoLock, type AutoLockSettings, startAutoLock } from "../autolock/index.ts";
 import { untilSuccess } from "../export/retry.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
@@ -24,7 +24,6 @@ export interface AppParts {
   sink: FluentdSink;
   storage: string;
   options: ExportOptions;
-  hook?: DeliveredEventHook;
   /** Auto-locking (lock-enabled); off when undefined. */
   autoLock?: AutoLockSettings;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
@@ -100,8 +99,8 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     state = opened;
     // Lag is measured from the last event ever delivered, so a cron run that finds nothing new
     // still reports how far behind the export is.
-    stats.lastEventTime = opened.lastDelivered()?.time;
-    stopReporting = startReporting(stats, () => opened.startTime(), options.dryRun);
+    stats.lastEventTime = opened.meta.lastDelivered()?.time;
+    stopReporting = startReporting(stats, () => opened.meta.startTime(), options.dryRun);
     stopRecordingFailures = recordDeliveryFailures(opened);
     stopWatchingFilters = watchFilters();
     if (parts.autoLock) autoLock = startAutoLock({ state, source, settings: parts.autoLock, dryRun: options.dryRun });
@@ -111,7 +110,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
       state,
       options,
       stats,
-      hook: combineHooks(parts.hook, autoLock?.hook),
+      participants: autoLock ? [autoLock.participant] : [],
       stopSignal: shutdown.stop,
       deliverySignal: shutdown.abandon,
     });
@@ -121,7 +120,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     failure = err;
     if (stalled) throw new StalledRun(stalled);
     // A full disk or a storage that turned read-only while running: name storage and the path.
-    if (state && /^(SQLITE_|ENOSPC)/.test(String((err as { code?: string }).code))) throw storageError(err, state.path) ?? err;
+    if (state && /^(SQLITE_|ENOSPC)/.test(String((err as { code?: string }).code))) throw storageError(err, dir) ?? err;
     // A stop requested before the state was even opened is a normal, clean exit.
     if (shutdown.stop.aborted && err instanceof Error && err.name === "AbortError") return stats;
     throw err;
@@ -143,12 +142,4 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     if (options.dryRun && dir !== parts.storage) rmSync(dir, { recursive: true, force: true });
     if (!parts.shutdown) shutdown.dispose();
   }
-}
-
-function combineHooks(...hooks: (DeliveredEventHook | undefined)[]): DeliveredEventHook | undefined {
-  const present = hooks.filter((h): h is DeliveredEventHook => h !== undefined);
-  if (present.length <= 1) return present[0];
-  return (event) => {
-    for (const h of present) h(event);
-  };
 }

@@ -1,5 +1,6 @@
 import { dirname } from "node:path";
 import { formatDuration } from "../lib/duration.ts";
+import { lagMs } from "../lib/lag.ts";
 import { lockHolder, StateStore } from "../state/index.ts";
 
 export interface StatusReport {
@@ -24,30 +25,30 @@ export interface StatusReport {
 export function readStatus(stateFile: string, now = Date.now()): StatusReport {
   const state = StateStore.open(stateFile, { create: false, readonly: true });
   try {
-    const engine = state.engine() ?? null;
-    const legacy = state.legacyCheckpoint();
-    const last = state.lastDelivered();
-    const lagFrom = last?.time ?? state.startTime();
-    const failing = state.deliveryFailure();
+    const engine = state.meta.engine() ?? null;
+    const legacy = state.checkpoints.legacyCheckpoint();
+    const last = state.meta.lastDelivered();
+    const lag = lagMs(last?.time, now, state.meta.startTime());
+    const failing = state.meta.deliveryFailure();
     const position =
-      engine === "bulk" ? { dates: state.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
+      engine === "bulk" ? { dates: state.checkpoints.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
     return {
-      cluster: state.clusterName() ?? null,
+      cluster: state.meta.clusterName() ?? null,
       stateFile,
       runningPid: lockHolder(dirname(stateFile)) ?? null,
-      startTime: state.startTime()?.toISOString() ?? null,
+      startTime: state.meta.startTime()?.toISOString() ?? null,
       engine,
       position,
       lastDelivered: last ? { id: last.id, time: last.time.toISOString() } : null,
-      lagSeconds: lagFrom ? Math.max(0, Math.round((now - lagFrom.getTime()) / 1000)) : null,
+      lagSeconds: lag === undefined ? null : Math.round(lag / 1000),
       deliveriesFailing: failing ? { since: failing.since.toISOString(), reason: failing.reason } : null,
-      delivered: state.totals(),
+      delivered: state.meta.totals(),
       sessions: {
-        pending: state.countSessions("pending"),
-        missing: state.countSessions("missing"),
-        givenUp: state.countSessions("given-up"),
+        pending: state.sessions.count("pending"),
+        missing: state.sessions.count("missing"),
+        givenUp: state.sessions.count("given-up"),
       },
-      deadLetters: state.countDeadLetters(),
+      deadLetters: state.deadLetters.count(),
     };
   } finally {
     state.close();

@@ -1,19 +1,9 @@
 import type { DeadLetter, FluentdSink } from "../fluentd/types.ts";
-import { deadLetterLog } from "./dead-letter-log.ts";
-import { countStateErrors, recordDelivered, streamMetrics } from "../observability/metrics.ts";
-import type { ChunkProgress, LegacyCheckpoint, SessionUpload, StateStore } from "../state/index.ts";
+import type { AuditPosition, SessionUpload, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
-import { SESSION_UPLOAD, sessionIdOf, toRecord } from "./filters.ts";
+import { type CommitParticipant, commitAuditBatch, recordBatch } from "./acknowledge.ts";
+import { SESSION_UPLOAD, sessionIdOf, toRecord } from "./records.ts";
 import type { ExportStats } from "./stats.ts";
-
-/** Called for each delivered audit event inside the checkpoint transaction (auto-locking). */
-export type DeliveredEventHook = (event: AuditEvent) => void;
-
-export interface AuditPosition {
-  legacy?: LegacyCheckpoint;
-  chunk?: ChunkProgress;
-  seekFinished?: boolean;
-}
 
 export interface SessionQueue {
   /** Resolves once the session backlog leaves room for more audit events. */
@@ -22,16 +12,12 @@ export interface SessionQueue {
   wake(): void;
 }
 
-/** Reports dead letters through the process's rate-limited dead-letter log. */
-export function logDeadLetters(letters: readonly DeadLetter[]): void {
-  deadLetterLog.note(letters);
-}
-
 /**
- * Delivers one audit batch and commits it: the position only moves past what the sink
- * acknowledged or dead-lettered, in the same transaction as the sessions it enqueues.
+ * Delivers one audit batch to Fluentd and acknowledges it: the position only moves past what the
+ * sink acknowledged or dead-lettered, in the same transaction as the sessions it enqueues and the
+ * participants' writes.
  */
-export class AuditCommitter {
+export class AuditDelivery {
   constructor(
     private readonly deps: {
       sink: FluentdSink;
@@ -39,7 +25,7 @@ export class AuditCommitter {
       stats: ExportStats;
       url: string;
       sessions: SessionQueue;
-      hook?: DeliveredEventHook;
+      participants: readonly CommitParticipant[];
       /** Aborts in-flight deliveries (shutdown deadline), not the reading. */
       deliverySignal?: AbortSignal;
     },
@@ -49,10 +35,11 @@ export class AuditCommitter {
     const { sink, state, stats, url, sessions } = this.deps;
     await sessions.waitForRoom(this.deps.deliverySignal);
     let deadLetters: DeadLetter[] = [];
+    let retried = 0;
     if (events.length > 0) {
       const report = await sink.deliver(url, events.map(toRecord), this.deps.deliverySignal);
       deadLetters = report.deadLettered;
-      streamMetrics.audit.retried.inc(report.retried);
+      retried = report.retried;
     }
     const rejected = new Set(deadLetters.map((d) => d.record.id));
     const delivered = rejected.size === 0 ? events : events.filter((e) => !rejected.has(e.id));
@@ -62,14 +49,8 @@ export class AuditCommitter {
       const sid = e.type === SESSION_UPLOAD ? sessionIdOf(e) : undefined;
       if (sid) uploads.push({ sid, uploadTime: e.time });
     }
-    countStateErrors(() => state.commitAudit({ ...position, delivered, sessions: uploads, deadLetters }, this.deps.hook));
-    logDeadLetters(deadLetters);
-    streamMetrics.audit.deadLettered.inc(deadLetters.length);
-    recordDelivered("audit", delivered.length, delivered.at(-1)?.time);
-    stats.eventsDelivered += delivered.length;
-    stats.deadLettered += deadLetters.length;
-    const last = delivered.at(-1);
-    if (last) stats.lastEventTime = last.time;
+    commitAuditBatch(state, { position, delivered, sessions: uploads, deadLetters }, this.deps.participants);
+    recordBatch("audit", stats, { delivered: delivered.length, newest: delivered.at(-1)?.time, deadLettered: deadLetters, retried });
     if (uploads.length > 0) sessions.wake();
   }
 }

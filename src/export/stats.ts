@@ -1,10 +1,12 @@
-/** Live counters for the summary line, the progress line and `status`. Only the jobs write them. */
+import { lagMs } from "../lib/lag.ts";
+
+/** Live counters for the summary and progress lines. Only `recordBatch` and the engines write them. */
 export class ExportStats {
   readonly startedAt = Date.now();
   eventsDelivered = 0;
   sessionsDelivered = 0;
   deadLettered = 0;
-  /** Time of the last delivered audit event: lag = now − this. */
+  /** Time of the last delivered audit event (see `lagMs`). */
   lastEventTime: Date | undefined;
   /** Where the export started (settled by the first run): lag counts from here until something is delivered. */
   startTime: Date | undefined;
@@ -19,8 +21,7 @@ export class ExportStats {
   }
 
   lagMs(now = Date.now()): number | undefined {
-    const from = this.lastEventTime ?? this.startTime;
-    return from ? Math.max(0, now - from.getTime()) : undefined;
+    return lagMs(this.lastEventTime, now, this.startTime);
   }
 }
 

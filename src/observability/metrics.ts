@@ -1,5 +1,6 @@
 import { readdirSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { lagMs } from "../lib/lag.ts";
 import { COMMIT, VERSION } from "../version.ts";
 
 /**
@@ -63,8 +64,8 @@ export const lagSeconds = new Gauge({
   help: "Now minus the time of the newest audit event acknowledged by Fluentd.",
   registers: [registry],
   collect() {
-    const last = lastDeliveredEventTimeValue || lagBaselineSeconds;
-    if (last > 0) this.set(Math.max(0, Date.now() / 1000 - last));
+    const lag = lagMs(newestDelivered, Date.now(), lagBaseline);
+    if (lag !== undefined) this.set(lag / 1000);
   },
 });
 const lastDeliveryTimestamp = new Gauge({
@@ -89,14 +90,14 @@ export const deliveryLatency = new Histogram({
   registers: [registry],
 });
 
-let lastDeliveredEventTimeValue = 0;
+let newestDelivered: Date | undefined;
 /** Until the first delivery, lag counts from the export's start time: a fresh deploy that never delivers must still alert. */
-let lagBaselineSeconds = 0;
+let lagBaseline: Date | undefined;
 let lastDeliveryAtMs = 0;
 
 /** Where lag is measured from before anything was delivered: the settled start time. */
 export function setLagBaseline(start: Date): void {
-  lagBaselineSeconds = start.getTime() / 1000;
+  lagBaseline = start;
 }
 
 /** When Fluentd last acknowledged anything (0: never); exit-timeout reads it as progress. */
@@ -199,12 +200,9 @@ export function recordDelivered(stream: Stream, count: number, newest?: Date): v
     lastDeliveryAtMs = Date.now();
     lastDeliveryTimestamp.set(lastDeliveryAtMs / 1000);
   }
-  if (stream === "audit" && newest) {
-    const seconds = newest.getTime() / 1000;
-    if (seconds > lastDeliveredEventTimeValue) {
-      lastDeliveredEventTimeValue = seconds;
-      lastDeliveredEventTime.set(seconds);
-    }
+  if (stream === "audit" && newest && (newestDelivered === undefined || newest > newestDelivered)) {
+    newestDelivered = newest;
+    lastDeliveredEventTime.set(newest.getTime() / 1000);
   }
 }
 

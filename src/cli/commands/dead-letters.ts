@@ -20,7 +20,7 @@ const list = defineCommand({
   args: { ...stateArgs, json: { type: "boolean", description: "One JSON object per line, with the event body" } },
   run({ args }) {
     withState(args, (state) => {
-      const letters = state.deadLetters();
+      const letters = state.deadLetters.list();
       if (!args.json) process.stdout.write(letters.length === 0 ? "no dead letters\n" : "ID\tTIME\tEVENT\tSTATUS\tURL\tREASON\n");
       for (const d of letters) {
         const line = args.json
@@ -38,10 +38,10 @@ const purge = defineCommand({
   run({ args }) {
     // Events Fluentd refused exist nowhere else once purged: a person typing this must mean it.
     if (process.stdin.isTTY && !args.yes) {
-      const count = withState(args, (state) => state.countDeadLetters(), true);
+      const count = withState(args, (state) => state.deadLetters.count(), true);
       throw new UsageError(`purge deletes ${count} dead letters for good; run it again with --yes to confirm (dead-letters list shows them)`);
     }
-    const removed = withState(args, (state) => state.purgeDeadLetters());
+    const removed = withState(args, (state) => state.deadLetters.purge());
     process.stdout.write(`${removed} dead letters removed\n`);
   },
 });
