@@ -22,6 +22,8 @@ export function explainTeleportFailure(raw: string, ctx: ConnectionContext): str
   if (UNTRUSTED.test(raw)) {
     return `the server at teleport-addr ${ctx.addr} presented a certificate that the CA in ${ctx.caSetting} does not trust: is it the address of ${cluster}, and does ${ctx.caSetting} come from that cluster?`;
   }
-  if (NAME_MISMATCH.test(raw)) return `the server at teleport-addr ${ctx.addr} is not an Auth service of ${cluster} (its certificate names another server)`;
+  if (NAME_MISMATCH.test(raw)) {
+    return `the server at teleport-addr ${ctx.addr} is not an Auth service of ${cluster}: its certificate lacks the name teleport.cluster.local that every Auth server's has`;
+  }
   return undefined;
 }
