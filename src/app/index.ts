@@ -3,7 +3,6 @@ import { EXIT_DEAD_LETTERED } from "../errors.ts";
 import { unknownTypeWarnings } from "../export/type-names.ts";
 import { logger } from "../logger.ts";
 import { startMetricsServer } from "../observability/server.ts";
-import { autoLockFrom, exportOptionsFrom } from "./options.ts";
 import { createFluentdSink } from "../fluentd/index.ts";
 import { createTeleportSource } from "../teleport/index.ts";
 import { runWithParts } from "./run.ts";
@@ -13,23 +12,14 @@ import { runWithParts } from "./run.ts";
  * told to stop. Resolves to the process exit code.
  */
 export async function runApp(config: Config): Promise<number> {
-  const options = exportOptionsFrom(config);
-  for (const warning of unknownTypeWarnings(options)) logger.warn(warning);
+  for (const warning of unknownTypeWarnings(config.ingest)) logger.warn(warning);
   // Both are built before anything runs so that bad key material fails at start-up, in one line.
   const sink = await createFluentdSink(config.fluentd);
   const source = await createTeleportSource(config.teleport);
   const { metricsAddr } = config.observability;
   const metrics = metricsAddr ? startMetricsServer({ ...config.observability, metricsAddr }) : undefined;
   try {
-    const stats = await runWithParts({
-      source,
-      sink,
-      storage: config.ingest.storage,
-      options,
-      autoLock: autoLockFrom(config),
-      handleSignals: true,
-      exitTimeoutMs: config.ingest.exitTimeout,
-    });
+    const stats = await runWithParts({ source, sink, config, handleSignals: true });
     logger.info("Successfully shut down");
     // A scheduler must be able to tell "caught up" from "caught up, but events are parked".
     if (config.ingest.exitOnLastEvent && stats.deadLettered > 0) {

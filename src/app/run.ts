@@ -2,41 +2,41 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ExportOptions, ExportStats, runExport } from "../export/index.ts";
-import { type AutoLock, type AutoLockSettings, startAutoLock } from "../autolock/index.ts";
+import { type AutoLock, startAutoLock } from "../autolock/index.ts";
+import type { Config } from "../config/options.ts";
+import { deadLetterLog } from "../export/dead-letter-log.ts";
 import { untilSuccess } from "../export/retry.ts";
-import type { FluentdSink } from "../fluentd/types.ts";
+import type { DeliveryReport, FluentdSink, SinkRecord } from "../fluentd/types.ts";
+import { UserError } from "../errors.ts";
+import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore } from "../state/index.ts";
-import type { TeleportSource } from "../teleport/types.ts";
-import { DryRunSink } from "./dry-run-sink.ts";
-import { deadLetterLog } from "../export/dead-letter-log.ts";
-import { EXIT_USAGE, UserError } from "../errors.ts";
 import { storageError } from "../state/storage-errors.ts";
+import type { TeleportSource } from "../teleport/types.ts";
 import { recordDeliveryFailures } from "./delivery-failure.ts";
+import { DryRunSink } from "./dry-run-sink.ts";
 import { watchForStall } from "./exit-timeout.ts";
 import { watchFilters } from "./filter-watch.ts";
 import { startReporting, summary } from "./reporting.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
-import type { DeliveryReport, SinkRecord } from "../fluentd/types.ts";
 
 export interface AppParts {
   source: TeleportSource;
   sink: FluentdSink;
-  storage: string;
-  options: ExportOptions;
-  /** Auto-locking (lock-enabled); off when undefined. */
-  autoLock?: AutoLockSettings;
+  /** The groups the run reads: ingest (storage, filters, modes, exit-timeout), fluentd (URLs, batching), locking. */
+  config: ExportOptions & Pick<Config, "locking">;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
   handleSignals?: boolean;
   shutdown?: Shutdown;
-  /** exit-timeout (ms; 0 = never): only with exit-on-last-event, a run without progress this long fails. */
-  exitTimeoutMs?: number;
 }
 
-/** A run that ended because it stopped making progress (exit-timeout): exit 1, with what failed. */
-export class StalledRun extends UserError {
+/**
+ * A run that ended because it stopped making progress (exit-timeout): exit 1, an outage and not a
+ * setting to fix, with what failed as its message.
+ */
+export class StalledRun extends Error {
   constructor(summary: string) {
-    super(summary, 1);
+    super(summary);
     this.name = "StalledRun";
   }
 }
@@ -64,15 +64,14 @@ class InFlightSink implements FluentdSink {
  * summary line behind. The caller owns (and closes) the source and the sink.
  */
 export async function runWithParts(parts: AppParts): Promise<ExportStats> {
-  const { source, options } = parts;
-  const sink = new InFlightSink(options.dryRun ? new DryRunSink() : parts.sink);
+  const { source, config: options } = parts;
+  const sink = new InFlightSink(options.ingest.dryRun ? new DryRunSink() : parts.sink);
   const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false, inFlight: () => sink.inFlight });
   const stats = new ExportStats();
   let stalled: string | undefined;
-  let failure: unknown;
   const stopWatching =
-    options.exitOnLastEvent && parts.exitTimeoutMs
-      ? watchForStall(parts.exitTimeoutMs, stats, (why) => {
+    options.ingest.exitOnLastEvent && options.ingest.exitTimeout > 0
+      ? watchForStall(options.ingest.exitTimeout, stats, (why) => {
           stalled = why;
           // The deliveries in flight are the ones failing: waiting out the grace period helps nothing.
           shutdown.request("exit-timeout reached", 0);
@@ -80,13 +79,15 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
       : undefined;
   let lock: InstanceLock | undefined;
   let state: StateStore | undefined;
-  let dir = parts.storage;
+  const storage = options.ingest.storage;
+  let dir = storage;
   let stopReporting: (() => void) | undefined;
   let stopRecordingFailures: (() => void) | undefined;
   let stopWatchingFilters: (() => void) | undefined;
   let autoLock: AutoLock | undefined;
+  let userError = false;
   try {
-    if (options.dryRun) {
+    if (options.ingest.dryRun) {
       logger.warn("dry run: nothing is sent to Fluentd, and a throw-away state is used and removed at exit");
       dir = mkdtempSync(join(tmpdir(), "teleport-event-handler-dry-run-"));
     } else {
@@ -100,10 +101,10 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     // Lag is measured from the last event ever delivered, so a cron run that finds nothing new
     // still reports how far behind the export is.
     stats.lastEventTime = opened.meta.lastDelivered()?.time;
-    stopReporting = startReporting(stats, () => opened.meta.startTime(), options.dryRun);
+    stopReporting = startReporting(stats, () => opened.meta.startTime(), options.ingest.dryRun);
     stopRecordingFailures = recordDeliveryFailures(opened);
     stopWatchingFilters = watchFilters();
-    if (parts.autoLock) autoLock = startAutoLock({ state, source, settings: parts.autoLock, dryRun: options.dryRun });
+    if (options.locking.enabled) autoLock = startAutoLock({ state, source, settings: options.locking, dryRun: options.ingest.dryRun });
     await runExport({
       source,
       sink,
@@ -117,12 +118,15 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     if (stalled) throw new StalledRun(stalled);
     return stats;
   } catch (err) {
-    failure = err;
     if (stalled) throw new StalledRun(stalled);
     // A full disk or a storage that turned read-only while running: name storage and the path.
-    if (state && /^(SQLITE_|ENOSPC)/.test(String((err as { code?: string }).code))) throw storageError(err, dir) ?? err;
+    const storageFailure = state && /^(SQLITE_|ENOSPC)/.test(String((err as { code?: string }).code)) ? storageError(err, dir) : undefined;
+    if (storageFailure) throw storageFailure;
     // A stop requested before the state was even opened is a normal, clean exit.
-    if (shutdown.stop.aborted && err instanceof Error && err.name === "AbortError") return stats;
+    if (shutdown.stop.aborted && isAbort(err)) return stats;
+    // A setting to fix (cursor, start-time) ends the run with its one line as the last word, not
+    // followed by a summary of a run that never got going.
+    userError = err instanceof UserError;
     throw err;
   } finally {
     stopWatching?.();
@@ -132,14 +136,13 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     stopRecordingFailures?.();
     stopWatchingFilters?.();
     deadLetterLog.flush();
-    // A configuration error (start-time conflict, cursor not found) is all there is to say: no summary before it.
-    if (state && !(failure instanceof UserError && failure.exitCode === EXIT_USAGE)) {
-      const { line, fields } = summary(stats, Date.now(), options.dryRun);
+    if (state && !userError) {
+      const { line, fields } = summary(stats, Date.now(), options.ingest.dryRun);
       logger.info(`summary: ${line}`, fields);
     }
     state?.close();
     lock?.release();
-    if (options.dryRun && dir !== parts.storage) rmSync(dir, { recursive: true, force: true });
+    if (options.ingest.dryRun && dir !== storage) rmSync(dir, { recursive: true, force: true });
     if (!parts.shutdown) shutdown.dispose();
   }
 }

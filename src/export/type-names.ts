@@ -1,6 +1,6 @@
 import { editDistance } from "../lib/edit-distance.ts";
 import { KNOWN_EVENT_TYPES } from "../teleport/event-types.ts";
-import type { ExportOptions } from "./options.ts";
+import type { Config } from "../config/options.ts";
 
 /** The known type nearest to `name`, when it is near enough to be the intended one. */
 function nearest(name: string): string | undefined {
@@ -19,7 +19,7 @@ function nearest(name: string): string | undefined {
  * skipped, and both look like success. Warnings, not errors: Teleport adds types faster than this
  * list is regenerated.
  */
-export function unknownTypeWarnings(options: Pick<ExportOptions, "types" | "skipEventTypes" | "skipSessionTypes">): string[] {
+export function unknownTypeWarnings(options: Pick<Config["ingest"], "types" | "skipEventTypes" | "skipSessionTypes">): string[] {
   const settings: Array<[string, readonly string[]]> = [
     ["types", options.types],
     ["skip-event-types", options.skipEventTypes],

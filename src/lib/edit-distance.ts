@@ -1,4 +1,4 @@
-/** Levenshtein distance: how many single-character edits turn `a` into `b`; for "did you mean" hints. */
+/** Levenshtein distance: the single-character edits that turn `a` into `b`; for "did you mean" hints. */
 export function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {

@@ -12,39 +12,28 @@ export interface MetricsServer {
 
 export function startMetricsServer(config: ObservabilityConfig & { metricsAddr: HostPort }, health: Health = defaultHealth): MetricsServer {
   const { host, port } = config.metricsAddr;
-  const addr = formatHostPort(config.metricsAddr);
-  let server: ReturnType<typeof serve>;
+  const readyFailurePeriodMs = config.readyFailurePeriod;
+  const fetch = async (req: Request): Promise<Response> => {
+    const path = new URL(req.url).pathname;
+    if (path === "/metrics") {
+      return new Response(await registry.metrics(), { headers: { "Content-Type": registry.contentType } });
+    }
+    if (path === "/healthz") return new Response("ok\n");
+    if (path === "/readyz") {
+      const { ready, reasons } = health.readiness(readyFailurePeriodMs);
+      return new Response(ready ? "ready\n" : reasons.join("\n") + "\n", { status: ready ? 200 : 503 });
+    }
+    return new Response("not found\n", { status: 404 });
+  };
+  let server: ReturnType<typeof Bun.serve>;
   try {
-    server = serve(host, port, config.readyFailurePeriod, health);
+    server = Bun.serve({ hostname: host, port, fetch });
   } catch (err) {
-    const code = String((err as { code?: string }).code ?? "");
-    if (code === "EADDRINUSE" || /in use/i.test((err as Error).message)) {
-      throw new ConfigError(`metrics-addr ${addr}: port ${port} is already in use by another process; choose a free port or stop that process`);
-    }
-    if (code === "EACCES" || code === "EADDRNOTAVAIL") {
-      throw new ConfigError(`metrics-addr ${addr}: cannot listen there (${code}); use an address of this machine and a port above 1023`);
-    }
-    throw err;
+    // A port in use, privileged or on an address this host lacks is a setting to change, not a crash.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EADDRINUSE" && code !== "EACCES" && code !== "EADDRNOTAVAIL") throw err;
+    throw new ConfigError(`metrics-addr ${formatHostPort(config.metricsAddr)}: cannot listen (${code}); choose a free port on an address of this host`);
   }
   logger.info(`Serving metrics on http://${formatHostPort({ host, port: server.port ?? port })}/metrics (also /healthz, /readyz)`);
   return { port: server.port ?? port, stop: () => server.stop(true) };
-}
-
-function serve(hostname: string, port: number, readyFailurePeriodMs: number, health: Health) {
-  return Bun.serve({
-    hostname,
-    port,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      if (path === "/metrics") {
-        return new Response(await registry.metrics(), { headers: { "Content-Type": registry.contentType } });
-      }
-      if (path === "/healthz") return new Response("ok\n");
-      if (path === "/readyz") {
-        const { ready, reasons } = health.readiness(readyFailurePeriodMs);
-        return new Response(ready ? "ready\n" : reasons.join("\n") + "\n", { status: ready ? 200 : 503 });
-      }
-      return new Response("not found\n", { status: 404 });
-    },
-  });
 }

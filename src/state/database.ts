@@ -2,17 +2,17 @@ import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { ConfigError } from "../errors.ts";
-import { migrate } from "./schema.ts";
+import { ConfigError, UserError } from "../errors.ts";
+import { migrate, StateTooNewError } from "./schema.ts";
 import { isCorruption, storageError } from "./storage-errors.ts";
 
-export class StateUnreadableError extends Error {
+/** The file is not a healthy state database; the user restores it or moves it away. */
+export class StateUnreadableError extends UserError {
   constructor(path: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     super(
       `state database ${path} is unreadable (${detail}); it is left untouched: restore it from a backup, or move it away to start the export from scratch`,
     );
-    this.name = "StateUnreadableError";
   }
 }
 
@@ -95,7 +95,7 @@ export function openDatabase(path: string, opts: { create: boolean; readonly?: b
     if (!opts.readonly) migrate(db, path);
   } catch (err) {
     db?.close();
-    if (err instanceof Error && err.message.includes("newer than this binary")) throw err;
+    if (err instanceof StateTooNewError) throw err;
     // Only SQLite's own verdict makes a file "damaged": advice to move it away loses the position.
     if (isCorruption(err)) throw new StateUnreadableError(path, err);
     if (opts.readonly) {

@@ -1,12 +1,12 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../errors.ts";
+import { UserError } from "../errors.ts";
 import { storageError } from "./storage-errors.ts";
 
 const LOCK_FILE = "instance.lock";
 
-/** A second instance on the same storage is a deployment mistake, not an outage: exit 2. */
-export class InstanceLockedError extends ConfigError {
+/** Another live process holds the storage: the user stops it, or removes a lock left by something else. */
+export class InstanceLockedError extends UserError {
   constructor(
     readonly holderPid: number,
     lockPath: string,
@@ -14,7 +14,6 @@ export class InstanceLockedError extends ConfigError {
     super(
       `storage is in use by another teleport-event-handler (pid ${holderPid}); stop it first, or delete ${lockPath} if that process is not an event handler`,
     );
-    this.name = "InstanceLockedError";
   }
 }
 

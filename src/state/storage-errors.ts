@@ -1,15 +1,15 @@
-import { ConfigError, UserError } from "../errors.ts";
+import { ConfigError } from "../errors.ts";
 
 /**
  * File-system and SQLite failures on the storage directory, as one line that names `storage`, the
  * path and what to do. What the operator must change in the setup (a file where the directory
  * should be, no permission, a read-only mount) exits 2 like any configuration error; a full disk
- * is an outage (exit 1): the export resumes once there is room.
+ * is an outage (exit 1, not a UserError): the export resumes once there is room.
  */
-export class StorageError extends UserError {
-  constructor(message: string, exitCode: number) {
-    super(message, exitCode);
-    this.name = "StorageError";
+export class StorageFullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StorageFullError";
   }
 }
 
@@ -19,7 +19,7 @@ function user(): string {
 }
 
 /** Undefined when `err` is not one of the storage failures a person can fix. */
-export function storageError(err: unknown, path: string): UserError | undefined {
+export function storageError(err: unknown, path: string): Error | undefined {
   const e = err as { code?: string; message?: string };
   const code = String(e.code ?? "");
   const message = String(e.message ?? "");
@@ -31,7 +31,7 @@ export function storageError(err: unknown, path: string): UserError | undefined 
   }
   if (code === "EROFS") return new ConfigError(`storage ${path} is on a read-only file system; choose a writable storage directory`);
   if (code === "ENOSPC" || code === "SQLITE_FULL" || /database or disk is full/i.test(message)) {
-    return new StorageError(`storage ${path}: the disk is full; free space there and start again (the export resumes where it stopped)`, 1);
+    return new StorageFullError(`storage ${path}: the disk is full; free space there and start again (the export resumes where it stopped)`);
   }
   return undefined;
 }

@@ -3,7 +3,7 @@ import { chmodSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startFakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { identityFileText } from "../../scripts/fakes/identity.ts";
-import { compiledBinary, freePort, runToEnd, startWorld, statusJson, type World } from "../support/world.ts";
+import { compiledBinary, runToEnd, startWorld, statusJson, type World } from "../support/world.ts";
 
 /**
  * Failures that used to surface as a library's text (ECONNRESET, WRONG_VERSION_NUMBER, NO_START_LINE,
@@ -95,17 +95,6 @@ describe("errors that name the cause", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('the TLS certificate is not a readable PEM certificate: there is no "-----BEGIN CERTIFICATE-----" block');
     expect(result.stderr).not.toMatch(/NO_START_LINE|no start line/i);
-  });
-
-  test("a metrics port in use names metrics-addr, exit 2", async () => {
-    const taken = Bun.listen({ hostname: "127.0.0.1", port: freePort(), socket: { data() {} } });
-    try {
-      const result = await runToEnd([...scheduled(), "--metrics-addr", `127.0.0.1:${taken.port}`]);
-      expect(result.code).toBe(2);
-      expect(errorLine(result.stderr)).toEqual([expect.stringContaining(`metrics-addr 127.0.0.1:${taken.port}: port ${taken.port} is already in use`)]);
-    } finally {
-      taken.stop(true);
-    }
   });
 
   test("storage that is a file names storage and the path, exit 2", async () => {
