@@ -55,3 +55,4 @@ clean:
 
 include scripts/mk/example-mtls.mk
 include scripts/mk/release.mk
+include scripts/mk/image.mk
