@@ -20,7 +20,8 @@ export function observeOutcome(outcome: Outcome, seconds: number): void {
     return;
   }
   // A refusal is an answer too: the receiver is up, it only objects to a record.
-  health.markFluentdOk();
+  const failedFor = health.markFluentdOk();
+  if (failedFor !== undefined) logger.info(`Fluentd deliveries recovered after ${formatDuration(failedFor)}; the events held back are being sent now`);
   if (outcome.kind === "refused") return requestOutcomes.rejected.inc();
   requestOutcomes.ok.inc();
   bytesSent.inc(outcome.bytes);
