@@ -8,7 +8,8 @@
  *   bun scripts/bench.ts [--quick] [--binary PATH] [--baseline PATH] [--smol PATH] [--out FILE | --no-write]
  *                        [--events N] [--big-events N] [--recording-mb N] [--cold-runs N]
  *                        [--mixed-events N] [--heavy-sessions N] [--go-design]
- *                        [--only a,b,b2,c,d,e,f,f2,g]   (a subset of the scenarios, e.g. while profiling)
+ *                        [--only a,b,bf,b2,c,d,e,f,f2,g]   (a subset of the scenarios, e.g. while profiling)
+ * bf is (b) over Fluentd's forward protocol (forward+tls://, acks) to the in_forward fake.
  *
  * --baseline runs every chosen scenario a second time with another build (e.g. main's), right
  * after the first, so before/after figures come from one run on the same machine state; --smol
@@ -109,9 +110,11 @@ async function scenario(
   flags: string[],
   shape?: LogShape,
   wan?: Wan,
+  protocol: "http" | "forward" = "http",
 ): Promise<Row> {
   const t = teleport.helper.info;
-  const receiver = await startHelper<{ port: number }>(["scripts/fake-fluentd.ts", "--ca", t.fluentd.caFile, "--cert", t.fluentd.certFile, "--key", t.fluentd.keyFile]);
+  const forward = protocol === "forward" ? ["--forward", "0"] : [];
+  const receiver = await startHelper<{ port: number; url: string }>(["scripts/fake-fluentd.ts", "--ca", t.fluentd.caFile, "--cert", t.fluentd.certFile, "--key", t.fluentd.keyFile, ...forward]);
   // The delay proxies forward TCP, so TLS still ends at the fakes; the Fluentd URL keeps the name
   // its certificate carries (localhost) and only the port changes.
   const proxies: DelayProxy[] = [];
@@ -123,7 +126,9 @@ async function scenario(
   };
   const [teleportHost, teleportPort] = t.addr.split(":") as [string, string];
   const teleportAddr = `${teleportHost}:${await via(teleportHost, Number(teleportPort), wan?.teleportRttMs)}`;
-  const url = `https://localhost:${await via("127.0.0.1", receiver.info.port, wan?.fluentdRttMs)}`;
+  const receiverUrl = new URL(receiver.info.url);
+  receiverUrl.port = String(await via("127.0.0.1", Number(receiverUrl.port), wan?.fluentdRttMs));
+  const url = receiverUrl.href.replace(/\/$/, "");
   const storage = mkdtempSync(join(work, "storage-"));
   const cpu = (h: Helper<unknown>) => cpuSecondsOf(h.proc.pid);
   const [teleportBefore, receiverBefore] = [cpu(teleport.helper), cpu(receiver)];
@@ -184,9 +189,10 @@ async function main(): Promise<void> {
     flags: string[],
     shape?: LogShape,
     wan?: Wan,
+    protocol?: "http" | "forward",
   ): Promise<Row[]> => {
     const out: Row[] = [];
-    for (const v of variants) out.push(await scenario(v, teleport, label, flags, shape, wan));
+    for (const v of variants) out.push(await scenario(v, teleport, label, flags, shape, wan, protocol));
     rows.push(...out);
     return out;
   };
@@ -201,11 +207,13 @@ async function main(): Promise<void> {
 
   let ra: Row[] = [];
   let rb: Row[] = [];
+  let rbf: Row[] = [];
 
-  if (wanted("a") || wanted("b") || wanted("b2")) {
+  if (wanted("a") || wanted("b") || wanted("bf") || wanted("b2")) {
     await withTeleport("audit", ["--events", String(EVENTS), "--sessions", "0"], async (audit) => {
       if (wanted("a")) ra = await each(audit, "(a) audit, fluentd-batch-size 1", ["--fluentd-batch-size", "1"]);
       if (wanted("b")) rb = await each(audit, "(b) audit, default batching", []);
+      if (wanted("bf")) rbf = await each(audit, "(b) audit, default batching, forward protocol", [], undefined, undefined, "forward");
       if (wanted("b2")) await each(audit, "(b′) audit, default batching, --batch 500", ["--batch", "500"]);
     });
   }
@@ -261,6 +269,12 @@ async function main(): Promise<void> {
 
   const coldMs = wanted("e") ? await medianWallMs([variants[0]!.bin, "version"], COLD_RUNS) : undefined;
   const ratio = ra[0] && rb[0] ? rb[0].events / rb[0].wallSeconds / (ra[0].events / ra[0].wallSeconds) : undefined;
+  const perK = (r: Row) => (r.cpuSeconds / r.events) * 1000;
+  const [b0, bf0] = [rb[0], rbf[0]];
+  const forwardLine =
+    b0 && bf0
+      ? `- (b) forward/in_http: ${(bf0.events / bf0.wallSeconds / (b0.events / b0.wallSeconds)).toFixed(2)}× the events/s, handler CPU s per 1k events ${perK(bf0).toFixed(3)} against ${perK(b0).toFixed(3)}`
+      : undefined;
 
   const report = [
     `Machine: ${describeMachine()}.`,
@@ -270,6 +284,7 @@ async function main(): Promise<void> {
     "",
     ...notes(rows),
     ...(ratio === undefined ? [] : [`- (b)/(a) throughput ratio: ${ratio.toFixed(1)}×`]),
+    ...(forwardLine === undefined ? [] : [forwardLine]),
     ...(coldMs === undefined ? [] : [`- (e) \`version\` cold start, median of ${COLD_RUNS}: ${coldMs.toFixed(0)} ms`]),
   ].join("\n");
   console.log(report);

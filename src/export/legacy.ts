@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors.ts";
 import { sleep } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { streamMetrics } from "../observability/metrics.ts";
@@ -56,7 +57,7 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
       for (const segment of next.segments) if (!(await queue.push(segment))) return;
       stats.readPosition = next.readPosition ?? stats.readPosition;
       if (!next.caughtUp) continue;
-      if (walk.seek) throw new Error(`cursor event ${walk.seek} was not found between start-time and now; check cursor and start-time`);
+      if (walk.seek) throw new ConfigError(`cursor event ${walk.seek} was not found between start-time and now; check cursor and start-time`);
       stats.caughtUp = true;
       if (options.ingest.exitOnLastEvent) return;
       await sleep(options.ingest.timeout, signal).catch(() => {

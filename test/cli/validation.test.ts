@@ -89,6 +89,7 @@ describe("configuration errors exit with code 2 and one line", () => {
     [["--log-format", "xml"], {}, 'invalid log-format "xml" from --log-format: expected one of: text, json'],
     [[], { FDFWD_TELEPORT_TLS_ROUTING: "maybe" }, 'invalid teleport-tls-routing "maybe" from FDFWD_TELEPORT_TLS_ROUTING: expected one of: auto, on, off'],
     [[], { FDFWD_DRY_RUN: "perhaps" }, 'invalid dry-run "perhaps" from FDFWD_DRY_RUN: expected "true" or "false"'],
+    [["--dry-run=perhaps"], {}, 'invalid dry-run "perhaps" from --dry-run: expected "true" or "false"'],
     [[], { FDFWD_FLUENTD_BATCH_BYTES: "1 MB please" }, 'invalid fluentd-batch-bytes "1 MB please" from FDFWD_FLUENTD_BATCH_BYTES: expected a size in bytes such as "1048576", "512KiB" or "1MiB"'],
     [["--teleport-addr", "localhost"], {}, 'invalid teleport-addr "localhost" from --teleport-addr: expected host:port, e.g. "teleport.example.com:443"'],
     [[], { FDFWD_METRICS_ADDR: "9464" }, 'invalid metrics-addr "9464" from FDFWD_METRICS_ADDR: expected host:port, e.g. "127.0.0.1:9464" or ":9464"'],
@@ -100,8 +101,10 @@ describe("configuration errors exit with code 2 and one line", () => {
     [["--batch", "99999999"], {}, 'invalid batch "99999999" from --batch: must be at most 10000: Teleport refuses pages larger than 10000 events'],
     [["--start-time", "2026-02-30T00:00:00Z"], {}, 'invalid start-time "2026-02-30T00:00:00Z" from --start-time: 2026-02-30 is not a date in the calendar'],
     [["--start-time", "2999-01-01T00:00:00Z"], {}, /^start-time 2999-01-01T00:00:00.000Z is in the future \(now .*\); nothing would be exported until then: give a time in the past, or leave start-time out to start now$/],
+    [["--fluentd-url", "forward://localhost:24224/x"], {}, "fluentd-url forward://localhost:24224/x is not encrypted; use forward+tls://, or set fluentd-allow-insecure (--fluentd-allow-insecure, FDFWD_FLUENTD_ALLOW_INSECURE) to accept plain text as the Go tool does"],
+    [["--fluentd-username", "u", "--fluentd-password", "p"], {}, "fluentd-username is set but fluentd-shared-key is not; in_forward checks the user inside the shared-key handshake, so set fluentd-shared-key too"],
     [[], { FDFWD_FLUENTD_KEY: "" }, "both fluentd-cert and fluentd-key must be set (only fluentd-cert is); set the other one"],
-    [[], { FDFWD_FLUENTD_KEY: "", FDFWD_FLUENTD_CERT: "" }, "fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure for a test setup"],
+    [[], { FDFWD_FLUENTD_KEY: "", FDFWD_FLUENTD_CERT: "" }, "fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure (--fluentd-allow-insecure, FDFWD_FLUENTD_ALLOW_INSECURE) to connect without a client certificate as the Go tool does"],
     [["--fluentd-key-passphrase", "s3cret"], { FDFWD_FLUENTD_KEY_PASSPHRASE_FILE: "passphrase" }, "fluentd-key-passphrase and fluentd-key-passphrase-file are mutually exclusive; set only one"],
     [[], { FDFWD_MAX_CONNECTIONS: "4", FDWRD_MAX_CONNECTIONS: "5" }, "FDFWD_MAX_CONNECTIONS and FDWRD_MAX_CONNECTIONS both set fluentd-max-connections to different values; unset one of them"],
   ] as Array<[string[], Record<string, string>, string]>)("%p %p", (args, env, message) => {
@@ -160,12 +163,12 @@ describe("usage errors exit with code 2", () => {
   test("an unknown command", () => {
     const r = runCli(["stat"]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe('unknown command "stat"; expected one of: start, configure, version, status, dead-letters');
+    expect(errorLine(r.stderr)).toBe('unknown command "stat"; expected one of: start, configure, version, status, dead-letters, migrate');
   });
   test("no command", () => {
     const r = runCli([]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe("no command given; expected one of: start, configure, version, status, dead-letters");
+    expect(errorLine(r.stderr)).toBe("no command given; expected one of: start, configure, version, status, dead-letters, migrate");
   });
   test("a command with sub-commands: none, an unknown one, and flags of the sub-command", () => {
     const none = runCli(["dead-letters"]);
@@ -190,7 +193,7 @@ describe("usage errors exit with code 2", () => {
   test("configure without its output directory", () => {
     const r = runCli(["configure"]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe("Missing required positional argument: OUT");
+    expect(errorLine(r.stderr)).toBe('missing argument OUT for teleport-event-handler configure; see "teleport-event-handler configure --help"');
   });
 });
 
