@@ -21,6 +21,8 @@ export function exportOptionsFrom(config: Config): ExportOptions {
     fluentdSessionUrl: fluentd.sessionUrl.href,
     fluentdBatchSize: fluentd.batchSize,
     fluentdBatchBytes: fluentd.batchBytes,
+    lateEventDelaysMs: ingest.lateEventDelays,
+    digestRetentionDays: ingest.digestRetentionDays,
   };
 }
 

@@ -15,6 +15,7 @@ export function summaryLine(stats: ExportStats, now = Date.now(), dryRun = false
     `${stats.eventsDelivered} events ${verb}`,
     `${stats.sessionsDelivered} sessions ${verb}`,
     `${stats.deadLettered} dead-lettered`,
+    `${stats.lateEvents} late`,
     `in ${seconds(now - stats.startedAt)}`,
     `${Math.round(stats.rate(now))} events/s`,
     `lag ${lag === undefined ? "n/a" : seconds(lag)}`,

@@ -75,6 +75,8 @@ function render(key: OptionKey, value: unknown): string {
       return formatHostPort(value as HostPort);
     case "duration":
       return key === "lockFor" && value === 0 ? "never expires" : formatDuration(value as number);
+    case "durations":
+      return (value as number[]).length === 0 ? "off" : (value as number[]).map(formatDuration).join(", ");
   }
   if (def.secret) return "(set, hidden)";
   if (value instanceof Date) return value.toISOString();

@@ -1,6 +1,6 @@
 import type { DeadLetter } from "../fluentd/types.ts";
 import { logger } from "../logger.ts";
-import { countStateErrors, recordDelivered, streamMetrics } from "../observability/metrics.ts";
+import { countStateErrors, lateEventsFound, recordDelivered, streamMetrics } from "../observability/metrics.ts";
 import type { AuditCommit, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import type { ExportStats } from "./stats.ts";
@@ -45,6 +45,8 @@ export function logDeadLetters(letters: readonly DeadLetter[]): void {
 export interface BatchOutcome {
   /** Records the sink acknowledged (dead letters excluded). */
   delivered: number;
+  /** Of those, audit events a late-event sweep found. */
+  late?: number;
   /** Time of the newest delivered audit event (the lag). */
   newest?: Date;
   deadLettered: readonly DeadLetter[];
@@ -64,6 +66,8 @@ export function recordBatch(stream: "audit" | "session", stats: ExportStats, bat
   stats.deadLettered += batch.deadLettered.length;
   if (stream === "audit") {
     stats.eventsDelivered += batch.delivered;
+    stats.lateEvents += batch.late ?? 0;
+    lateEventsFound.inc(batch.late ?? 0);
     if (batch.newest) stats.lastEventTime = batch.newest;
   }
 }

@@ -31,9 +31,14 @@ export class AuditDelivery {
     },
   ) {}
 
-  async deliver(events: readonly AuditEvent[], position: AuditPosition): Promise<void> {
+  /**
+   * `late`: the events were read again by a sweep; those delivered before are dropped here, at
+   * delivery, because every earlier batch is committed by now (at read time some were in flight).
+   */
+  async deliver(all: readonly AuditEvent[], position: AuditPosition, late = false): Promise<void> {
     const { sink, state, stats, url, sessions } = this.deps;
     await sessions.waitForRoom(this.deps.deliverySignal);
+    const events = late && all.length > 0 ? withoutDelivered(state, all) : all;
     let deadLetters: DeadLetter[] = [];
     let retried = 0;
     if (events.length > 0) {
@@ -50,7 +55,13 @@ export class AuditDelivery {
       if (sid) uploads.push({ sid, uploadTime: e.time });
     }
     commitAuditBatch(state, { position, delivered, sessions: uploads, deadLetters }, this.deps.participants);
-    recordBatch("audit", stats, { delivered: delivered.length, newest: delivered.at(-1)?.time, deadLettered: deadLetters, retried });
+    recordBatch("audit", stats, { delivered: delivered.length, late: late ? delivered.length : 0, newest: delivered.at(-1)?.time, deadLettered: deadLetters, retried });
     if (uploads.length > 0) sessions.wake();
   }
+}
+
+function withoutDelivered(state: StateStore, events: readonly AuditEvent[]): AuditEvent[] {
+  const known = state.late.delivered(events.map((e) => e.id));
+  const seen = new Set<string>();
+  return events.filter((e) => !known.has(e.id) && !seen.has(e.id) && seen.add(e.id));
 }

@@ -8,6 +8,7 @@ import { AuditDelivery } from "./audit-delivery.ts";
 import { runBulk } from "./bulk.ts";
 import { daysFromNow } from "./dates.ts";
 import type { AuditJob } from "./job.ts";
+import { deliveryLedger } from "./ledger.ts";
 import { runLegacy } from "./legacy.ts";
 import type { ExportOptions } from "./options.ts";
 import { untilSuccess } from "./retry.ts";
@@ -97,7 +98,8 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
   const sessionsDone = sessions.run();
   try {
     const engine = await chooseEngine(source, state, stopSignal);
-    const participants = run.participants ?? [];
+    const ledger = deliveryLedger(state, options, engine === "legacy" && options.lateEventDelaysMs.length > 0, now);
+    const participants = [ledger, ...(run.participants ?? [])];
     const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentdUrl, sessions, participants, deliverySignal });
     const job: AuditJob = { source, state, options, stats, delivery, stopSignal, startTime, now };
     if (engine === "bulk" && state.meta.seekAfter()) {

@@ -25,6 +25,10 @@ export interface ExportOptions {
   fluentdBatchSize: number;
   /** Most body bytes handed to the sink in one call of a recording (`fluentd-batch-bytes`); unbounded when absent. */
   fluentdBatchBytes?: number;
+  /** Delays after which the legacy engine reads a slice again for late events (empty: no sweeps). */
+  lateEventDelaysMs: readonly number[];
+  /** How long per-hour delivery digests are kept. */
+  digestRetentionDays: number;
   /** How long a missing recording waits before the next look (default 3 minutes). */
   missingRecordingRetryMs?: number;
 }

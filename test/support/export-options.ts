@@ -21,6 +21,8 @@ export function testExportOptions(overrides: Partial<ExportOptions> = {}): Expor
     fluentdUrl: EVENTS_URL,
     fluentdSessionUrl: `${EVENTS_URL}.s`,
     fluentdBatchSize: 10,
+    lateEventDelaysMs: [],
+    digestRetentionDays: 400,
     ...overrides,
   };
 }
