@@ -154,8 +154,12 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   let latencyMs = opts.latencyMs ?? 0;
   let denyLocks = opts.denyLocks ?? false;
   let dropNext: number | undefined;
-  /** Sealed chunks per UTC day: index ranges, fixed once listed so appends land in new chunks. */
-  const sealed = new Map<number, { ranges: [number, number][]; next: number }>();
+  /**
+   * Sealed chunks per UTC day: index ranges, fixed once listed so appends land in new chunks.
+   * Events not searchable yet when their range was sealed (late arrival) are held out of it and
+   * sealed later in chunks of their own, as a backend writes a late batch into a new file.
+   */
+  const sealed = new Map<number, { ranges: [number, number][]; next: number; held: Set<number>; waiting: number[]; late: number[][] }>();
 
   /** Counting, peer bookkeeping, the version header check and the call faults, for every method. */
   async function admitCall(method: string, version: string | null | undefined, session: http2.Http2Session | undefined): Promise<void> {
@@ -189,6 +193,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     const step = descending ? -1 : 1;
     for (let i = start; descending ? i >= end : i < end; i += step) {
       if (types.size > 0 && !types.has(log.typeAt(i))) continue;
+      if (!log.isVisible(i)) continue;
       if (out.length === limit) {
         yield i;
         return;
@@ -201,14 +206,37 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     return t ? timestampDate(t) : fallback;
   }
 
-  function sealChunks(day: number): [number, number][] {
+  function sealChunks(day: number): string[] {
     const lo = log.lowerBound(new Date(day * DAY_MS));
     const hi = log.lowerBound(new Date((day + 1) * DAY_MS));
-    const state = sealed.get(day) ?? { ranges: [], next: lo };
-    for (let a = Math.max(state.next, lo); a < hi; a += chunkSize) state.ranges.push([a, Math.min(a + chunkSize, hi)]);
+    const state = sealed.get(day) ?? { ranges: [], next: lo, held: new Set<number>(), waiting: [], late: [] };
+    const arrived = state.waiting.filter((i) => log.isVisible(i));
+    if (arrived.length > 0) {
+      state.waiting = state.waiting.filter((i) => !log.isVisible(i));
+      state.late.push(arrived);
+    }
+    for (let a = Math.max(state.next, lo); a < hi; a += chunkSize) {
+      const b = Math.min(a + chunkSize, hi);
+      for (let i = a; i < b; i++) {
+        if (log.isVisible(i)) continue;
+        state.held.add(i);
+        state.waiting.push(i);
+      }
+      state.ranges.push([a, b]);
+    }
     state.next = Math.max(state.next, hi);
     sealed.set(day, state);
-    return state.ranges;
+    return [...state.ranges.map(([a, b]) => encodeKey([day, a, b])), ...state.late.map((_, n) => encodeKey([day, "late", n]))];
+  }
+
+  /** The log positions of a chunk in its served order, without those held back as late. */
+  function chunkPositions(day: number, parts: string[]): number[] | undefined {
+    const state = sealed.get(day);
+    if (parts[1] === "late") return state?.late[Number(parts[2])];
+    const [a, b] = [Number(parts[1]), Number(parts[2])];
+    if (!Number.isInteger(a) || !Number.isInteger(b)) return undefined;
+    const order = chunkOrder(a, b);
+    return state && state.held.size > 0 ? order.filter((i) => !state.held.has(i)) : order;
   }
 
   /** A fixed shuffle of a chunk: Teleport promises no order inside a chunk. */
@@ -277,16 +305,16 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
         await admit("GetEventExportChunks", ctx);
         requireBulk();
         const day = utcDay(timeOrDefault(req.date, new Date()));
-        for await (const [a, b] of faulty(ctx, sealChunks(day))) yield { chunk: encodeKey([day, a, b]) };
+        for await (const chunk of faulty(ctx, sealChunks(day))) yield { chunk };
       },
 
       async *exportUnstructuredEvents(req, ctx) {
         await admit("ExportUnstructuredEvents", ctx);
         requireBulk();
         const day = utcDay(timeOrDefault(req.date, new Date()));
-        const [chunkDay, a, b] = decodeKey(req.chunk, "chunk").map(Number);
-        if (chunkDay !== day || a === undefined || b === undefined) throw new ConnectError(`chunk ${req.chunk} not found for this date`, Code.NotFound);
-        const order = chunkOrder(a, b);
+        const parts = decodeKey(req.chunk, "chunk");
+        const order = Number(parts[0]) === day ? chunkPositions(day, parts) : undefined;
+        if (!order) throw new ConnectError(`chunk ${req.chunk} not found for this date`, Code.NotFound);
         let from = 0;
         if (req.cursor) from = Number(decodeKey(req.cursor, "cursor")[0]) + 1;
         const positions = order.keys();

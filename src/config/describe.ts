@@ -19,6 +19,8 @@ export const LOG_LABELS: Partial<Record<OptionKey, string>> = {
   timeout: "Using timeout",
   cursor: "Using cursor",
   windowSize: "Using window size",
+  lateEventDelays: "Sweeping for late events after",
+  digestRetentionDays: "Keeping delivery digests (days)",
   dryRun: "Dry run (nothing is sent to Fluentd)",
   exitOnLastEvent: "Exiting after the last event",
   fluentdUrl: "Using Fluentd url",

@@ -14,7 +14,7 @@ export interface CommitParticipant {
    * Inside the checkpoint transaction: what it writes is durable exactly when the batch is, and a
    * crash replays neither. Throwing rolls the whole batch back.
    */
-  inCommit(delivered: readonly AuditEvent[]): void;
+  inCommit(delivered: readonly AuditEvent[], commit: AuditCommit): void;
   /** After the transaction committed (wake a worker that reads what `inCommit` wrote). */
   committed?(): void;
 }
@@ -24,7 +24,7 @@ export function commitAuditBatch(state: StateStore, commit: AuditCommit, partici
   countStateErrors(() =>
     state.transaction(() => {
       state.commitAudit(commit);
-      for (const p of participants) p.inCommit(commit.delivered);
+      for (const p of participants) p.inCommit(commit.delivered, commit);
     }),
   );
   for (const p of participants) p.committed?.();

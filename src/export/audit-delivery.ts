@@ -28,17 +28,20 @@ export class AuditDelivery {
       participants: readonly CommitParticipant[];
       /** Aborts in-flight deliveries (shutdown deadline), not the reading. */
       deliverySignal?: AbortSignal;
+      /** Delivered ids are kept (late-event sweeps are on): never send one of them again. */
+      dedupe?: boolean;
     },
   ) {}
 
   /**
-   * `late`: the events were read again by a sweep; those delivered before are dropped here, at
-   * delivery, because every earlier batch is committed by now (at read time some were in flight).
+   * `late`: the events were read again by a sweep. While ids are kept, those delivered before are
+   * dropped here, at delivery, because every earlier batch is committed by now (at read time some
+   * were still in flight); this also spares the duplicates of a page the walk reads again.
    */
   async deliver(all: readonly AuditEvent[], position: AuditPosition, late = false): Promise<void> {
     const { sink, state, stats, url, sessions } = this.deps;
     await sessions.waitForRoom(this.deps.deliverySignal);
-    const events = late && all.length > 0 ? withoutDelivered(state, all) : all;
+    const events = this.deps.dedupe && all.length > 0 ? withoutDelivered(state, all) : all;
     let deadLetters: DeadLetter[] = [];
     let retried = 0;
     if (events.length > 0) {

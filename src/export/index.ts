@@ -98,9 +98,10 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
   const sessionsDone = sessions.run();
   try {
     const engine = await chooseEngine(source, state, stopSignal);
-    const ledger = deliveryLedger(state, options, engine === "legacy" && options.lateEventDelaysMs.length > 0, now);
+    const keepIds = engine === "legacy" && options.lateEventDelaysMs.length > 0;
+    const ledger = deliveryLedger(state, options, keepIds, now);
     const participants = [ledger, ...(run.participants ?? [])];
-    const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentdUrl, sessions, participants, deliverySignal });
+    const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentdUrl, sessions, participants, deliverySignal, dedupe: keepIds });
     const job: AuditJob = { source, state, options, stats, delivery, stopSignal, startTime, now };
     if (engine === "bulk" && state.meta.seekAfter()) {
       logger.warn("cursor is only honoured by the legacy engine (bulk export has no event order); exporting from start-time");

@@ -1,4 +1,4 @@
-import type { StateStore } from "../state/index.ts";
+import type { AuditCommit, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import type { CommitParticipant } from "./acknowledge.ts";
 import { filterFingerprint } from "./filters.ts";
@@ -21,9 +21,14 @@ export function deliveryLedger(state: StateStore, options: ExportOptions, keepId
   state.digests.prune(new Date(now() - retentionMs));
   let pruned = now();
   return {
-    inCommit(delivered: readonly AuditEvent[]) {
+    inCommit(delivered: readonly AuditEvent[], commit: AuditCommit) {
       state.digests.add(delivered, filters);
-      if (keepIds) state.late.rememberDelivered(delivered);
+      if (keepIds) {
+        state.late.rememberDelivered(delivered);
+        // A dead letter was handled too (it is kept for `dead-letters retry`): no sweep sends it again.
+        const at = new Date(now());
+        state.late.rememberDelivered(commit.deadLetters.map((d) => ({ id: d.record.id, time: at })));
+      }
       if (now() - pruned >= PRUNE_EVERY_MS) {
         pruned = now();
         state.digests.prune(new Date(pruned - retentionMs));
