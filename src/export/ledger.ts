@@ -14,8 +14,8 @@ const PRUNE_EVERY_MS = 3_600_000;
  * ids a sweep must not deliver again.
  */
 export function deliveryLedger(state: StateStore, options: ExportOptions, keepIds: boolean, now: () => number): CommitParticipant {
-  const filters = filterFingerprint(options);
-  const retentionMs = options.digestRetentionDays * DAY_MS;
+  const filters = filterFingerprint(options.ingest);
+  const retentionMs = options.ingest.digestRetentionDays * DAY_MS;
   // Sweeps turned off (or the bulk engine): no schedule to keep, no ids to hold.
   if (!keepIds) state.late.clear();
   state.digests.prune(new Date(now() - retentionMs));

@@ -1,9 +1,11 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { UserError } from "../errors.ts";
 
 const LOCK_FILE = "instance.lock";
 
-export class InstanceLockedError extends Error {
+/** Another live process holds the storage: the user stops it, or removes a lock left by something else. */
+export class InstanceLockedError extends UserError {
   constructor(
     readonly holderPid: number,
     lockPath: string,
@@ -11,7 +13,6 @@ export class InstanceLockedError extends Error {
     super(
       `storage is in use by another teleport-event-handler (pid ${holderPid}); stop it first, or delete ${lockPath} if that process is not an event handler`,
     );
-    this.name = "InstanceLockedError";
   }
 }
 
