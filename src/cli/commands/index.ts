@@ -13,6 +13,7 @@ export const COMMANDS = {
   version: () => import("./version.ts").then(load),
   status: () => import("./status.ts").then(load),
   "dead-letters": () => import("./dead-letters.ts").then(load),
+  verify: () => import("./verify.ts").then(load),
 };
 
 export const rootCommand = defineCommand({
