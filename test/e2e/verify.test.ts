@@ -183,3 +183,35 @@ describe("late-event sweeps across restarts", () => {
     expect(result.stderr).toMatch(new RegExp(`${late.length} late`));
   }, 90_000);
 });
+
+describe("late chunks on the bulk engine", () => {
+  test("the backlog of previous dates picks up a chunk sealed late, exactly once", async () => {
+    // The whole log on yesterday's date, so only the backlog (not the current date) can cover it.
+    const yesterday = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
+    fakeNow = yesterday;
+    world = await startWorld({
+      teleport: {
+        seed: 3,
+        events: EVENTS,
+        days: 20 / 24,
+        start: new Date(yesterday + HOUR_MS),
+        sessions: 6,
+        printsPerSession: 2,
+        bulk: true,
+        chunkSize: 100,
+        late: { shares: [{ share: 0.05, delayMs: 30_000 }], now: () => fakeNow },
+      },
+    });
+    const w = world;
+    const late = lateUids(w);
+    const handler = await runHandler(w.startArgs(["--timeout", "200ms"]));
+    await waitUntil("the on-time events arrived", () => new Set(auditUids(w)).size >= EVENTS - late.length, 30_000);
+    expect(late.some((id) => auditUids(w).includes(id))).toBe(false);
+
+    everyLateSearchable();
+    await waitUntil("the late chunk arrived", () => new Set(auditUids(w)).size === EVENTS, 30_000);
+    handler.kill("SIGTERM");
+    expect((await handler.done).code).toBe(0);
+    expect([...countBy(auditUids(w))].filter(([, n]) => n !== 1)).toEqual([]);
+  }, 60_000);
+});
