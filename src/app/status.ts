@@ -15,6 +15,8 @@ export interface StatusReport {
   delivered: { events: number; sessions: number; deadLettered: number };
   sessions: { pending: number; missing: number; givenUp: number };
   deadLetters: number;
+  /** Slices of the legacy engine still to be read again for late events. */
+  lateSweepsPending: number;
 }
 
 /** Reads the state without locking it: safe while an instance is exporting (WAL readers don't block). */
@@ -42,6 +44,7 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
         givenUp: state.sessions.count("given-up"),
       },
       deadLetters: state.deadLetters.count(),
+      lateSweepsPending: state.late.pending(),
     };
   } finally {
     state.close();
@@ -61,5 +64,6 @@ export function formatStatus(r: StatusReport): string {
     `delivered:        ${r.delivered.events} events, ${r.delivered.sessions} sessions`,
     `sessions:         ${r.sessions.pending} pending, ${r.sessions.missing} missing, ${r.sessions.givenUp} given up`,
     `dead letters:     ${r.deadLetters}`,
+    `late sweeps:      ${r.lateSweepsPending} slices still to read again`,
   ].join("\n");
 }

@@ -8,6 +8,8 @@ const SWEEPS_PER_TURN = 4;
 /** A live tail records a slice at most this often (in time read), a fraction of the shortest delay. */
 const GRAIN_FRACTION = 6;
 const MIN_GRAIN_MS = 1_000;
+/** The schedule is looked at most this often: the reader asks before every page. */
+const CHECK_EVERY_MS = 1_000;
 
 /**
  * Late-event sweeps on the legacy engine. Design: a sweep is part of the legacy *position*. The
@@ -24,6 +26,7 @@ export class LateSweeps {
   private readonly grainMs: number;
   /** Sweeps queued but not yet committed (`slice_from:next`): not to be queued twice. */
   private readonly inFlight = new Set<string>();
+  private checkedAt = -Infinity;
 
   constructor(
     private readonly deps: {
@@ -65,6 +68,8 @@ export class LateSweeps {
   /** Reads the sweeps due now and turns them into late segments resuming at `pos`. */
   async *due(pos: () => LegacyCheckpoint, now: number, signal: AbortSignal): AsyncGenerator<Segment> {
     const { state, delaysMs } = this.deps;
+    if (now - this.checkedAt < CHECK_EVERY_MS) return;
+    this.checkedAt = now;
     const due = state.late.due(now, delaysMs);
     // A committed sweep is no longer due under the same key (its `next` moved on, or it is gone).
     const dueKeys = new Set(due.map(key));

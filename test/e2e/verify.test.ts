@@ -91,7 +91,7 @@ describe("verify", () => {
     const gaps = (first.report.rows as Row[]).filter((r) => r.verdict === "gap");
     const expected = latePerHour(w);
     expect(gaps.length).toBeGreaterThan(0);
-    for (const r of gaps) expect(r.missing).toBe(expected.get(Date.parse(r.from) / HOUR_MS));
+    for (const r of gaps) expect(r.missing).toBe(expected.get(Date.parse(r.from) / HOUR_MS) ?? 0);
 
     const repair = await verify(w, ["--repair"]);
     expect(repair.code).toBe(0);
@@ -169,6 +169,8 @@ describe("late-event sweeps across restarts", () => {
     for (let committed = 0; committed < onTime; ) committed = (await statusJson(w.storage)).delivered.events;
     first.kill("SIGKILL");
     await first.done;
+    // What the restart relies on: the schedule survived the kill.
+    expect((await statusJson(w.storage)).lateSweepsPending).toBeGreaterThan(0);
     expect(late.some((id) => auditUids(w).includes(id))).toBe(false);
 
     everyLateSearchable();
