@@ -8,6 +8,11 @@ const SWEEPS_PER_TURN = 4;
 /** A live tail records a slice at most this often (in time read), a fraction of the shortest delay. */
 const GRAIN_FRACTION = 6;
 const MIN_GRAIN_MS = 1_000;
+/**
+ * Slack for the handler's clock running ahead of Teleport's when a slice is trimmed to what can
+ * still hold late events (see `finished`).
+ */
+const CLOCK_SLACK_MS = 60_000;
 /** The schedule is looked at most this often: the reader asks before every page. */
 const CHECK_EVERY_MS = 1_000;
 
@@ -47,14 +52,18 @@ export class LateSweeps {
   /**
    * The slice a step of the walk finished reading, if any: everything before the window it moved
    * to, or (caught up in the open window) everything up to `readUntil`, once at least a grain.
+   *
+   * Only its last longest-delay (plus clock slack) before `now` is swept: an event stamped earlier
+   * than that and late by no more than the longest delay was already searchable when it was read.
+   * So catching up on history re-reads a bounded stretch per read, never the backlog again.
    */
   finished(next: LegacyCheckpoint, readUntil: Date | undefined, now: number): ReadSlice | undefined {
     const end = readUntil ?? next.windowStart;
     if (end.getTime() <= this.sliceStart.getTime()) return undefined;
     if (readUntil && end.getTime() - this.sliceStart.getTime() < this.grainMs) return undefined;
-    const slice = { from: this.sliceStart, to: end, readAt: new Date(now) };
+    const from = Math.max(this.sliceStart.getTime(), now - Math.max(...this.deps.delaysMs) - CLOCK_SLACK_MS);
     this.sliceStart = end;
-    return slice;
+    return from < end.getTime() ? { from: new Date(from), to: end, readAt: new Date(now) } : undefined;
   }
 
   /**

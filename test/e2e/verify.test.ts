@@ -15,14 +15,15 @@ afterEach(() => world?.stop());
 /** The fake's visibility clock; starts where no late event is searchable yet. */
 let fakeNow = 0;
 
-async function historyWorld(bulk = false): Promise<World> {
-  const start = new Date(Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 7 * HOUR_MS);
+/** Six hours of history ending about an hour ago, or (`recentMs`) a log ending just now. */
+async function historyWorld(bulk = false, recentMs?: number): Promise<World> {
+  const start = recentMs ? new Date(Date.now() - recentMs) : new Date(Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 7 * HOUR_MS);
   fakeNow = start.getTime();
   world = await startWorld({
     teleport: {
       seed: 3,
       events: EVENTS,
-      days: 6 / 24,
+      days: (recentMs ? recentMs - 5_000 : 6 * HOUR_MS) / 86_400_000,
       start,
       sessions: 6,
       printsPerSession: 2,
@@ -158,7 +159,8 @@ describe("verify", () => {
 
 describe("late-event sweeps across restarts", () => {
   test("kill -9 between a slice and its sweep: the sweep still happens after the restart", async () => {
-    const w = await historyWorld();
+    // Recent events: a sweep only re-reads the longest delay (plus slack) before each read.
+    const w = await historyWorld(false, 40_000);
     const late = lateUids(w);
     const onTime = EVENTS - late.length;
     const args = w.startArgs(["--timeout", "200ms", "--late-event-delays", "4s,8s"]);
