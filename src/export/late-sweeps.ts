@@ -13,6 +13,14 @@ const MIN_GRAIN_MS = 1_000;
  * still hold late events (see `finished`).
  */
 const CLOCK_SLACK_MS = 60_000;
+/**
+ * The oldest event time a sweep started `now` can still need: an event stamped earlier and late
+ * by no more than the longest delay was already searchable when it was first read.
+ */
+export function sweepHorizon(delaysMs: readonly number[], now: number): number {
+  return now - Math.max(...delaysMs) - CLOCK_SLACK_MS;
+}
+
 /** The schedule is looked at most this often: the reader asks before every page. */
 const CHECK_EVERY_MS = 1_000;
 
@@ -61,7 +69,7 @@ export class LateSweeps {
     const end = readUntil ?? next.windowStart;
     if (end.getTime() <= this.sliceStart.getTime()) return undefined;
     if (readUntil && end.getTime() - this.sliceStart.getTime() < this.grainMs) return undefined;
-    const from = Math.max(this.sliceStart.getTime(), now - Math.max(...this.deps.delaysMs) - CLOCK_SLACK_MS);
+    const from = Math.max(this.sliceStart.getTime(), sweepHorizon(this.deps.delaysMs, now));
     this.sliceStart = end;
     return from < end.getTime() ? { from: new Date(from), to: end, readAt: new Date(now) } : undefined;
   }

@@ -2,6 +2,7 @@ import type { AuditCommit, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import type { CommitParticipant } from "./acknowledge.ts";
 import { filterFingerprint } from "./filters.ts";
+import { sweepHorizon } from "./late-sweeps.ts";
 import type { ExportOptions } from "./options.ts";
 
 const DAY_MS = 86_400_000;
@@ -24,7 +25,9 @@ export function deliveryLedger(state: StateStore, options: ExportOptions, keepId
     inCommit(delivered: readonly AuditEvent[], commit: AuditCommit) {
       state.digests.add(delivered, filters);
       if (keepIds) {
-        state.late.rememberDelivered(delivered);
+        // Older events are never swept (see `sweepHorizon`): a catch-up keeps no ids for them.
+        const horizon = sweepHorizon(options.ingest.lateEventDelays, now());
+        state.late.rememberDelivered(delivered.filter((e) => e.time.getTime() >= horizon));
         // A dead letter was handled too (it is kept for `dead-letters retry`): no sweep sends it again.
         const at = new Date(now());
         state.late.rememberDelivered(commit.deadLetters.map((d) => ({ id: d.record.id, time: at })));
