@@ -1,20 +1,50 @@
 import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { logDeadLetters } from "../export/index.ts";
+import { deadLetterLog } from "../export/dead-letter-log.ts";
+import { sessionUrl } from "../fluentd/sink.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
 import { createFluentdSink } from "../fluentd/index.ts";
+
+/** Where a letter goes: its stored URL, or the URL configured now for its stream. */
+export type Destination = (letter: StoredDeadLetter) => string;
+
+export const toStoredUrl: Destination = (letter) => letter.url;
+
+/**
+ * The URL configured now for the letter's stream: a recording event was stored at
+ * `<session-url>.<sid>.log`, anything else at the audit URL. An operator who fixed a wrong
+ * fluentd-url (the usual reason letters pile up) wants them to follow the fix.
+ */
+export function toConfiguredUrl(auditUrl: string, sessionBaseUrl: string): Destination {
+  return (letter) => {
+    let sid: unknown;
+    try {
+      sid = (JSON.parse(letter.body) as { sid?: unknown }).sid;
+    } catch {
+      // Not JSON: it can only have been stored as an audit event.
+    }
+    return typeof sid === "string" && sid !== "" && letter.url.endsWith(`.${sid}.log`) ? sessionUrl(sessionBaseUrl, sid) : auditUrl;
+  };
+}
 
 /**
  * Resends stored dead letters, one sink call per URL. Delivered ones are removed; rejected ones
  * stay with their new status. Returns how many were delivered and how many are still dead.
  */
-export async function retryDeadLetters(state: StateStore, sink: FluentdSink, signal?: AbortSignal): Promise<{ delivered: number; stillDead: number }> {
+export async function retryDeadLetters(
+  state: StateStore,
+  sink: FluentdSink,
+  signal?: AbortSignal,
+  destination: Destination = toStoredUrl,
+): Promise<{ delivered: number; stillDead: number }> {
   const byUrl = new Map<string, StoredDeadLetter[]>();
   for (const d of state.deadLetters.list()) {
-    const list = byUrl.get(d.url);
+    const url = destination(d);
+    const list = byUrl.get(url);
     if (list) list.push(d);
-    else byUrl.set(d.url, [d]);
+    else byUrl.set(url, [d]);
   }
   let delivered = 0;
   let stillDead = 0;
@@ -22,6 +52,7 @@ export async function retryDeadLetters(state: StateStore, sink: FluentdSink, sig
     const report = await sink.deliver(url, letters.map((d) => ({ id: d.eventId, body: d.body })), signal);
     state.deadLetters.replace(letters.map((d) => d.id), report.deadLettered);
     logDeadLetters(report.deadLettered);
+    deadLetterLog.flush();
     delivered += letters.length - report.deadLettered.length;
     stillDead += report.deadLettered.length;
   }
@@ -32,9 +63,10 @@ export async function retryDeadLetters(state: StateStore, sink: FluentdSink, sig
  * `dead-letters retry`: the sink is built from the full configuration, exactly as `start` builds
  * it, so the letters go out with the same TLS material, headers and limits. The instance lock is
  * not taken: a running export only ever adds rows, and this only removes the rows it resent, so
- * operators need not stop the service to retry. Exit code 0 when nothing is left, 1 otherwise.
+ * operators need not stop the service to retry. Letters go to the URLs configured now unless
+ * `toStoredUrls`. Exit code 0 when nothing is left, 1 otherwise.
  */
-export async function runDeadLetterRetry(config: Config, cluster?: string): Promise<number> {
+export async function runDeadLetterRetry(config: Config, cluster?: string, toStoredUrls = false): Promise<number> {
   const sink = await createFluentdSink(config.fluentd);
   const state = StateStore.open(findStateFile(config.ingest.storage, cluster), { create: false });
   // A receiver that is down makes the sink retry forever; Ctrl-C leaves the letters in place.
@@ -45,7 +77,8 @@ export async function runDeadLetterRetry(config: Config, cluster?: string): Prom
   try {
     const total = state.deadLetters.count();
     if (total > 0) logger.info(`resending ${total} dead letters`);
-    const { delivered, stillDead } = await retryDeadLetters(state, sink, interrupted.signal);
+    const destination = toStoredUrls ? toStoredUrl : toConfiguredUrl(config.fluentd.url.href, config.fluentd.sessionUrl.href);
+    const { delivered, stillDead } = await retryDeadLetters(state, sink, interrupted.signal, destination);
     process.stdout.write(`${delivered} delivered, ${stillDead} remain\n`);
     return stillDead === 0 ? 0 : 1;
   } catch (err) {

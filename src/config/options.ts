@@ -175,7 +175,7 @@ export const OPTIONS = {
     toml: "forward.fluentd.url",
     required: true,
     group: "fluentd",
-    help: "Fluentd URL that receives audit events",
+    help: "Fluentd URL that receives audit events: https://host:port/tag (in_http) or forward+tls://host:port/tag (in_forward)",
   }),
   fluentdSessionUrl: option({
     flag: "fluentd-session-url",
@@ -234,7 +234,7 @@ export const OPTIONS = {
     toml: "forward.fluentd.allow-insecure",
     default: "false",
     group: "fluentd",
-    help: "Permit http:// URLs and no client certificate; for test setups only",
+    help: "Permit http:// and forward:// URLs and no client certificate; for test setups only",
   }),
   fluentdMaxConnections: option({
     flag: "fluentd-max-connections",
@@ -285,6 +285,42 @@ export const OPTIONS = {
     secret: true,
     group: "fluentd",
     help: 'Extra HTTP header "Name: value" sent to Fluentd; repeatable (env: one per line)',
+  }),
+  fluentdCompress: option({
+    flag: "fluentd-compress",
+    kind: "enum",
+    values: ["none", "gzip"] as const,
+    env: ["FDFWD_FLUENTD_COMPRESS"],
+    toml: "forward.fluentd.compress",
+    default: "none",
+    group: "fluentd",
+    help: "gzip: compress what is sent (in_http: Content-Encoding: gzip; forward: CompressedPackedForward)",
+  }),
+  fluentdSharedKey: option({
+    flag: "fluentd-shared-key",
+    kind: "string",
+    env: ["FDFWD_FLUENTD_SHARED_KEY"],
+    toml: "forward.fluentd.shared-key",
+    secret: true,
+    group: "fluentd",
+    help: "Shared key of in_forward's <security> section (forward URLs only); enables the HELO/PING/PONG handshake",
+  }),
+  fluentdUsername: option({
+    flag: "fluentd-username",
+    kind: "string",
+    env: ["FDFWD_FLUENTD_USERNAME"],
+    toml: "forward.fluentd.username",
+    group: "fluentd",
+    help: "User name for in_forward's user_auth (with fluentd-shared-key)",
+  }),
+  fluentdPassword: option({
+    flag: "fluentd-password",
+    kind: "string",
+    env: ["FDFWD_FLUENTD_PASSWORD"],
+    toml: "forward.fluentd.password",
+    secret: true,
+    group: "fluentd",
+    help: "Password for in_forward's user_auth (with fluentd-shared-key)",
   }),
 
   // --- ingest ---
@@ -396,6 +432,16 @@ export const OPTIONS = {
     default: "false",
     group: "ingest",
     help: "Exit once the newest event has been exported instead of polling",
+  }),
+  exitTimeout: option({
+    flag: "exit-timeout",
+    kind: "duration",
+    env: ["FDFWD_EXIT_TIMEOUT"],
+    toml: "exit-timeout",
+    default: "5m",
+    min: 0,
+    group: "ingest",
+    help: "With exit-on-last-event: exit 1 after this long without progress (a persistent failure); 0 = never",
   }),
 
   lateEventDelays: option({

@@ -10,6 +10,7 @@ export function validateConfig(c: Config, now: Date): string[] {
   checkTeleportCredentials(c.teleport);
   checkFluentdTransport(c);
   checkFluentdClientKey(c.fluentd);
+  checkForwardSecurity(c.fluentd);
   checkStartTime(c.ingest.startTime, now);
   return metricsWarnings(c);
 }
@@ -63,13 +64,24 @@ function checkFluentdClientKey(f: Config["fluentd"]): void {
     throw new ConfigError(`both fluentd-cert and fluentd-key must be set (only ${hasCert ? "fluentd-cert" : "fluentd-key"} is); set the other one`);
   }
   if (!hasCert && !f.allowInsecure) {
-    throw new ConfigError("fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure for a test setup");
+    throw new ConfigError("fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure (--fluentd-allow-insecure, FDFWD_FLUENTD_ALLOW_INSECURE) to connect without a client certificate as the Go tool does");
   }
   if (f.keyPassphrase !== undefined && f.keyPassphraseFile !== undefined) {
     throw new ConfigError("fluentd-key-passphrase and fluentd-key-passphrase-file are mutually exclusive; set only one");
   }
   if ((f.keyPassphrase !== undefined || f.keyPassphraseFile !== undefined) && !hasKey) {
     throw new ConfigError("a fluentd key passphrase is set but fluentd-key is not; set fluentd-key or remove the passphrase");
+  }
+}
+
+/** in_forward's user_auth is part of the shared-key handshake: a user without a key would never be sent. */
+function checkForwardSecurity(f: Config["fluentd"]): void {
+  const user = f.username !== undefined ? "fluentd-username" : f.password !== undefined ? "fluentd-password" : undefined;
+  if (user && f.sharedKey === undefined) {
+    throw new ConfigError(`${user} is set but fluentd-shared-key is not; in_forward checks the user inside the shared-key handshake, so set fluentd-shared-key too`);
+  }
+  if ((f.username === undefined) !== (f.password === undefined)) {
+    throw new ConfigError("set both fluentd-username and fluentd-password, or neither");
   }
 }
 

@@ -1,12 +1,13 @@
 import type { FluentdSink } from "../fluentd/types.ts";
 import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
+import { setLagBaseline } from "../observability/metrics.ts";
 import type { Engine, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import type { CommitParticipant } from "./acknowledge.ts";
 import { AuditDelivery } from "./audit-delivery.ts";
 import { runBulk } from "./bulk.ts";
-import { daysFromNow } from "./dates.ts";
+import { daysFromNow, utcDate } from "./dates.ts";
 import type { AuditJob } from "./job.ts";
 import { deliveryLedger } from "./ledger.ts";
 import { runLegacy } from "./legacy.ts";
@@ -17,7 +18,7 @@ import { ExportStats } from "./stats.ts";
 
 export type { ExportOptions } from "./options.ts";
 export { logDeadLetters, type CommitParticipant } from "./acknowledge.ts";
-export { ExportStats } from "./stats.ts";
+export { ExportStats, recentRate } from "./stats.ts";
 
 export interface ExportRun {
   source: TeleportSource;
@@ -60,6 +61,15 @@ async function chooseEngine(source: TeleportSource, state: StateStore, signal: A
   );
   state.meta.setEngine(engine);
   logger.info(`using the ${engine === "bulk" ? "bulk export" : "legacy search"} API to read the audit log`);
+  // Only an import from the Go tool leaves a legacy position before the engine is chosen.
+  const legacy = state.checkpoints.legacyCheckpoint();
+  if (engine === "bulk" && legacy) {
+    const date = utcDate(legacy.windowStart);
+    state.checkpoints.addBulkDate(date);
+    logger.warn(
+      `the legacy position imported from the Go tool cannot be resumed with the bulk export API; as the Go tool does, the export restarts at the start of ${date} (events of that day before the position are sent again)`,
+    );
+  }
   return engine;
 }
 
@@ -92,6 +102,8 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
   const now = run.now ?? Date.now;
   const stats = run.stats ?? new ExportStats();
   const startTime = settleStart(state, options, new Date(now()));
+  stats.startTime = startTime;
+  setLagBaseline(startTime);
   const failed = new AbortController();
   const sessionStop = AbortSignal.any([stopSignal, failed.signal]);
   const sessions = new SessionExporter({ source, sink, state, options, stats, stopSignal: sessionStop, deliverySignal, now });

@@ -1,16 +1,15 @@
-import { abortError, sleep } from "../lib/abort.ts";
-import { backoffDelay, type BackoffPolicy } from "../lib/backoff.ts";
-import { Semaphore } from "../lib/semaphore.ts";
-import { logger, rateLimited } from "../logger.ts";
-import { health } from "../observability/health.ts";
-import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../observability/metrics.ts";
-import { halve, splitIntoBatches, type Batch } from "./batch.ts";
 import type { FluentdConfig } from "../config/options.ts";
-import type { Header } from "../config/values.ts";
+import { abortError } from "../lib/abort.ts";
+import type { BackoffPolicy } from "../lib/backoff.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { redactUrl } from "../lib/redact.ts";
+import { Semaphore } from "../lib/semaphore.ts";
+import { logger } from "../logger.ts";
+import { halve, splitIntoBatches, type Batch } from "./batch.ts";
+import { observeOutcome, Retrier } from "./outcomes.ts";
 import { classifyStatus, DEFAULT_BACKOFF, parseRetryAfter } from "./status.ts";
-import { loadFluentdTls, type FluentdTlsMaterial } from "./tls.ts";
+import { serverCertificateNames } from "./server-names.ts";
+import { describeSocketError, type FluentdTlsMaterial } from "./tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
 /** What tests tune beyond the configuration. */
@@ -34,45 +33,33 @@ type Attempt =
 // Bun reports a socket the server closed while it sat in the pool with these codes; the request
 // never reached the application, so it is resent at once rather than after a backoff.
 const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
-const UNTRUSTED_SERVER = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
 
-function describeFetchError(err: unknown): { cause: string; code: string } {
+/**
+ * Fluentd refuses a client certificate (expired, or from a CA not in its ca_path) after the TLS
+ * handshake: TLS 1.3 clients see only a reset connection. A reset on a fresh connection, with a
+ * client certificate configured, almost always means that.
+ */
+const REFUSED_CLIENT_CERT =
+  "Fluentd closed the connection after the TLS handshake: it probably refused the client certificate (fluentd-cert); check that its CA is in Fluentd's ca_path";
+
+function describeFetchError(err: unknown, clientCert: boolean, freshConnection: boolean): { cause: string; code: string } {
   const e = err as { code?: string; name?: string; message?: string };
   const code = e.code ?? e.name ?? "Error";
+  if (clientCert && freshConnection && STALE_CONNECTION_CODES.has(code)) return { cause: `${REFUSED_CLIENT_CERT} (${code})`, code };
   // Bun appends advice about `verbose: true`, which means nothing to an operator.
-  const message = (e.message ?? String(err)).split(" For more information")[0]!.trim();
-  let hint = "";
-  if (UNTRUSTED_SERVER.test(code)) hint = " (the Fluentd server certificate is not trusted: check fluentd-ca)";
-  else if (code === "EPROTO") hint = " (TLS handshake failed: does Fluentd trust fluentd-cert, and does it speak TLS?)";
-  return { cause: message.includes(code) ? message + hint : `${code}: ${message}${hint}`, code };
+  const message = (e.message ?? String(err)).split(" For more information")[0]!.trim().replace(/\.$/, "");
+  return { cause: describeSocketError({ code: e.code, name: e.name ?? "Error", message }), code };
 }
 
 function firstLines(text: string): string {
   return text.split("\n").map((l) => l.trim()).filter(Boolean).join(" ").slice(0, 300);
 }
 
-/** Per request, not per record: metrics and readiness cost nothing per event. */
-function observeRequest(attempt: Attempt, batch: Batch, seconds: number): void {
-  deliveryLatency.observe(seconds);
-  if (attempt.kind === "retry") {
-    requestOutcomes.retry.inc();
-    errorKinds.fluentd.inc();
-    health.markFluentdFailed(attempt.cause);
-    return;
-  }
-  // A refusal is an answer too: the receiver is up, it only objects to a record.
-  health.markFluentdOk();
-  if (attempt.kind === "refused") return requestOutcomes.rejected.inc();
-  requestOutcomes.ok.inc();
-  bytesSent.inc(batch.bytes);
-}
-
-class HttpFluentdSink implements FluentdSink {
+/** The in_http sink: JSON-array POSTs over HTTPS, a refused batch halved down to the refused records. */
+export class HttpFluentdSink implements FluentdSink {
   private readonly semaphore: Semaphore;
-  private readonly warn: (key: string, fn: () => void) => void;
+  private readonly retrier: Retrier;
   private closed = false;
-
-  private readonly backoff: BackoffPolicy;
 
   constructor(
     private readonly opts: FluentdConfig,
@@ -80,8 +67,7 @@ class HttpFluentdSink implements FluentdSink {
     tuning: SinkTuning,
   ) {
     this.semaphore = new Semaphore(opts.maxConnections);
-    this.warn = rateLimited(tuning.warnIntervalMs ?? 60_000);
-    this.backoff = tuning.backoff ?? DEFAULT_BACKOFF;
+    this.retrier = new Retrier(tuning.backoff ?? DEFAULT_BACKOFF, tuning.warnIntervalMs ?? 60_000);
   }
 
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
@@ -128,37 +114,51 @@ class HttpFluentdSink implements FluentdSink {
         report.requests++;
         if (failures > 1) report.retried += batch.records.length;
         const sent = performance.now();
-        attempt = await this.post(url, batch, signal);
-        observeRequest(attempt, batch, (performance.now() - sent) / 1000);
+        attempt = await this.post(url, batch, signal, failures > 1);
+        observeOutcome(attempt.kind === "ok" ? { kind: "ok", bytes: batch.bytes } : attempt, (performance.now() - sent) / 1000);
       } finally {
         release();
       }
       if (attempt.kind !== "retry") return attempt;
 
       const immediate = failures === 1 && attempt.staleConnection === true;
-      const delay = attempt.retryAfterMs ?? (immediate ? 0 : backoffDelay(this.backoff, failures));
-      const where = redactUrl(url);
-      logger.debug("Fluentd request failed, retrying", { url: where, cause: attempt.cause, attempt: failures, records: batch.records.length, retryInMs: delay });
-      if (failures >= 2) {
-        const cause = attempt.cause;
-        this.warn(where, () =>
-          logger.warn(`Fluentd delivery failing for ${formatDuration(Date.now() - started)}, still retrying`, { url: where, cause }),
-        );
-      }
-      await sleep(delay, signal);
+      const pause = { where: redactUrl(url), cause: attempt.cause, failures, started, records: batch.records.length };
+      await this.retrier.pause({ ...pause, delayMs: attempt.retryAfterMs ?? (immediate ? 0 : undefined) }, signal);
     }
   }
 
-  private async post(url: string, batch: Batch, signal?: AbortSignal): Promise<Attempt> {
+  private readonly mismatches = new Map<string, string>();
+
+  /** "check fluentd-ca" does not help with a name mismatch: say which name was asked for and which the certificate has. */
+  private async nameMismatch(url: string, fallback: string): Promise<string> {
+    const { hostname, port } = new URL(url);
+    const host = hostname.replace(/^\[|\]$/g, "");
+    const key = `${host}:${port}`;
+    const known = this.mismatches.get(key);
+    if (known) return known;
+    const names = await serverCertificateNames(host, Number(port) || 443);
+    const cause = names
+      ? `the Fluentd server certificate is for ${names.join(", ")}, not ${host}: use one of those names in the URL, or issue a server certificate that names ${host} (configure --dns-names)`
+      : fallback;
+    this.mismatches.set(key, cause);
+    return cause;
+  }
+
+  /** `retrying`: the previous attempt failed, so this one cannot have met a stale pooled connection. */
+  private async post(url: string, batch: Batch, signal?: AbortSignal, retrying = false): Promise<Attempt> {
     const timeout = AbortSignal.timeout(this.opts.timeout);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const headers = new Headers({ "Content-Type": "application/json" });
     for (const { name, value } of this.opts.header) headers.set(name, value);
+    // in_http inflates a gzip Content-Encoding before parsing; the batch stays JSON.
+    const gzip = this.opts.compress === "gzip";
+    const body = gzip ? Bun.gzipSync(batch.body) : batch.body;
+    if (gzip) headers.set("Content-Encoding", "gzip");
     let status: number;
     let text: string;
     let retryAfter: string | null;
     try {
-      const res = await fetch(url, { method: "POST", body: batch.body, headers, tls: this.tls, signal: combined, keepalive: true });
+      const res = await fetch(url, { method: "POST", body, headers, tls: this.tls, signal: combined, keepalive: true });
       status = res.status;
       retryAfter = res.headers.get("retry-after");
       // Reading the (short) body lets the connection go back to the pool.
@@ -166,7 +166,8 @@ class HttpFluentdSink implements FluentdSink {
     } catch (err) {
       if (signal?.aborted) throw abortError();
       if (timeout.aborted) return { kind: "retry", cause: `no response within ${formatDuration(this.opts.timeout)} (fluentd-timeout)` };
-      const { cause, code } = describeFetchError(err);
+      const { cause, code } = describeFetchError(err, this.tls.cert !== undefined, retrying);
+      if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return { kind: "retry", cause: await this.nameMismatch(url, cause) };
       return { kind: "retry", cause, staleConnection: STALE_CONNECTION_CODES.has(code) };
     }
     switch (classifyStatus(status)) {
@@ -180,9 +181,4 @@ class HttpFluentdSink implements FluentdSink {
         return { kind: "refused", status, reason: firstLines(text) || `HTTP ${status}` };
     }
   }
-}
-
-/** Loads and checks the TLS material (one line naming the setting when a file is wrong), then returns a sink ready to deliver. */
-export async function createFluentdSink(config: FluentdConfig, tuning: SinkTuning = {}): Promise<FluentdSink> {
-  return new HttpFluentdSink(config, loadFluentdTls(config), tuning);
 }

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
+import { storageError } from "./storage-errors.ts";
 
 const LOCK_FILE = "instance.lock";
 
@@ -51,7 +52,7 @@ function createExclusively(path: string): boolean {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw err;
+    throw storageError(err, path) ?? err;
   }
 }
 

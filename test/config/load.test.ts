@@ -54,6 +54,7 @@ describe("defaults", () => {
       windowSize: 86_400_000,
       dryRun: false,
       exitOnLastEvent: false,
+      exitTimeout: 300_000,
       lockEnabled: false,
       lockFailedAttemptsCount: 3,
       lockPeriod: 60_000,
@@ -174,6 +175,13 @@ tls-routing = "on"
       teleportRefreshInterval: 90_000,
       teleportTlsRouting: "on",
     });
+  });
+
+  test("a cursor key from a Go-era file is honoured, and said so", () => {
+    const { config, warnings } = load({ toml: 'cursor = "evt-1"\n' });
+    expect(config.ingest.cursor).toBe("evt-1");
+    expect(warnings.join("\n")).toContain("cursor from");
+    expect(load({ cli: { cursor: ["evt-1"] } }).warnings.join("\n")).not.toContain("cursor from");
   });
 
   test("[fluentd] is an alias of [forward.fluentd]", () => {
