@@ -1,6 +1,7 @@
 import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { logDeadLetters } from "../export/audit-delivery.ts";
+import { unredactUrl } from "../lib/redact.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
 import { fluentdSinkFrom } from "./parts.ts";
@@ -9,7 +10,12 @@ import { fluentdSinkFrom } from "./parts.ts";
  * Resends stored dead letters, one sink call per URL. Delivered ones are removed; rejected ones
  * stay with their new status. Returns how many were delivered and how many are still dead.
  */
-export async function retryDeadLetters(state: StateStore, sink: FluentdSink, signal?: AbortSignal): Promise<{ delivered: number; stillDead: number }> {
+export async function retryDeadLetters(
+  state: StateStore,
+  sink: FluentdSink,
+  configuredUrls: readonly string[],
+  signal?: AbortSignal,
+): Promise<{ delivered: number; stillDead: number }> {
   const byUrl = new Map<string, StoredDeadLetter[]>();
   for (const d of state.deadLetters()) {
     const list = byUrl.get(d.url);
@@ -18,7 +24,10 @@ export async function retryDeadLetters(state: StateStore, sink: FluentdSink, sig
   }
   let delivered = 0;
   let stillDead = 0;
-  for (const [url, letters] of byUrl) {
+  for (const [shown, letters] of byUrl) {
+    // Stored URLs are redacted; the credentials come back from the configuration, or, for a URL
+    // no longer configured, the letters go out as stored (a receiver needing them will refuse).
+    const url = unredactUrl(shown, configuredUrls) ?? shown;
     const report = await sink.deliver(url, letters.map((d) => ({ id: d.eventId, body: d.body })), signal);
     state.replaceDeadLetters(letters.map((d) => d.id), report.deadLettered);
     logDeadLetters(report.deadLettered);
@@ -45,7 +54,7 @@ export async function runDeadLetterRetry(config: Config, cluster?: string): Prom
   try {
     const total = state.countDeadLetters();
     if (total > 0) logger.info(`resending ${total} dead letters`);
-    const { delivered, stillDead } = await retryDeadLetters(state, sink, interrupted.signal);
+    const { delivered, stillDead } = await retryDeadLetters(state, sink, [config.fluentdUrl, config.fluentdSessionUrl], interrupted.signal);
     process.stdout.write(`${delivered} delivered, ${stillDead} remain\n`);
     return stillDead === 0 ? 0 : 1;
   } catch (err) {

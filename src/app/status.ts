@@ -12,7 +12,8 @@ export interface StatusReport {
   lastDelivered: { id: string; time: string } | null;
   lagSeconds: number | null;
   delivered: { events: number; sessions: number; deadLettered: number };
-  sessions: { pending: number; missing: number; givenUp: number };
+  /** `refused`: recordings never exported because the session id was not a UUID. */
+  sessions: { pending: number; missing: number; givenUp: number; refused: number };
   deadLetters: number;
 }
 
@@ -23,6 +24,7 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
     const engine = state.engine() ?? null;
     const legacy = state.legacyCheckpoint();
     const last = state.lastDelivered();
+    const totals = state.totals();
     const position =
       engine === "bulk" ? { dates: state.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
     return {
@@ -34,11 +36,12 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
       position,
       lastDelivered: last ? { id: last.id, time: last.time.toISOString() } : null,
       lagSeconds: last ? Math.max(0, Math.round((now - last.time.getTime()) / 1000)) : null,
-      delivered: state.totals(),
+      delivered: { events: totals.events, sessions: totals.sessions, deadLettered: totals.deadLettered },
       sessions: {
         pending: state.countSessions("pending"),
         missing: state.countSessions("missing"),
         givenUp: state.countSessions("given-up"),
+        refused: totals.sessionsRefused,
       },
       deadLetters: state.countDeadLetters(),
     };
@@ -58,7 +61,7 @@ export function formatStatus(r: StatusReport): string {
     `last delivered:   ${r.lastDelivered ? `${r.lastDelivered.id} at ${r.lastDelivered.time}` : "none"}`,
     `lag:              ${r.lagSeconds === null ? "n/a" : `${r.lagSeconds}s`}`,
     `delivered:        ${r.delivered.events} events, ${r.delivered.sessions} sessions`,
-    `sessions:         ${r.sessions.pending} pending, ${r.sessions.missing} missing, ${r.sessions.givenUp} given up`,
+    `sessions:         ${r.sessions.pending} pending, ${r.sessions.missing} missing, ${r.sessions.givenUp} given up, ${r.sessions.refused} refused (invalid session id)`,
     `dead letters:     ${r.deadLetters}`,
   ].join("\n");
 }

@@ -1,5 +1,6 @@
 import type { Config, OptionDef, OptionKey } from "./options.ts";
 import { OPTIONS } from "./options.ts";
+import { redactUrl } from "../lib/redact.ts";
 import { formatDuration } from "./values.ts";
 
 /**
@@ -68,6 +69,7 @@ function render(key: OptionKey, value: unknown): string {
     return (value as string[]).map((h) => h.split(":")[0]!.trim()).join(", ") + " (values hidden)";
   }
   if (def.secret) return "(set, hidden)";
+  if (key === "fluentdUrl" || key === "fluentdSessionUrl") return redactUrl(value as string);
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.join(", ");
   if (def.kind === "duration") return key === "lockFor" && value === 0 ? "never expires" : formatDuration(value as number);

@@ -1,9 +1,10 @@
 import type { DeadLetter, FluentdSink } from "../fluentd/types.ts";
 import { logger } from "../logger.ts";
-import { countStateErrors, recordDelivered, streamMetrics } from "../observability/metrics.ts";
+import { countStateErrors, recordDelivered, refusedSessions, streamMetrics } from "../observability/metrics.ts";
 import type { ChunkProgress, LegacyCheckpoint, SessionUpload, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
-import { SESSION_UPLOAD, sessionIdOf, toRecord } from "./filters.ts";
+import { quoteUntrusted } from "../lib/untrusted.ts";
+import { isSessionId, SESSION_UPLOAD, sessionIdOf, toRecord } from "./filters.ts";
 import type { ExportStats } from "./stats.ts";
 
 /** Called for each delivered audit event inside the checkpoint transaction (auto-locking). */
@@ -64,11 +65,20 @@ export class AuditCommitter {
     const delivered = rejected.size === 0 ? events : events.filter((e) => !rejected.has(e.id));
     // A rejected upload event still means the recording exists: export it anyway.
     const uploads: SessionUpload[] = [];
+    let refused = 0;
     for (const e of events) {
       const sid = e.type === SESSION_UPLOAD ? sessionIdOf(e) : undefined;
-      if (sid) uploads.push({ sid, uploadTime: e.time });
+      if (sid === undefined) continue;
+      if (isSessionId(sid)) uploads.push({ sid, uploadTime: e.time });
+      else {
+        refused++;
+        logger.warn(
+          `session.upload event ${quoteUntrusted(e.id)} names session id ${quoteUntrusted(sid)}, which is not a Teleport session id (a UUID); its recording is not exported (counted in status as refused)`,
+        );
+      }
     }
-    countStateErrors(() => state.commitAudit({ ...position, delivered, sessions: uploads, deadLetters }, this.deps.hook));
+    countStateErrors(() => state.commitAudit({ ...position, delivered, sessions: uploads, deadLetters, refusedSessions: refused }, this.deps.hook));
+    refusedSessions.inc(refused);
     logDeadLetters(deadLetters);
     streamMetrics.audit.deadLettered.inc(deadLetters.length);
     recordDelivered("audit", delivered.length, delivered.at(-1)?.time);

@@ -6,7 +6,8 @@ import { countStateErrors, missingRecordings, pendingSessions, recordDelivered, 
 import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import { logDeadLetters, type SessionQueue } from "./audit-delivery.ts";
-import { sessionUrl, toRecord } from "./filters.ts";
+import { quoteUntrusted } from "../lib/untrusted.ts";
+import { isSessionId, sessionUrl, toRecord } from "./filters.ts";
 import { afterLargeGarbage } from "./gc-hint.ts";
 import {
   type ExportOptions,
@@ -110,6 +111,12 @@ export class SessionExporter implements SessionQueue {
 
   private async export(s: SessionRow, retryMissingMs: number): Promise<void> {
     const { state, stats, stopSignal } = this.deps;
+    if (!isSessionId(s.sid)) {
+      // Queued by a version that did not check ids: never put it into a URL.
+      state.parkSession(s.sid, "given-up", s.attempts, new Date());
+      logger.warn(`queued session id ${quoteUntrusted(s.sid)} is not a UUID; its recording is not exported`);
+      return;
+    }
     try {
       await this.stream(s);
       state.sessionDelivered(s.sid);

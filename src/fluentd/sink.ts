@@ -7,8 +7,9 @@ import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../obse
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
 import { parseHeaders } from "./headers.ts";
 import { classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter } from "./status.ts";
-import { FluentdSettingError, loadFluentdTls, redactUrl, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
-import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
+import { redactUrl } from "../lib/redact.ts";
+import { FluentdSettingError, loadFluentdTls, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
+import type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
 export interface FluentdSinkOptions extends FluentdTlsSettings {
   /** Requests in flight across the whole sink (`fluentd-max-connections`). */
@@ -30,11 +31,6 @@ export interface FluentdSinkOptions extends FluentdTlsSettings {
 const DEFAULT_BATCH_SIZE = 100;
 const DEFAULT_BATCH_BYTES = 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
-
-/** The session recording URL of one session, as the Go tool builds it. */
-export function sessionUrl(base: string, sid: string): string {
-  return `${base}.${sid}.log`;
-}
 
 type Attempt =
   | { kind: "ok" }
@@ -62,6 +58,17 @@ function describeFetchError(err: unknown): { cause: string; code: string } {
   return { cause: message.includes(code) ? message + hint : `${code}: ${message}${hint}`, code };
 }
 
+/** Where a redirect points, for the warning: the host only (the rest is the receiver's to tell). */
+function locationHost(location: string | null, base: string): string {
+  if (location === null) return "no Location";
+  try {
+    const target = new URL(location, base);
+    return `${target.protocol}//${target.host}`;
+  } catch {
+    return "an unreadable Location";
+  }
+}
+
 function firstLines(text: string): string {
   return text.split("\n").map((l) => l.trim()).filter(Boolean).join(" ").slice(0, 300);
 }
@@ -75,9 +82,10 @@ function observeRequest(attempt: Attempt, batch: Batch, seconds: number): void {
     health.markFluentdFailed(attempt.cause);
     return;
   }
-  // A refusal is an answer too: the receiver is up, it only objects to a record.
-  health.markFluentdOk();
+  // A refusal says nothing yet about the receiver's health: one bad record, or a path that refuses
+  // everything (see sendBatch). Only an acknowledgement proves the path works.
   if (attempt.kind === "refused") return requestOutcomes.rejected.inc();
+  health.markFluentdOk();
   requestOutcomes.ok.inc();
   bytesSent.inc(batch.bytes);
 }
@@ -86,6 +94,10 @@ class HttpFluentdSink implements FluentdSink {
   private readonly semaphore: Semaphore;
   private readonly warn: (key: string, fn: () => void) => void;
   private closed = false;
+  /** The last request refused every record it held; cleared by the next acknowledgement. */
+  private refusingAll = false;
+  /** The last single-record request was refused (batch size 1: see sendBatch). */
+  private lastRefused = false;
 
   constructor(
     private readonly opts: Required<Pick<FluentdSinkOptions, "batchSize" | "batchBytes" | "timeoutMs" | "backoff">> & FluentdSinkOptions,
@@ -116,23 +128,67 @@ class HttpFluentdSink implements FluentdSink {
     this.closed = true;
   }
 
-  /** Sends one batch; a refused batch is halved until the refused records stand alone. */
+  /**
+   * Sends one batch until the receiver has stored every record or refused some of them one by one
+   * (those become dead letters). When it refuses every record of a request, one by one, the
+   * verdict is on the path, not the events (a proxy or WAF answering 400 to everything, a header
+   * it objects to): dead-lettering would empty the stream into the dead letters and move the
+   * checkpoint past all of it, so this is retried like an outage instead. With a batch size of 1 a
+   * request holds one record: two refusals in a row with no acknowledgement between stand for it.
+   */
   private async sendBatch(url: string, batch: Batch, report: DeliveryReport, signal?: AbortSignal): Promise<void> {
+    const started = Date.now();
+    for (let round = 1; ; round++) {
+      const refused: DeadLetter[] = [];
+      const accepted = await this.isolate(url, batch, report, refused, signal);
+      const single = batch.records.length === 1;
+      const pathRefused = accepted === 0 && (!single || this.refusingAll || (this.opts.batchSize === 1 && this.lastRefused));
+      if (!pathRefused) {
+        if (accepted > 0) this.refusingAll = this.lastRefused = false;
+        else this.lastRefused = true;
+        report.deadLettered.push(...refused);
+        return;
+      }
+      this.refusingAll = true;
+      const where = redactUrl(url);
+      const cause =
+        `HTTP ${refused[0]!.status}: the receiver refused every record of a request one by one, so the fault is in the path ` +
+        "(a proxy or firewall in front of Fluentd, fluentd-header, the URL), not in the events; nothing is dead-lettered";
+      errorKinds.fluentd.inc();
+      health.markFluentdFailed(cause);
+      const delay = backoffDelay(this.opts.backoff, round);
+      this.warn(`refusing:${where}`, () =>
+        logger.warn(`Fluentd refuses every record for ${formatDuration(Date.now() - started)}, still retrying`, { url: where, cause }),
+      );
+      logger.debug("Fluentd refused a whole request, retrying", { url: where, records: batch.records.length, attempt: round, retryInMs: delay });
+      await sleep(delay, signal);
+      report.retried += batch.records.length;
+    }
+  }
+
+  /**
+   * Sends `batch`, halving refused parts until the refused records stand alone (Fluentd refuses a
+   * whole request for one bad record and stores nothing from it). Returns the records acknowledged;
+   * the refused ones are added to `refused`.
+   */
+  private async isolate(url: string, batch: Batch, report: DeliveryReport, refused: DeadLetter[], signal?: AbortSignal): Promise<number> {
     const outcome = await this.sendWithRetry(url, batch, report, signal);
     if (outcome.kind === "ok") {
       report.delivered += batch.records.length;
       report.bytes += batch.bytes;
-      return;
+      return batch.records.length;
     }
     if (batch.records.length > 1) {
-      // Fluentd refuses a whole request for one bad record and stores nothing from it.
       logger.debug("Fluentd refused a batch, splitting it", { url: redactUrl(url), status: outcome.status, records: batch.records.length });
-      for (const half of halve(batch, this.opts.batchSize > 1)) await this.sendBatch(url, half, report, signal);
-      return;
+      let accepted = 0;
+      for (const half of halve(batch, this.opts.batchSize > 1)) accepted += await this.isolate(url, half, report, refused, signal);
+      return accepted;
     }
     const record = batch.records[0]!;
-    logger.debug("Fluentd refused an event permanently", { url: redactUrl(url), id: record.id, status: outcome.status });
-    report.deadLettered.push({ record, url, status: outcome.status, reason: outcome.reason });
+    logger.debug("Fluentd refused an event", { url: redactUrl(url), id: record.id, status: outcome.status });
+    // The stored and reported URL is the redacted one: dead letters outlive the run and get listed.
+    refused.push({ record, url: redactUrl(url), status: outcome.status, reason: outcome.reason });
+    return 0;
   }
 
   private async sendWithRetry(url: string, batch: Batch, report: DeliveryReport, signal?: AbortSignal): Promise<Exclude<Attempt, { kind: "retry" }>> {
@@ -173,10 +229,14 @@ class HttpFluentdSink implements FluentdSink {
     let status: number;
     let text: string;
     let retryAfter: string | null;
+    let location: string | null;
     try {
-      const res = await fetch(url, { method: "POST", body: batch.body, headers, tls: this.tls, signal: combined, keepalive: true });
+      // Never follow a redirect: it would re-send the batch, client certificate and headers to
+      // wherever the receiver points (even plain http), and count that answer as Fluentd's.
+      const res = await fetch(url, { method: "POST", body: batch.body, headers, tls: this.tls, signal: combined, keepalive: true, redirect: "manual" });
       status = res.status;
       retryAfter = res.headers.get("retry-after");
+      location = res.headers.get("location");
       // Reading the (short) body lets the connection go back to the pool.
       text = await res.text();
     } catch (err) {
@@ -190,6 +250,8 @@ class HttpFluentdSink implements FluentdSink {
         return { kind: "ok" };
       case "transient":
         return { kind: "retry", cause: `HTTP ${status}`, retryAfterMs: parseRetryAfter(retryAfter) };
+      case "redirect":
+        return { kind: "retry", cause: `HTTP ${status}: the receiver redirects to ${locationHost(location, url)}; redirects are never followed: set fluentd-url and fluentd-session-url to the final address` };
       case "receiver-refuses":
         return { kind: "retry", cause: `HTTP ${status}: the receiver refuses this client or URL; check fluentd-url, fluentd-session-url and fluentd-header` };
       case "reject-records":

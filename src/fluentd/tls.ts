@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
+import { redactUrl } from "../lib/redact.ts";
 
 /**
  * Loads and checks the Fluentd client's key material at start-up. Bun's fetch reports a wrong
@@ -108,20 +109,6 @@ function checkUrls(s: FluentdTlsSettings): void {
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
       throw new FluentdSettingError(setting, `${redactUrl(url)} must start with https://`);
     }
-  }
-}
-
-/** Drops any user:password from a URL before it is logged or shown in an error. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = "***";
-      u.password = "";
-    }
-    return u.toString();
-  } catch {
-    return "<invalid URL>";
   }
 }
 

@@ -55,6 +55,8 @@ export interface AuditCommit {
   delivered: readonly AuditEvent[];
   sessions: readonly SessionUpload[];
   deadLetters: readonly DeadLetter[];
+  /** Uploads whose session id was refused (not a UUID): counted, never queued. */
+  refusedSessions?: number;
   /** The cursor event (see `seekAfter`) was found: stop skipping from now on. */
   seekFinished?: boolean;
 }
@@ -210,11 +212,12 @@ export class StateStore {
     return id === undefined || time === undefined ? undefined : { id, time: new Date(Number(time)) };
   }
 
-  totals(): { events: number; sessions: number; deadLettered: number } {
+  totals(): { events: number; sessions: number; deadLettered: number; sessionsRefused: number } {
     return {
       events: this.counter("events_delivered"),
       sessions: this.counter("sessions_delivered"),
       deadLettered: this.counter("dead_lettered"),
+      sessionsRefused: this.counter("sessions_refused"),
     };
   }
 
@@ -300,6 +303,7 @@ export class StateStore {
         this.setMeta("last_event_time", String(last.time.getTime()));
       }
       this.addToCounter("events_delivered", commit.delivered.length);
+      this.addToCounter("sessions_refused", commit.refusedSessions ?? 0);
       if (inTransaction) for (const e of commit.delivered) inTransaction(e);
     })();
   }

@@ -46,7 +46,7 @@ test("status reads the state while the running instance holds it open", () => {
     expect(report.position).toEqual({ windowStart: "2024-01-02T00:00:00.000Z" });
     expect(report.lastDelivered).toEqual({ id: last.id, time: last.time.toISOString() });
     expect(report.lagSeconds).toBeGreaterThanOrEqual(89);
-    expect(report.sessions).toEqual({ pending: 1, missing: 0, givenUp: 0 });
+    expect(report.sessions).toEqual({ pending: 1, missing: 0, givenUp: 0, refused: 0 });
     expect(report.deadLetters).toBe(2);
   } finally {
     lock.release();
@@ -58,7 +58,7 @@ test("retry resends dead letters and keeps only those rejected again", async () 
   const { state } = seed();
   const sink = new MemoryFluentd();
   sink.rejectIds.add("bad-2");
-  expect(await retryDeadLetters(state, sink)).toEqual({ delivered: 1, stillDead: 1 });
+  expect(await retryDeadLetters(state, sink, [])).toEqual({ delivered: 1, stillDead: 1 });
   expect(sink.uids(URL)).toEqual(["bad-1"]);
   expect(state.deadLetters().map((d) => d.eventId)).toEqual(["bad-2"]);
   state.close();

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { LogObject } from "consola";
-import { createFluentdSink, FluentdSettingError, sessionUrl, type FluentdSinkOptions } from "../../src/fluentd/index.ts";
+import { createFluentdSink, FluentdSettingError, type FluentdSinkOptions } from "../../src/fluentd/index.ts";
+import { sessionUrl } from "../../src/export/filters.ts";
 import { logger } from "../../src/logger.ts";
 import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { auditRecords } from "../support/fluentd-records.ts";

@@ -43,7 +43,7 @@ describe("state database", () => {
     expect(again.lastDelivered()).toEqual({ id: "e2", time: new Date("2024-01-01T00:00:02Z") });
     expect(again.readySessions(new Date(), 10).map((s) => s.sid)).toEqual(["s1"]);
     expect(again.deadLetters().map((d) => [d.eventId, d.status, d.reason])).toEqual([["e3", 400, "bad"]]);
-    expect(again.totals()).toEqual({ events: 2, sessions: 0, deadLettered: 1 });
+    expect(again.totals()).toEqual({ events: 2, sessions: 0, deadLettered: 1, sessionsRefused: 0 });
     again.close();
   });
 

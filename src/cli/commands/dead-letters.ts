@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { loadConfig } from "../../config/load.ts";
+import { redactUrl } from "../../lib/redact.ts";
 import { configureLogger, logger } from "../../logger.ts";
 import { StateStore } from "../../state/index.ts";
 import { argsForGroups, cliValues, type ScannedArgs } from "../args.ts";
@@ -20,9 +21,11 @@ const list = defineCommand({
   run({ args }) {
     withState(args, (state) => {
       for (const d of state.deadLetters()) {
+        // Rows written before URLs were stored redacted may still hold user:password.
+        const url = redactUrl(d.url);
         const line = args.json
-          ? JSON.stringify({ id: d.id, eventId: d.eventId, url: d.url, status: d.status, reason: d.reason, time: d.time.toISOString(), body: d.body })
-          : `${d.id}\t${d.time.toISOString()}\t${d.eventId}\tHTTP ${d.status}\t${d.url}\t${d.reason}`;
+          ? JSON.stringify({ id: d.id, eventId: d.eventId, url, status: d.status, reason: d.reason, time: d.time.toISOString(), body: d.body })
+          : `${d.id}\t${d.time.toISOString()}\t${d.eventId}\tHTTP ${d.status}\t${url}\t${d.reason}`;
         process.stdout.write(`${line}\n`);
       }
     });
