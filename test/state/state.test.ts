@@ -7,6 +7,7 @@ import {
   databasePath,
   findStateFile,
   InstanceLockedError,
+  lockHolder,
   openClusterState,
   StartTimeChangedError,
   StateStore,
@@ -107,8 +108,8 @@ describe("state database", () => {
 
 describe("instance lock", () => {
   test("a live holder is refused with its pid, and the lock is free after release", () => {
-    // Our parent is alive and is not us: it stands in for another running instance.
-    writeFileSync(join(dir, "instance.lock"), `${process.ppid}\n`);
+    const held = acquireInstanceLock(dir);
+    expect(readFileSync(join(dir, "instance.pid"), "utf8").trim()).toBe(String(process.pid));
     let error: unknown;
     try {
       acquireInstanceLock(dir);
@@ -116,20 +117,40 @@ describe("instance lock", () => {
       error = err;
     }
     expect(error).toBeInstanceOf(InstanceLockedError);
-    expect(String(error)).toContain(`pid ${process.ppid}`);
-    rmSync(join(dir, "instance.lock"));
-
-    const lock = acquireInstanceLock(dir);
-    expect(readFileSync(lock.path, "utf8").trim()).toBe(String(process.pid));
-    lock.release();
+    expect(String(error)).toContain(`pid ${process.pid}`);
+    expect(lockHolder(dir)).toBe(process.pid);
+    held.release();
+    expect(lockHolder(dir)).toBeUndefined();
     acquireInstanceLock(dir).release();
   });
 
-  test("a lock left by a dead process is taken over", () => {
+  test("a lock whose holder was killed is free, whatever its pid file says", async () => {
+    const child = Bun.spawn(
+      [process.execPath, "-e", `const { acquireInstanceLock } = await import(${JSON.stringify(join(import.meta.dir, "../../src/state/instance-lock.ts"))}); acquireInstanceLock(${JSON.stringify(dir)}); console.log("held"); setInterval(() => {}, 1000);`],
+      { stdout: "pipe", stderr: "ignore" },
+    );
+    try {
+      const first = await child.stdout.getReader().read();
+      expect(new TextDecoder().decode(first.value)).toContain("held");
+      expect(lockHolder(dir)).toBe(child.pid);
+      expect(() => acquireInstanceLock(dir)).toThrow(`pid ${child.pid}`);
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+    }
+    // The pid file still names the dead process (or a reused pid): the kernel lock decides.
+    expect(readFileSync(join(dir, "instance.pid"), "utf8").trim()).toBe(String(child.pid));
+    expect(lockHolder(dir)).toBeUndefined();
+    const lock = acquireInstanceLock(dir);
+    expect(lockHolder(dir)).toBe(process.pid);
+    lock.release();
+  });
+
+  test("a pid-only lock file from an older version is taken over when its holder is dead", () => {
     const dead = Bun.spawnSync(["true"]).pid;
     writeFileSync(join(dir, "instance.lock"), `${dead}\n`);
     const lock = acquireInstanceLock(dir);
-    expect(readFileSync(lock.path, "utf8").trim()).toBe(String(process.pid));
+    expect(lockHolder(dir)).toBe(process.pid);
     lock.release();
   });
 });
