@@ -4,7 +4,7 @@ import { countStateErrors, recordDelivered, refusedSessions, streamMetrics } fro
 import type { ChunkProgress, LegacyCheckpoint, SessionUpload, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { quoteUntrusted } from "../lib/untrusted.ts";
-import { isSessionId, SESSION_UPLOAD, sessionIdOf, toRecord } from "./filters.ts";
+import { isSessionId, SESSION_UPLOAD, sessionIdOf, toRecord, unreadableLetter } from "./filters.ts";
 import type { ExportStats } from "./stats.ts";
 
 /** Called for each delivered audit event inside the checkpoint transaction (auto-locking). */
@@ -25,8 +25,9 @@ export interface SessionQueue {
 
 export function logDeadLetters(letters: readonly DeadLetter[]): void {
   for (const d of letters) {
-    // Never the body: it may carry secrets or terminal output.
-    logger.warn(`Fluentd rejected event ${d.record.id} permanently (HTTP ${d.status}: ${d.reason}); kept in dead letters`, {
+    // Never the body: it may carry secrets or terminal output. Status 0: Fluentd never saw it.
+    const what = d.status === 0 ? `Event ${quoteUntrusted(d.record.id)} not exported (${d.reason})` : `Fluentd rejected event ${d.record.id} permanently (HTTP ${d.status}: ${d.reason})`;
+    logger.warn(`${what}; kept in dead letters`, {
       id: d.record.id,
       url: d.url,
       status: d.status,
@@ -55,10 +56,11 @@ export class AuditCommitter {
   async deliver(events: readonly AuditEvent[], position: AuditPosition): Promise<void> {
     const { sink, state, stats, url, sessions } = this.deps;
     await sessions.waitForRoom(this.deps.deliverySignal);
-    let deadLetters: DeadLetter[] = [];
-    if (events.length > 0) {
-      const report = await sink.deliver(url, events.map(toRecord), this.deps.deliverySignal);
-      deadLetters = report.deadLettered;
+    const readable = events.filter((e) => e.invalid === undefined);
+    let deadLetters: DeadLetter[] = readable.length === events.length ? [] : events.filter((e) => e.invalid !== undefined).map((e) => unreadableLetter(e, url));
+    if (readable.length > 0) {
+      const report = await sink.deliver(url, readable.map(toRecord), this.deps.deliverySignal);
+      deadLetters = deadLetters.concat(report.deadLettered);
       streamMetrics.audit.retried.inc(report.retried);
     }
     const rejected = new Set(deadLetters.map((d) => d.record.id));

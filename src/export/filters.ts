@@ -1,4 +1,5 @@
-import type { SinkRecord } from "../fluentd/types.ts";
+import type { DeadLetter, SinkRecord } from "../fluentd/types.ts";
+import { redactUrl } from "../lib/redact.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { quoteUntrusted } from "../lib/untrusted.ts";
 import type { ExportOptions } from "./options.ts";
@@ -10,6 +11,15 @@ export function auditFilter(opts: Pick<ExportOptions, "types" | "skipEventTypes"
   const only = new Set(opts.types);
   const skip = new Set(opts.skipEventTypes);
   return (e) => (only.size === 0 || only.has(e.type)) && !skip.has(e.type);
+}
+
+/**
+ * An event the source could not read safely (`invalid`): never sent, dead-lettered with the reason.
+ * Its body names the event, so a `dead-letters retry` still tells the SIEM that it existed.
+ */
+export function unreadableLetter(e: AuditEvent, url: string): DeadLetter {
+  const body = JSON.stringify({ uid: e.id, event: e.type, time: e.time.toISOString(), teleport_event_handler_error: e.invalid });
+  return { record: { id: e.id, body }, url: redactUrl(url), status: 0, reason: `unreadable from Teleport: ${e.invalid}` };
 }
 
 /** The body is the event exactly as Teleport sent it; the id travels alongside for reports only. */

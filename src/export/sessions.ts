@@ -1,13 +1,13 @@
 import { isAbort, sleep } from "../lib/abort.ts";
 import { Backoff } from "../lib/backoff.ts";
-import type { FluentdSink, SinkRecord } from "../fluentd/types.ts";
+import type { DeadLetter, FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { logger, rateLimited } from "../logger.ts";
 import { countStateErrors, missingRecordings, pendingSessions, recordDelivered, streamMetrics } from "../observability/metrics.ts";
 import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import { logDeadLetters, type SessionQueue } from "./audit-delivery.ts";
 import { quoteUntrusted } from "../lib/untrusted.ts";
-import { isSessionId, sessionUrl, toRecord } from "./filters.ts";
+import { isSessionId, sessionUrl, toRecord, unreadableLetter } from "./filters.ts";
 import { afterLargeGarbage } from "./gc-hint.ts";
 import {
   type ExportOptions,
@@ -159,25 +159,40 @@ export class SessionExporter implements SessionQueue {
     const maxChars = options.fluentdBatchBytes ?? Number.POSITIVE_INFINITY;
     let nextIndex = s.nextIndex;
     let received = 0;
+    let unreadable: DeadLetter[] = [];
+    let belowStart = 0;
     const flush = async () => {
       const report = records.length > 0 ? await sink.deliver(url, records, deliverySignal) : { deadLettered: [], retried: 0 };
-      countStateErrors(() => state.commitSessionProgress(s.sid, nextIndex, report.deadLettered));
-      logDeadLetters(report.deadLettered);
-      stats.deadLettered += report.deadLettered.length;
+      const deadLettered = unreadable.concat(report.deadLettered);
+      countStateErrors(() => state.commitSessionProgress(s.sid, nextIndex, deadLettered));
+      logDeadLetters(deadLettered);
+      stats.deadLettered += deadLettered.length;
       metrics.received.inc(received);
-      metrics.filtered.inc(received - records.length);
+      metrics.filtered.inc(received - records.length - unreadable.length);
       metrics.retried.inc(report.retried);
-      metrics.deadLettered.inc(report.deadLettered.length);
+      metrics.deadLettered.inc(deadLettered.length);
       recordDelivered("session", records.length - report.deadLettered.length);
       afterLargeGarbage(pendingChars);
       records = [];
+      unreadable = [];
       pendingChars = 0;
       received = 0;
     };
     for await (const e of source.sessionEvents(s.sid, s.nextIndex, stopSignal)) {
-      if (e.index < nextIndex) continue; // a server that resends the resume point
-      nextIndex = e.index + 1;
       received++;
+      if (e.invalid !== undefined) {
+        unreadable.push(unreadableLetter(e, url));
+        if (unreadable.length >= options.fluentdBatchSize) await flush();
+        continue;
+      }
+      // The start is inclusive, so nothing below it should come; what does was acknowledged before.
+      if (e.index < s.nextIndex) {
+        belowStart++;
+        continue;
+      }
+      // An index lower than the last one (…,10,4,11) is still delivered, in arrival order; the
+      // checkpoint only moves forward.
+      nextIndex = Math.max(nextIndex, e.index + 1);
       if (!skip.has(e.type)) {
         const record = toRecord(e);
         records.push(record);
@@ -187,6 +202,9 @@ export class SessionExporter implements SessionQueue {
       // about one request body, instead of fluentd-batch-size events of any size.
       if (records.length >= options.fluentdBatchSize || pendingChars >= maxChars) await flush();
     }
-    if (records.length > 0 || received > 0) await flush();
+    if (belowStart > 0) {
+      logger.warn(`session ${s.sid}: Teleport resent ${belowStart} event(s) below the resume index ${s.nextIndex}; they were delivered before and are not sent again`);
+    }
+    if (records.length > 0 || received > 0 || unreadable.length > 0) await flush();
   }
 }
