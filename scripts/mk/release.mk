@@ -9,7 +9,7 @@ RELEASE_DIR ?= dist/release
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
 .PHONY: release
-release:
+release: $(BUN)
 	@test -n "$(VERSION)" || { echo "release: VERSION is required, e.g. make release VERSION=1.2.3" >&2; exit 2; }
 	VERSION="$(VERSION)" COMMIT="$(COMMIT)" TARGETS="$(TARGETS)" ENTRY="$(ENTRY)" \
 	RELEASE_DIR="$(RELEASE_DIR)" SOURCE_DATE_EPOCH="$(SOURCE_DATE_EPOCH)" \

@@ -4,7 +4,7 @@ import { logDeadLetters } from "../export/audit-delivery.ts";
 import { unredactUrl } from "../lib/redact.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
-import { fluentdSinkFrom } from "./parts.ts";
+import { createFluentdSink } from "../fluentd/index.ts";
 
 /**
  * Resends stored dead letters, one sink call per URL. Delivered ones are removed; rejected ones
@@ -44,8 +44,8 @@ export async function retryDeadLetters(
  * operators need not stop the service to retry. Exit code 0 when nothing is left, 1 otherwise.
  */
 export async function runDeadLetterRetry(config: Config, cluster?: string): Promise<number> {
-  const sink = await fluentdSinkFrom(config);
-  const state = StateStore.open(findStateFile(config.storage, cluster), { create: false });
+  const sink = await createFluentdSink(config.fluentd);
+  const state = StateStore.open(findStateFile(config.ingest.storage, cluster), { create: false });
   // A receiver that is down makes the sink retry forever; Ctrl-C leaves the letters in place.
   const interrupted = new AbortController();
   const stop = () => interrupted.abort();
@@ -54,7 +54,7 @@ export async function runDeadLetterRetry(config: Config, cluster?: string): Prom
   try {
     const total = state.countDeadLetters();
     if (total > 0) logger.info(`resending ${total} dead letters`);
-    const { delivered, stillDead } = await retryDeadLetters(state, sink, [config.fluentdUrl, config.fluentdSessionUrl], interrupted.signal);
+    const { delivered, stillDead } = await retryDeadLetters(state, sink, [config.fluentd.url.href, config.fluentd.sessionUrl.href], interrupted.signal);
     process.stdout.write(`${delivered} delivered, ${stillDead} remain\n`);
     return stillDead === 0 ? 0 : 1;
   } catch (err) {

@@ -3,7 +3,8 @@ import { logger } from "../logger.ts";
 import { identityExpiry } from "../observability/metrics.ts";
 import { startMetricsServer } from "../observability/server.ts";
 import { autoLockFrom, exportOptionsFrom } from "./options.ts";
-import { fluentdSinkFrom, teleportSourceFrom } from "./parts.ts";
+import { createFluentdSink } from "../fluentd/index.ts";
+import { createTeleportSource } from "../teleport/index.ts";
 import { runWithParts } from "./run.ts";
 
 /**
@@ -12,12 +13,13 @@ import { runWithParts } from "./run.ts";
  */
 export async function runApp(config: Config): Promise<number> {
   // Both are built before anything runs so that bad key material fails at start-up, in one line.
-  const sink = await fluentdSinkFrom(config);
-  const source = await teleportSourceFrom(config);
+  const sink = await createFluentdSink(config.fluentd);
+  const source = await createTeleportSource(config.teleport);
   identityExpiry.set(source.credentials.notAfter.getTime() / 1000);
-  const metrics = config.metricsAddr ? startMetricsServer(config.metricsAddr, config.readyFailurePeriod) : undefined;
+  const { metricsAddr } = config.observability;
+  const metrics = metricsAddr ? startMetricsServer({ ...config.observability, metricsAddr }) : undefined;
   try {
-    await runWithParts({ source, sink, storage: config.storage, options: exportOptionsFrom(config), autoLock: autoLockFrom(config), handleSignals: true });
+    await runWithParts({ source, sink, storage: config.ingest.storage, options: exportOptionsFrom(config), autoLock: autoLockFrom(config), handleSignals: true });
     logger.info("Successfully shut down");
     return 0;
   } finally {

@@ -4,27 +4,29 @@ import type { AutoLockSettings } from "../autolock/index.ts";
 
 /** The subset of the configuration the export jobs read. */
 export function exportOptionsFrom(config: Config): ExportOptions {
+  const { ingest, fluentd } = config;
   return {
-    batch: config.batch,
-    types: config.types,
-    skipEventTypes: config.skipEventTypes,
-    skipSessionTypes: config.skipSessionTypes,
-    startTime: config.startTime,
-    cursor: config.cursor,
-    timeoutMs: config.timeout,
-    concurrency: config.concurrency,
-    windowSizeMs: config.windowSize,
-    dryRun: config.dryRun,
-    exitOnLastEvent: config.exitOnLastEvent,
-    fluentdUrl: config.fluentdUrl,
-    fluentdSessionUrl: config.fluentdSessionUrl,
-    fluentdBatchSize: config.fluentdBatchSize,
-    fluentdBatchBytes: config.fluentdBatchBytes,
+    batch: ingest.batch,
+    types: ingest.types,
+    skipEventTypes: ingest.skipEventTypes,
+    skipSessionTypes: ingest.skipSessionTypes,
+    startTime: ingest.startTime,
+    cursor: ingest.cursor,
+    timeoutMs: ingest.timeout,
+    concurrency: ingest.concurrency,
+    windowSizeMs: ingest.windowSize,
+    dryRun: ingest.dryRun,
+    exitOnLastEvent: ingest.exitOnLastEvent,
+    fluentdUrl: fluentd.url.href,
+    fluentdSessionUrl: fluentd.sessionUrl.href,
+    fluentdBatchSize: fluentd.batchSize,
+    fluentdBatchBytes: fluentd.batchBytes,
   };
 }
 
 /** Auto-locking settings when lock-enabled is on. */
 export function autoLockFrom(config: Config): AutoLockSettings | undefined {
-  if (!config.lockEnabled) return undefined;
-  return { failedAttempts: config.lockFailedAttemptsCount, periodMs: config.lockPeriod, lockForMs: config.lockFor };
+  const { locking } = config;
+  if (!locking.enabled) return undefined;
+  return { failedAttempts: locking.failedAttemptsCount, periodMs: locking.period, lockForMs: locking.for };
 }

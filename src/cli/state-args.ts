@@ -17,7 +17,7 @@ export function resolveStateFile(args: { storage?: string; config?: string; clus
   const cli: CliValues = {};
   if (args.storage !== undefined) cli.storage = [args.storage];
   if (args.config !== undefined) cli.config = [args.config];
-  const storage = loadSetting("storage", { cli, env: process.env, cwd: process.cwd() });
+  const storage = loadSetting("storage", { cli, env: process.env, cwd: process.cwd() }) as string | undefined;
   if (!storage) throw new ConfigError("storage is not set: pass --storage, set FDFWD_STORAGE, or pass --config with a `storage` key");
   return findStateFile(storage, args.cluster);
 }

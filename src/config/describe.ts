@@ -1,10 +1,10 @@
+import { formatDuration } from "../lib/duration.ts";
 import type { Config, OptionDef, OptionKey } from "./options.ts";
-import { OPTIONS } from "./options.ts";
-import { redactUrl } from "../lib/redact.ts";
-import { formatDuration } from "./values.ts";
+import { OPTIONS, settingOf } from "./options.ts";
+import { formatHostPort, type FluentdUrl, type Header, type HostPort } from "./values.ts";
 
 /**
- * The start-up "Using …" lines (spec §9), one per setting that has a value. Labels follow the Go
+ * The start-up "Using …" lines, one per setting that has a value. Labels follow the Go
  * tool's wording so existing log searches keep working. Secrets are never rendered: a passphrase
  * shows as "(set)", headers show their names only.
  */
@@ -53,33 +53,39 @@ export const LOG_LABELS: Partial<Record<OptionKey, string>> = {
 
 /** Settings only worth a line when their feature is on. */
 const SHOWN_ONLY_IF: Partial<Record<OptionKey, (c: Config) => boolean>> = {
-  dryRun: (c) => c.dryRun,
-  exitOnLastEvent: (c) => c.exitOnLastEvent,
-  fluentdAllowInsecure: (c) => c.fluentdAllowInsecure,
-  teleportRefreshInterval: (c) => c.teleportRefreshEnabled,
-  lockEnabled: (c) => c.lockEnabled,
-  lockFailedAttemptsCount: (c) => c.lockEnabled,
-  lockPeriod: (c) => c.lockEnabled,
-  lockFor: (c) => c.lockEnabled,
+  dryRun: (c) => c.ingest.dryRun,
+  exitOnLastEvent: (c) => c.ingest.exitOnLastEvent,
+  fluentdAllowInsecure: (c) => c.fluentd.allowInsecure,
+  teleportRefreshInterval: (c) => c.teleport.refreshEnabled,
+  lockEnabled: (c) => c.locking.enabled,
+  lockFailedAttemptsCount: (c) => c.locking.enabled,
+  lockPeriod: (c) => c.locking.enabled,
+  lockFor: (c) => c.locking.enabled,
 };
 
 function render(key: OptionKey, value: unknown): string {
   const def: OptionDef = OPTIONS[key];
-  if (key === "fluentdHeader") {
-    return (value as string[]).map((h) => h.split(":")[0]!.trim()).join(", ") + " (values hidden)";
+  switch (def.kind) {
+    case "headers":
+      return (value as Header[]).map((h) => h.name).join(", ") + " (values hidden)";
+    case "url":
+      return (value as FluentdUrl).display;
+    case "hostport":
+    case "listen":
+      return formatHostPort(value as HostPort);
+    case "duration":
+      return key === "lockFor" && value === 0 ? "never expires" : formatDuration(value as number);
   }
   if (def.secret) return "(set, hidden)";
-  if (key === "fluentdUrl" || key === "fluentdSessionUrl") return redactUrl(value as string);
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.join(", ");
-  if (def.kind === "duration") return key === "lockFor" && value === 0 ? "never expires" : formatDuration(value as number);
   return String(value);
 }
 
 export function effectiveConfigLines(c: Config): string[] {
   const lines: string[] = [];
   for (const [key, label] of Object.entries(LOG_LABELS) as [OptionKey, string][]) {
-    const value = c[key];
+    const value = settingOf(c, key);
     const shownIf = SHOWN_ONLY_IF[key];
     if (shownIf ? !shownIf(c) : value === undefined || (Array.isArray(value) && value.length === 0 && key !== "types")) continue;
     if (typeof value === "boolean" && shownIf) {

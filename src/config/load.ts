@@ -1,13 +1,16 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { OPTION_LIST, OPTIONS, type Config, type OptionDef, type OptionKey } from "./options.ts";
+import { fieldOf, OPTION_LIST, OPTIONS, type Config, type OptionDef, type OptionKey } from "./options.ts";
 import { parseTomlText, type TomlSource } from "./toml.ts";
 import { validateConfig } from "./validate.ts";
 import {
   ValueError,
   parseBool,
   parseDuration,
+  parseFluentdUrl,
+  parseHeader,
+  parseHostPort,
   parseInteger,
   parseSize,
   parseTime,
@@ -73,12 +76,25 @@ function fromToml(key: OptionKey, toml: TomlSource | undefined): Raw | undefined
   return { value: hit.value, origin: "toml", where: `${hit.path} in ${toml!.file}` };
 }
 
-function asText(raw: Raw, what: string): string {
+function tomlType(v: unknown): string {
+  if (typeof v === "bigint" || (typeof v === "number" && Number.isInteger(v))) return "a TOML integer";
+  if (typeof v === "number") return "a TOML float";
+  if (typeof v === "boolean") return "a TOML boolean";
+  if (v instanceof Date) return "a TOML date";
+  if (Array.isArray(v)) return "a TOML array";
+  return "a TOML value of another type";
+}
+
+/**
+ * The text of a value. A TOML number only stands for text where the Go tool's kong mappers take
+ * one (integers, sizes): `storage = 42` is a mistake, not the directory "42".
+ */
+function asText(raw: Raw, what: string, numbersAllowed = false): string {
   const v = raw.value;
   if (typeof v === "string") return v;
-  if (typeof v === "number" || typeof v === "bigint") return String(v);
   if (Array.isArray(v) && raw.origin === "cli") return String(v[v.length - 1]);
-  throw new ValueError(`expected ${what}`);
+  if (numbersAllowed && (typeof v === "number" || typeof v === "bigint")) return String(v);
+  throw new ValueError(`expected ${what}${raw.origin === "toml" ? ` as a quoted TOML string, got ${tomlType(v)}` : ""}`);
 }
 
 function listItems(def: OptionDef, raw: Raw): string[] {
@@ -98,15 +114,15 @@ function listItems(def: OptionDef, raw: Raw): string[] {
   throw new ValueError(sep === "\n" ? "expected an array of strings" : 'expected an array of strings or a comma-separated string');
 }
 
-function coerce(def: OptionDef, raw: Raw, cwd: string): unknown {
+function coerce(def: OptionDef, raw: Raw, cwd: string, warn: (message: string) => void): unknown {
   const v = raw.value;
   switch (def.kind) {
     case "bool":
       return typeof v === "boolean" ? v : parseBool(asText(raw, "true or false"));
     case "int":
-      return parseInteger(asText(raw, "a whole number"));
+      return parseInteger(asText(raw, "a whole number", true));
     case "size":
-      return parseSize(asText(raw, 'a size such as "1MiB"'));
+      return parseSize(asText(raw, 'a size such as "1MiB"', true));
     case "duration":
       if (v === 0) return 0;
       if (typeof v === "number") throw new ValueError('expected a duration string with a unit, such as "10s"');
@@ -119,6 +135,21 @@ function coerce(def: OptionDef, raw: Raw, cwd: string): unknown {
       return parseTime(asText(raw, "an RFC3339 time"));
     case "list":
       return listItems(def, raw);
+    case "headers":
+      return listItems(def, raw).map((line, i) => {
+        try {
+          return parseHeader(line);
+        } catch (err) {
+          if (err instanceof ValueError) throw new ValueError(`entry #${i + 1} ${err.message}`);
+          throw err;
+        }
+      });
+    case "hostport":
+      return parseHostPort(asText(raw, "host:port"));
+    case "listen":
+      return parseHostPort(asText(raw, "host:port"), { listen: true });
+    case "url":
+      return parseFluentdUrl(asText(raw, "a URL"), warn);
     case "enum": {
       const text = asText(raw, "a string").trim();
       if (!def.values!.includes(text)) throw new ValueError(`expected one of: ${def.values!.join(", ")}`);
@@ -127,7 +158,6 @@ function coerce(def: OptionDef, raw: Raw, cwd: string): unknown {
     case "file":
       return checkedFile(asText(raw, "a file path"), cwd);
     case "string":
-    case "url":
       return asText(raw, "a string").trim();
   }
 }
@@ -144,8 +174,10 @@ function checkedFile(path: string, cwd: string): string {
   return abs;
 }
 
-function checkMin(def: OptionDef, value: unknown): void {
-  if (def.min === undefined || typeof value !== "number" || value >= def.min) return;
+function checkRange(def: OptionDef, value: unknown): void {
+  if (typeof value !== "number") return;
+  if (def.max && value > def.max.value) throw new ValueError(`must be at most ${def.max.value}: ${def.max.why}`);
+  if (def.min === undefined || value >= def.min) return;
   if (def.kind === "duration") throw new ValueError(def.min > 0 ? "must be greater than 0" : "must not be negative");
   throw new ValueError(`must be at least ${def.min}`);
 }
@@ -170,20 +202,24 @@ function readConfigFile(cli: CliValues, env: LoadInput["env"], cwd: string): Tom
   return parseTomlText(readFileSync(path, "utf8"), path);
 }
 
-/** CLI > env > TOML > default: the one precedence rule. */
+/**
+ * Command line > TOML file > environment > default: the one precedence rule, the Go tool's (kong
+ * applies env vars as defaults and lets the file's resolver override them), so a deployment that
+ * sets both keeps the value it had.
+ */
 function rawSetting(key: OptionKey, def: OptionDef, cli: CliValues, env: LoadInput["env"], toml: TomlSource | undefined): Raw | undefined {
   return (
     fromCli(def, cli, key) ??
-    fromEnv(def, env) ??
     fromToml(key, toml) ??
+    fromEnv(def, env) ??
     (def.default !== undefined ? { value: def.default, origin: "default" as const, where: "the default" } : undefined)
   );
 }
 
-function checkedValue(def: OptionDef, raw: Raw, cwd: string): unknown {
+function checkedValue(def: OptionDef, raw: Raw, cwd: string, warnings: string[] = []): unknown {
   try {
-    const value = coerce(def, raw, cwd);
-    checkMin(def, value);
+    const value = coerce(def, raw, cwd, (message) => warnings.push(`${def.flag} from ${raw.where} ${message}`));
+    checkRange(def, value);
     return value;
   } catch (err) {
     if (err instanceof ValueError) throw invalid(def, raw, err.message);
@@ -195,28 +231,31 @@ function checkedValue(def: OptionDef, raw: Raw, cwd: string): unknown {
  * One setting resolved exactly as `start` resolves it (same sources, precedence and checks), for
  * commands that need only that one and must not fail on the rest (status, dead-letters).
  */
-export function loadSetting<K extends OptionKey>(key: K, input: LoadInput): Config[K] | undefined {
+export function loadSetting(key: OptionKey, input: LoadInput): unknown {
   const def = OPTIONS[key] as OptionDef;
   const raw = rawSetting(key, def, input.cli, input.env, readConfigFile(input.cli, input.env, input.cwd));
-  return raw ? (checkedValue(def, raw, input.cwd) as Config[K]) : undefined;
+  return raw ? checkedValue(def, raw, input.cwd) : undefined;
 }
 
 export function loadConfig(input: LoadInput): LoadResult {
   const { cli, env, cwd } = input;
   const toml = readConfigFile(cli, env, cwd);
-  const values: Record<string, unknown> = {};
+  const groups = { global: {}, teleport: {}, fluentd: {}, ingest: {}, locking: {}, observability: {} } as Record<string, Record<string, unknown>>;
   const origins = {} as Record<OptionKey, Origin>;
   const missing: OptionDef[] = [];
+  const warnings = [...(toml?.warnings ?? [])];
 
   for (const [key, def] of OPTION_LIST) {
+    const { group, field } = fieldOf(key);
     const raw = rawSetting(key, def, cli, env, toml);
     if (!raw) {
       if (def.required) missing.push(def);
-      values[key] = def.kind === "list" ? [] : def.kind === "bool" ? false : undefined;
+      const empty = def.kind === "list" || def.kind === "headers" ? [] : def.kind === "bool" ? false : undefined;
+      if (empty !== undefined) groups[group]![field] = empty;
       origins[key] = "default";
       continue;
     }
-    values[key] = checkedValue(def, raw, cwd);
+    groups[group]![field] = checkedValue(def, raw, cwd, warnings);
     origins[key] = raw.origin;
   }
 
@@ -225,8 +264,8 @@ export function loadConfig(input: LoadInput): LoadResult {
     throw new ConfigError(`missing required setting${missing.length > 1 ? "s" : ""}: ${list}`);
   }
 
-  const config = values as Config;
-  if (config.fluentdMaxConnections < 1) config.fluentdMaxConnections = 2 * config.concurrency;
-  validateConfig(config);
-  return { config, origins, warnings: toml?.warnings ?? [] };
+  const config = groups as unknown as Config;
+  if (config.fluentd.maxConnections < 1) config.fluentd.maxConnections = 2 * config.ingest.concurrency;
+  warnings.push(...validateConfig(config, new Date()));
+  return { config, origins, warnings };
 }

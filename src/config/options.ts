@@ -6,7 +6,22 @@
  * through the same parser as user input, so the README shows exactly what is accepted.
  */
 
-export type OptionKind = "string" | "bool" | "int" | "duration" | "list" | "time" | "file" | "url" | "enum" | "size";
+import type { Duration, FluentdUrl, Header, HostPort } from "./values.ts";
+
+export type OptionKind =
+  | "string"
+  | "bool"
+  | "int"
+  | "duration"
+  | "list"
+  | "time"
+  | "file"
+  | "url"
+  | "enum"
+  | "size"
+  | "hostport"
+  | "listen"
+  | "headers";
 
 export type OptionGroup = "global" | "teleport" | "fluentd" | "ingest" | "locking" | "observability";
 
@@ -25,6 +40,8 @@ export interface OptionDef {
   values?: readonly string[];
   /** Smallest allowed value of an `int`, `size` or `duration` (milliseconds). */
   min?: number;
+  /** Largest allowed value of an `int`, with the reason shown when it is exceeded. */
+  max?: { value: number; why: string };
   /** List items are split on this (default ","); the CLI form never splits when it is a newline. */
   separator?: string;
   /** Never printed: not in logs, not in errors. */
@@ -72,7 +89,7 @@ export const OPTIONS = {
   // --- teleport ---
   teleportAddr: option({
     flag: "teleport-addr",
-    kind: "string",
+    kind: "hostport",
     env: ["FDFWD_TELEPORT_ADDR"],
     toml: "teleport.addr",
     default: "localhost:3025",
@@ -260,7 +277,7 @@ export const OPTIONS = {
   }),
   fluentdHeader: option({
     flag: "fluentd-header",
-    kind: "list",
+    kind: "headers",
     separator: "\n",
     env: ["FDFWD_FLUENTD_HEADER"],
     toml: "forward.fluentd.header",
@@ -286,6 +303,7 @@ export const OPTIONS = {
     toml: "batch",
     default: "20",
     min: 1,
+    max: { value: 10_000, why: "Teleport refuses pages larger than 10000 events" },
     group: "ingest",
     help: "Events fetched from Teleport per request",
   }),
@@ -423,11 +441,11 @@ export const OPTIONS = {
   // --- observability ---
   metricsAddr: option({
     flag: "metrics-addr",
-    kind: "string",
+    kind: "listen",
     env: ["FDFWD_METRICS_ADDR"],
     toml: "metrics-addr",
     group: "observability",
-    help: "Serve /metrics, /healthz and /readyz on this host:port, e.g. 127.0.0.1:9464 (default: off)",
+    help: "Serve /metrics, /healthz and /readyz on this host:port, e.g. 127.0.0.1:9464; :9464 means loopback (default: off)",
   }),
   readyFailurePeriod: option({
     flag: "ready-failure-period",
@@ -446,16 +464,20 @@ export type OptionKey = keyof typeof OPTIONS;
 interface KindValues {
   string: string;
   file: string;
-  url: string;
+  url: FluentdUrl;
   bool: boolean;
   int: number;
   size: number;
-  duration: number;
+  duration: Duration;
   list: string[];
   time: Date;
   enum: string;
+  hostport: HostPort;
+  listen: HostPort;
+  headers: Header[];
 }
 
+type Def<K extends OptionKey> = (typeof OPTIONS)[K];
 type ValueOf<O extends OptionDef> = O extends { kind: "enum"; values: readonly (infer E)[] } ? E : KindValues[O["kind"]];
 
 /** Lists default to [] and bools to false, so they are never undefined. */
@@ -463,19 +485,65 @@ type AlwaysSet<O extends OptionDef> = O extends { default: string }
   ? true
   : O extends { required: true }
     ? true
-    : O["kind"] extends "list" | "bool"
+    : O["kind"] extends "list" | "bool" | "headers"
       ? true
       : false;
 
-/**
- * The effective configuration. Durations are milliseconds, sizes bytes, lists string[], times Date.
- * `fluentdMaxConnections` is already resolved (0 became 2 × concurrency); file paths are absolute.
- */
-export type Config = {
-  -readonly [K in OptionKey]: AlwaysSet<(typeof OPTIONS)[K]> extends true
-    ? ValueOf<(typeof OPTIONS)[K]>
-    : ValueOf<(typeof OPTIONS)[K]> | undefined;
+/** The prefix a group's flags share, dropped from the field name: `lock-period` → `locking.period`. */
+export const GROUP_PREFIX: Record<OptionGroup, string> = {
+  global: "",
+  teleport: "teleport",
+  fluentd: "fluentd",
+  ingest: "",
+  locking: "lock",
+  observability: "",
 };
+
+type Prefix = { global: ""; teleport: "teleport"; fluentd: "fluentd"; ingest: ""; locking: "lock"; observability: "" };
+type FieldName<K extends string, P extends string> = P extends "" ? K : K extends `${P}${infer R}` ? Uncapitalize<R> : K;
+type KeysOf<G extends OptionGroup> = { [K in OptionKey]: Def<K>["group"] extends G ? K : never }[OptionKey];
+
+type GroupConfig<G extends OptionGroup> = {
+  -readonly [K in KeysOf<G> as AlwaysSet<Def<K>> extends true ? FieldName<K, Prefix[G]> : never]: ValueOf<Def<K>>;
+} & {
+  -readonly [K in KeysOf<G> as AlwaysSet<Def<K>> extends true ? never : FieldName<K, Prefix[G]>]?: ValueOf<Def<K>>;
+};
+
+export type GlobalConfig = GroupConfig<"global">;
+export type TeleportConfig = GroupConfig<"teleport">;
+/** `maxConnections` is already resolved (0 became 2 × concurrency). */
+export type FluentdConfig = GroupConfig<"fluentd">;
+export type IngestConfig = GroupConfig<"ingest">;
+export type LockingConfig = GroupConfig<"locking">;
+export type ObservabilityConfig = GroupConfig<"observability">;
+
+/**
+ * The effective configuration, in the shape of its groups, every value parsed once into its type:
+ * durations in milliseconds, sizes in bytes, times as Date, addresses as HostPort, Fluentd URLs as
+ * FluentdUrl, headers as Header[], file paths absolute. The rest of the code takes these as they are.
+ */
+export interface Config {
+  global: GlobalConfig;
+  teleport: TeleportConfig;
+  fluentd: FluentdConfig;
+  ingest: IngestConfig;
+  locking: LockingConfig;
+  observability: ObservabilityConfig;
+}
+
+/** Where an option lives in `Config`: its group and its field name there. */
+export function fieldOf(key: OptionKey): { group: OptionGroup; field: string } {
+  const group = OPTIONS[key].group;
+  const prefix = GROUP_PREFIX[group];
+  const field = prefix && key.startsWith(prefix) ? key.charAt(prefix.length).toLowerCase() + key.slice(prefix.length + 1) : key;
+  return { group, field };
+}
+
+/** The value of one option in a `Config`, for code that walks the options table (describe, docs). */
+export function settingOf(config: Config, key: OptionKey): unknown {
+  const { group, field } = fieldOf(key);
+  return (config[group] as Record<string, unknown>)[field];
+}
 
 export const OPTION_LIST: ReadonlyArray<readonly [OptionKey, OptionDef]> = Object.entries(OPTIONS) as [OptionKey, OptionDef][];
 

@@ -1,35 +1,25 @@
 import { ConfigError } from "../errors.ts";
 import type { Config } from "./options.ts";
-import { ValueError, parseHeader, parseHostPort } from "./values.ts";
 
 /**
- * Checks that involve more than one setting, or a format beyond the value's type. Runs after every
- * value parsed; each failure is one line that names the setting(s) and the fix.
+ * Checks that involve more than one setting, or the clock. Runs after every value was parsed; each
+ * failure is one line that names the setting(s) and the fix. Returns warnings: settings that are
+ * allowed but likely not what was meant.
  */
-export function validateConfig(c: Config): void {
-  checkTeleportCredentials(c);
-  checkHostPort("teleport-addr", c.teleportAddr);
-  if (c.metricsAddr !== undefined) checkHostPort("metrics-addr", c.metricsAddr);
-  checkFluentdUrl("fluentd-url", c.fluentdUrl, c.fluentdAllowInsecure);
-  checkFluentdUrl("fluentd-session-url", c.fluentdSessionUrl, c.fluentdAllowInsecure);
-  checkFluentdClientKey(c);
-  for (const line of c.fluentdHeader) {
-    try {
-      parseHeader(line);
-    } catch (err) {
-      // The value may be a secret: show only the leading header-name characters.
-      const name = /^[!#$%&'*+.^_`|~0-9A-Za-z-]*/.exec(line.trim())![0].slice(0, 40);
-      throw new ConfigError(`invalid fluentd-header starting with "${name}": ${(err as Error).message}`);
-    }
-  }
+export function validateConfig(c: Config, now: Date): string[] {
+  checkTeleportCredentials(c.teleport);
+  checkFluentdTransport(c);
+  checkFluentdClientKey(c.fluentd);
+  checkStartTime(c.ingest.startTime, now);
+  return metricsWarnings(c);
 }
 
-/** Spec §1.4: a full cert/key/CA triplet or an identity file, never both, never neither. */
-function checkTeleportCredentials(c: Config): void {
+/** A full cert/key/CA triplet or an identity file, never both, never neither. */
+function checkTeleportCredentials(t: Config["teleport"]): void {
   const triplet: Array<[string, string | undefined]> = [
-    ["teleport-cert", c.teleportCert],
-    ["teleport-key", c.teleportKey],
-    ["teleport-ca", c.teleportCa],
+    ["teleport-cert", t.cert],
+    ["teleport-key", t.key],
+    ["teleport-ca", t.ca],
   ];
   const given = triplet.filter(([, v]) => v !== undefined).map(([n]) => n);
   const absent = triplet.filter(([, v]) => v === undefined).map(([n]) => n);
@@ -38,53 +28,64 @@ function checkTeleportCredentials(c: Config): void {
       `configuration setting(s) ${given.join(", ")} are provided but setting(s) ${absent.join(", ")} are missing; set all three, or use teleport-identity instead`,
     );
   }
-  if (c.teleportIdentity !== undefined && given.length > 0) {
+  if (t.identity !== undefined && given.length > 0) {
     throw new ConfigError("teleport-identity is mutually exclusive with teleport-cert, teleport-key and teleport-ca; set only one of the two");
   }
-  if (c.teleportIdentity === undefined && given.length === 0) {
+  if (t.identity === undefined && given.length === 0) {
     throw new ConfigError(
       "neither teleport-identity nor teleport-cert, teleport-key and teleport-ca are configured; set teleport-identity (FDFWD_TELEPORT_IDENTITY) or all three files",
     );
   }
 }
 
-function checkHostPort(flag: string, value: string): void {
-  try {
-    parseHostPort(value);
-  } catch (err) {
-    if (err instanceof ValueError) throw new ConfigError(`invalid ${flag} ${JSON.stringify(value)}: ${err.message}`);
-    throw err;
+/**
+ * The one owner of the transport rule: without TLS, events (and the client's headers) cross the
+ * network in clear text, so plain http:// and forward:// need fluentd-allow-insecure. The Go tool
+ * accepts http:// silently; the error names the way to keep such a setup.
+ */
+function checkFluentdTransport(c: Config): void {
+  for (const [flag, url] of [
+    ["fluentd-url", c.fluentd.url],
+    ["fluentd-session-url", c.fluentd.sessionUrl],
+  ] as const) {
+    if (url.tls || c.fluentd.allowInsecure) continue;
+    const secure = url.protocol === "forward" ? "forward+tls://" : "https://";
+    throw new ConfigError(
+      `${flag} ${url.display} is not encrypted; use ${secure}, or set fluentd-allow-insecure (--fluentd-allow-insecure, FDFWD_FLUENTD_ALLOW_INSECURE) to accept plain text as the Go tool does`,
+    );
   }
 }
 
-function checkFluentdUrl(flag: string, value: string, allowInsecure: boolean): void {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || url.hostname === "") {
-    throw new ConfigError(`invalid ${flag} ${JSON.stringify(value)}: expected an http(s) URL with a host, e.g. https://fluentd.example.com:8888/test.log`);
-  }
-  if (url.protocol === "http:" && !allowInsecure) {
-    throw new ConfigError(`${flag} uses plain http://; use https://, or set fluentd-allow-insecure for a test setup`);
-  }
-}
-
-function checkFluentdClientKey(c: Config): void {
-  const hasCert = c.fluentdCert !== undefined;
-  const hasKey = c.fluentdKey !== undefined;
+function checkFluentdClientKey(f: Config["fluentd"]): void {
+  const hasCert = f.cert !== undefined;
+  const hasKey = f.key !== undefined;
   if (hasCert !== hasKey) {
     throw new ConfigError(`both fluentd-cert and fluentd-key must be set (only ${hasCert ? "fluentd-cert" : "fluentd-key"} is); set the other one`);
   }
-  if (!hasCert && !c.fluentdAllowInsecure) {
+  if (!hasCert && !f.allowInsecure) {
     throw new ConfigError("fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure for a test setup");
   }
-  if (c.fluentdKeyPassphrase !== undefined && c.fluentdKeyPassphraseFile !== undefined) {
+  if (f.keyPassphrase !== undefined && f.keyPassphraseFile !== undefined) {
     throw new ConfigError("fluentd-key-passphrase and fluentd-key-passphrase-file are mutually exclusive; set only one");
   }
-  if ((c.fluentdKeyPassphrase !== undefined || c.fluentdKeyPassphraseFile !== undefined) && !hasKey) {
+  if ((f.keyPassphrase !== undefined || f.keyPassphraseFile !== undefined) && !hasKey) {
     throw new ConfigError("a fluentd key passphrase is set but fluentd-key is not; set fluentd-key or remove the passphrase");
   }
+}
+
+/**
+ * A start time in the future would be stored and make every run deliver nothing until then; a
+ * minute of slack covers clocks that disagree a little.
+ */
+function checkStartTime(start: Date | undefined, now: Date): void {
+  if (start === undefined || start.getTime() <= now.getTime() + 60_000) return;
+  throw new ConfigError(
+    `start-time ${start.toISOString()} is in the future (now ${new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString()}); nothing would be exported until then: give a time in the past, or leave start-time out to start now`,
+  );
+}
+
+function metricsWarnings(c: Config): string[] {
+  const addr = c.observability.metricsAddr;
+  if (!addr || !["0.0.0.0", "::", ""].includes(addr.host)) return [];
+  return [`metrics-addr ${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port} serves /metrics on every network interface; use 127.0.0.1:${addr.port} unless a scraper on another host needs it`];
 }

@@ -1,3 +1,4 @@
+import { formatHostPort, parseDuration, parseHostPort } from "../config/values.ts";
 import { isIP } from "node:net";
 import { basename } from "node:path";
 import { ConfigureError } from "./errors.ts";
@@ -38,19 +39,12 @@ export const DEFAULT_ADDR = "localhost:3025";
 export const DEFAULT_DNS_NAMES = "localhost";
 export const DEFAULT_LENGTH = "4096";
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go `time.ParseDuration` syntax ("8760h", "90m", "1h30m"), in milliseconds; days are not a Go unit. */
+/** `--ttl` in Go duration syntax ("8760h", "90m"), parsed as every duration setting is; days are not a Go unit. */
 export function parseTtl(text: string): number {
-  const s = text.trim();
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    matched = re.lastIndex;
-  }
-  if (s === "" || matched !== s.length) {
+  let total: number;
+  try {
+    total = parseDuration(text);
+  } catch {
     throw new ConfigureError(`--ttl "${text}" is not a duration: use Go syntax such as "8760h" (one year) or "720h"`);
   }
   if (total < 60_000) throw new ConfigureError(`--ttl "${text}" is too short: certificates need at least "1m" (try "8760h")`);
@@ -98,12 +92,13 @@ function parseFileName(flag: string, value: string): string {
   return value;
 }
 
+/** host:port or [v6]:port, parsed as teleport-addr is, since the generated configuration uses it as that. */
 function parseAddr(addr: string): string {
-  // host:port or [v6]:port, as the start command needs it to name its storage.
-  if (!/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]"\\]+):\d{1,5}$/.test(addr)) {
+  try {
+    return formatHostPort(parseHostPort(addr));
+  } catch {
     throw new ConfigureError(`addr "${addr}" must be host:port, e.g. "teleport.example.com:443" or "localhost:3025"`);
   }
-  return addr;
 }
 
 export function resolveOptions(args: ConfigureArgs): ConfigureOptions {

@@ -1,3 +1,3 @@
-export { createFluentdSink, type FluentdSinkOptions } from "./sink.ts";
+export { createFluentdSink, type SinkTuning } from "./sink.ts";
 export { FluentdSettingError } from "./tls.ts";
 export type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";

@@ -5,42 +5,27 @@ import { logger, rateLimited } from "../logger.ts";
 import { health } from "../observability/health.ts";
 import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../observability/metrics.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
-import { parseHeaders } from "./headers.ts";
-import { classifyStatus, DEFAULT_BACKOFF, formatDuration, parseRetryAfter } from "./status.ts";
+import type { FluentdConfig } from "../config/options.ts";
+import type { Header } from "../config/values.ts";
+import { formatDuration } from "../lib/duration.ts";
 import { redactUrl } from "../lib/redact.ts";
-import { FluentdSettingError, loadFluentdTls, type FluentdTlsMaterial, type FluentdTlsSettings } from "./tls.ts";
+import { classifyStatus, DEFAULT_BACKOFF, parseRetryAfter } from "./status.ts";
+import { loadFluentdTls, type FluentdTlsMaterial } from "./tls.ts";
 import type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
-export interface FluentdSinkOptions extends FluentdTlsSettings {
-  /** Requests in flight across the whole sink (`fluentd-max-connections`). */
-  maxConnections: number;
-  /** Records per request (`fluentd-batch-size`, default 100); 1 sends each event alone, like the Go tool. */
-  batchSize?: number;
-  /** Body bytes per request (`fluentd-batch-bytes`, default 1 MiB). */
-  batchBytes?: number;
-  /** Per-request timeout (`fluentd-timeout`, default 30 s). */
-  timeoutMs?: number;
-  /** `fluentd-header` entries, "Name: value". */
-  headers?: string[];
+/** What tests tune beyond the configuration. */
+export interface SinkTuning {
   /** Retry delays; tests shrink them. */
   backoff?: BackoffPolicy;
   /** How often a still-failing receiver is reported at warn (default one minute). */
   warnIntervalMs?: number;
 }
 
-const DEFAULT_BATCH_SIZE = 100;
-const DEFAULT_BATCH_BYTES = 1024 * 1024;
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 type Attempt =
   | { kind: "ok" }
   | { kind: "refused"; status: number; reason: string }
   | { kind: "retry"; cause: string; retryAfterMs?: number; staleConnection?: boolean };
-
-function positiveInteger(setting: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new FluentdSettingError(setting, `must be a positive integer, got ${value}`);
-  return value;
-}
 
 // Bun reports a socket the server closed while it sat in the pool with these codes; the request
 // never reached the application, so it is resent at once rather than after a backoff.
@@ -99,22 +84,21 @@ class HttpFluentdSink implements FluentdSink {
   /** The last single-record request was refused (batch size 1: see sendBatch). */
   private lastRefused = false;
 
+  private readonly backoff: BackoffPolicy;
+
   constructor(
-    private readonly opts: Required<Pick<FluentdSinkOptions, "batchSize" | "batchBytes" | "timeoutMs" | "backoff">> & FluentdSinkOptions,
+    private readonly opts: FluentdConfig,
     private readonly tls: FluentdTlsMaterial,
-    private readonly headers: Array<[string, string]>,
+    tuning: SinkTuning,
   ) {
     this.semaphore = new Semaphore(opts.maxConnections);
-    this.warn = rateLimited(opts.warnIntervalMs ?? 60_000);
+    this.warn = rateLimited(tuning.warnIntervalMs ?? 60_000);
+    this.backoff = tuning.backoff ?? DEFAULT_BACKOFF;
   }
 
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
     if (this.closed) throw new Error("the Fluentd sink is closed");
     if (signal?.aborted) throw abortError();
-    if (!this.opts.allowInsecure && !url.toLowerCase().startsWith("https://")) {
-      // Also guards URLs that were not listed in `urls` at start-up.
-      throw new FluentdSettingError("fluentd-url", `${redactUrl(url)} is not https://; mutual TLS is required unless fluentd-allow-insecure is set`);
-    }
     const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0, retried: 0 };
     // One request at a time, in order: the records of one call are consecutive events of one
     // stream (a recording must arrive in order), and concurrency comes from concurrent calls.
@@ -156,7 +140,7 @@ class HttpFluentdSink implements FluentdSink {
         "(a proxy or firewall in front of Fluentd, fluentd-header, the URL), not in the events; nothing is dead-lettered";
       errorKinds.fluentd.inc();
       health.markFluentdFailed(cause);
-      const delay = backoffDelay(this.opts.backoff, round);
+      const delay = backoffDelay(this.backoff, round);
       this.warn(`refusing:${where}`, () =>
         logger.warn(`Fluentd refuses every record for ${formatDuration(Date.now() - started)}, still retrying`, { url: where, cause }),
       );
@@ -208,7 +192,7 @@ class HttpFluentdSink implements FluentdSink {
       if (attempt.kind !== "retry") return attempt;
 
       const immediate = failures === 1 && attempt.staleConnection === true;
-      const delay = attempt.retryAfterMs ?? (immediate ? 0 : backoffDelay(this.opts.backoff, failures));
+      const delay = attempt.retryAfterMs ?? (immediate ? 0 : backoffDelay(this.backoff, failures));
       const where = redactUrl(url);
       logger.debug("Fluentd request failed, retrying", { url: where, cause: attempt.cause, attempt: failures, records: batch.records.length, retryInMs: delay });
       if (failures >= 2) {
@@ -222,10 +206,10 @@ class HttpFluentdSink implements FluentdSink {
   }
 
   private async post(url: string, batch: Batch, signal?: AbortSignal): Promise<Attempt> {
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const timeout = AbortSignal.timeout(this.opts.timeout);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const headers = new Headers({ "Content-Type": "application/json" });
-    for (const [name, value] of this.headers) headers.set(name, value);
+    for (const { name, value } of this.opts.header) headers.set(name, value);
     let status: number;
     let text: string;
     let retryAfter: string | null;
@@ -241,7 +225,7 @@ class HttpFluentdSink implements FluentdSink {
       text = await res.text();
     } catch (err) {
       if (signal?.aborted) throw abortError();
-      if (timeout.aborted) return { kind: "retry", cause: `no response within ${this.opts.timeoutMs} ms (fluentd-timeout)` };
+      if (timeout.aborted) return { kind: "retry", cause: `no response within ${formatDuration(this.opts.timeout)} (fluentd-timeout)` };
       const { cause, code } = describeFetchError(err);
       return { kind: "retry", cause, staleConnection: STALE_CONNECTION_CODES.has(code) };
     }
@@ -260,17 +244,7 @@ class HttpFluentdSink implements FluentdSink {
   }
 }
 
-/** Loads and checks TLS material, headers and limits, then returns a sink ready to deliver. */
-export async function createFluentdSink(opts: FluentdSinkOptions): Promise<FluentdSink> {
-  const tls = loadFluentdTls(opts);
-  const headers = parseHeaders(opts.headers ?? []);
-  const resolved = {
-    ...opts,
-    maxConnections: positiveInteger("fluentd-max-connections", opts.maxConnections),
-    batchSize: positiveInteger("fluentd-batch-size", opts.batchSize ?? DEFAULT_BATCH_SIZE),
-    batchBytes: positiveInteger("fluentd-batch-bytes", opts.batchBytes ?? DEFAULT_BATCH_BYTES),
-    timeoutMs: positiveInteger("fluentd-timeout", opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    backoff: opts.backoff ?? DEFAULT_BACKOFF,
-  };
-  return new HttpFluentdSink(resolved, tls, headers);
+/** Loads and checks the TLS material (one line naming the setting when a file is wrong), then returns a sink ready to deliver. */
+export async function createFluentdSink(config: FluentdConfig, tuning: SinkTuning = {}): Promise<FluentdSink> {
+  return new HttpFluentdSink(config, loadFluentdTls(config), tuning);
 }

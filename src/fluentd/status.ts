@@ -38,11 +38,3 @@ export function classifyStatus(status: number): StatusClass {
   // 1xx as a final answer is unexpected; retrying is the safe side.
   return "transient";
 }
-
-/** "1m05s"-style durations for warnings. */
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-}

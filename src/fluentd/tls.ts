@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { FluentdConfig } from "../config/options.ts";
 import { ConfigError } from "../errors.ts";
 import { redactUrl } from "../lib/redact.ts";
 
@@ -21,18 +22,11 @@ export class FluentdSettingError extends ConfigError {
   }
 }
 
-export interface FluentdTlsSettings {
-  /** Paths to PEM files. */
-  ca?: string;
-  cert?: string;
-  key?: string;
-  passphrase?: string;
-  passphraseFile?: string;
-  /** Allows `http://` URLs and a missing client certificate (test setups only). */
-  allowInsecure: boolean;
-  /** URLs to check for plain HTTP: a bare URL, or one with the setting it came from. */
-  urls?: Array<string | { setting: string; url: string }>;
-}
+/**
+ * The key material settings as the configuration holds them. Which ones are set together, and
+ * whether plain text is allowed, was checked when the configuration loaded; this reads the files.
+ */
+export type FluentdTlsSettings = Pick<FluentdConfig, "ca" | "cert" | "key" | "keyPassphrase" | "keyPassphraseFile">;
 
 /** What Bun's `fetch` takes as `tls`; empty when nothing is configured. */
 export interface FluentdTlsMaterial {
@@ -41,8 +35,6 @@ export interface FluentdTlsMaterial {
   key?: string;
   passphrase?: string;
 }
-
-const INSECURE_HINT = "mutual TLS is required; set fluentd-allow-insecure only for test setups";
 
 function readSetting(setting: string, path: string): string {
   try {
@@ -68,12 +60,9 @@ function parseCertificates(setting: string, path: string, pem: string): X509Cert
 }
 
 function readPassphrase(s: FluentdTlsSettings): string | undefined {
-  if (s.passphrase !== undefined && s.passphraseFile !== undefined) {
-    throw new FluentdSettingError("fluentd-key-passphrase", "set either fluentd-key-passphrase or fluentd-key-passphrase-file, not both");
-  }
-  if (s.passphraseFile === undefined) return s.passphrase;
+  if (s.keyPassphraseFile === undefined) return s.keyPassphrase;
   // Editors and `echo` leave a trailing newline that is not part of the passphrase.
-  return readSetting("fluentd-key-passphrase-file", s.passphraseFile).replace(/\r?\n$/, "");
+  return readSetting("fluentd-key-passphrase-file", s.keyPassphraseFile).replace(/\r?\n$/, "");
 }
 
 function isEncrypted(pem: string): boolean {
@@ -94,40 +83,15 @@ function parseKey(path: string, pem: string, passphrase: string | undefined): Ke
   }
 }
 
-function checkUrls(s: FluentdTlsSettings): void {
-  for (const entry of s.urls ?? []) {
-    const { setting, url } = typeof entry === "string" ? { setting: "fluentd-url", url: entry } : entry;
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new FluentdSettingError(setting, `${JSON.stringify(url)} is not a URL; expected https://host:port/tag`);
-    }
-    if (parsed.protocol === "http:" && !s.allowInsecure) {
-      throw new FluentdSettingError(setting, `${redactUrl(url)} uses plain HTTP; use https:// (${INSECURE_HINT})`);
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw new FluentdSettingError(setting, `${redactUrl(url)} must start with https://`);
-    }
-  }
-}
-
 /** Reads every file, checks it, and returns the PEM strings for Bun's fetch. Throws FluentdSettingError. */
 export function loadFluentdTls(s: FluentdTlsSettings): FluentdTlsMaterial {
-  checkUrls(s);
   const material: FluentdTlsMaterial = {};
   if (s.ca !== undefined) {
     material.ca = readSetting("fluentd-ca", s.ca);
     parseCertificates("fluentd-ca", s.ca, material.ca);
   }
-  if (s.cert === undefined && s.key === undefined) {
-    if (!s.allowInsecure) {
-      throw new FluentdSettingError("fluentd-cert", `no client certificate configured; set fluentd-cert and fluentd-key (${INSECURE_HINT})`);
-    }
-    return material;
-  }
-  if (s.cert === undefined) throw new FluentdSettingError("fluentd-cert", "fluentd-key is set but fluentd-cert is not; set both");
-  if (s.key === undefined) throw new FluentdSettingError("fluentd-key", "fluentd-cert is set but fluentd-key is not; set both");
+  // Without a client certificate (allowed with fluentd-allow-insecure) there is nothing more to read.
+  if (s.cert === undefined || s.key === undefined) return material;
 
   const certPem = readSetting("fluentd-cert", s.cert);
   const [leaf] = parseCertificates("fluentd-cert", s.cert, certPem);

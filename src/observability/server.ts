@@ -1,3 +1,5 @@
+import type { ObservabilityConfig } from "../config/options.ts";
+import { formatHostPort, type HostPort } from "../config/values.ts";
 import { logger } from "../logger.ts";
 import { health as defaultHealth, type Health } from "./health.ts";
 import { registry } from "./metrics.ts";
@@ -7,19 +9,11 @@ export interface MetricsServer {
   stop(): Promise<void>;
 }
 
-/** Parses `host:port`, `:port` or `[v6]:port`; an empty host means loopback, never all interfaces. */
-export function parseListenAddr(addr: string): { hostname: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr.trim());
-  if (!match) throw new Error(`metrics-addr "${addr}" is not host:port; use e.g. 127.0.0.1:9464`);
-  const port = Number(match[3]);
-  if (port > 65535) throw new Error(`metrics-addr "${addr}" has an invalid port; use 0-65535`);
-  return { hostname: match[1] ?? (match[2] || "127.0.0.1"), port };
-}
-
-export function startMetricsServer(addr: string, readyFailurePeriodMs: number, health: Health = defaultHealth): MetricsServer {
-  const { hostname, port } = parseListenAddr(addr);
+export function startMetricsServer(config: ObservabilityConfig & { metricsAddr: HostPort }, health: Health = defaultHealth): MetricsServer {
+  const { host, port } = config.metricsAddr;
+  const readyFailurePeriodMs = config.readyFailurePeriod;
   const server = Bun.serve({
-    hostname,
+    hostname: host,
     port,
     async fetch(req) {
       const path = new URL(req.url).pathname;
@@ -34,6 +28,6 @@ export function startMetricsServer(addr: string, readyFailurePeriodMs: number, h
       return new Response("not found\n", { status: 404 });
     },
   });
-  logger.info(`Serving metrics on http://${hostname}:${server.port}/metrics (also /healthz, /readyz)`);
+  logger.info(`Serving metrics on http://${formatHostPort({ host, port: server.port ?? port })}/metrics (also /healthz, /readyz)`);
   return { port: server.port ?? port, stop: () => server.stop(true) };
 }

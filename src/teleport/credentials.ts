@@ -1,3 +1,4 @@
+import type { TeleportConfig } from "../config/options.ts";
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
@@ -12,9 +13,6 @@ export interface TeleportCredentials {
   certPem: string;
   /** Trusted CAs for the Auth server's certificate; nothing else is trusted. */
   caPems: string[];
-  /** Recognised for completeness; TLS does not use them. */
-  sshCert?: string;
-  sshCAs: string[];
   notAfter: Date;
   /** From the CA certificate subject (O, else CN); undefined when it has neither. */
   clusterName?: string;
@@ -31,18 +29,14 @@ export class CredentialsError extends ConfigError {
 }
 
 const EXPIRY_WARNING_MS = 24 * 60 * 60 * 1000;
-const SSH_CERT_TYPE = /^\S+-cert-v01@openssh\.com$/;
 const REGENERATE = 'regenerate it with "tctl auth sign --format=file" or tbot';
 
-interface IdentityParts {
-  pemBlocks: string[];
-  sshCert?: string;
-  sshCAs: string[];
-}
-
-/** Teleport's reader: line based; PEM blocks by position, SSH lines by their first token. */
-function splitIdentity(text: string, where: string): IdentityParts {
-  const parts: IdentityParts = { pemBlocks: [], sshCAs: [] };
+/**
+ * Teleport's reader, line based, PEM blocks by position. The SSH certificate and CA lines between
+ * them are for SSH access; the gRPC connection is TLS only, so they are passed over.
+ */
+function splitIdentity(text: string, where: string): { pemBlocks: string[] } {
+  const parts = { pemBlocks: [] as string[] };
   let block: string[] | undefined;
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
@@ -54,10 +48,6 @@ function splitIdentity(text: string, where: string): IdentityParts {
       }
     } else if (line.startsWith("-----BEGIN")) {
       block = [line];
-    } else if (line.startsWith("@cert-authority")) {
-      parts.sshCAs.push(line);
-    } else if (SSH_CERT_TYPE.test(line.split(" ")[0] ?? "")) {
-      parts.sshCert = line;
     }
   }
   if (block) throw new CredentialsError(`${where}: invalid PEM block (fragment): a "-----BEGIN" line has no "-----END"; ${REGENERATE}`);
@@ -107,7 +97,7 @@ function assemble(keyPem: string, certPem: string, caPems: string[], where: stri
   if (notAfter.getTime() - now.getTime() < EXPIRY_WARNING_MS) {
     warnings.push(`${where}: the certificate expires on ${notAfter.toISOString()}; renew it soon`);
   }
-  return { keyPem, certPem, caPems, sshCAs: [], notAfter, clusterName: clusterNameFromCA(caPems[0]!), warnings };
+  return { keyPem, certPem, caPems, notAfter, clusterName: clusterNameFromCA(caPems[0]!), warnings };
 }
 
 export function parseIdentity(text: string, where = "teleport-identity", now = new Date()): TeleportCredentials {
@@ -115,8 +105,7 @@ export function parseIdentity(text: string, where = "teleport-identity", now = n
   const [keyPem, certPem, ...caPems] = parts.pemBlocks;
   if (!keyPem) throw new CredentialsError(`${where}: no PEM block found (expected the private key first); ${REGENERATE}`);
   if (!certPem) throw new CredentialsError(`${where}: missing the TLS certificate (the 2nd PEM block); ${REGENERATE}`);
-  const creds = assemble(keyPem, certPem, caPems, where, now);
-  return { ...creds, sshCert: parts.sshCert, sshCAs: parts.sshCAs };
+  return assemble(keyPem, certPem, caPems, where, now);
 }
 
 function readSetting(path: string, setting: string): string {
@@ -145,15 +134,11 @@ function loadKeyPair(files: { certFile: string; keyFile: string; caFile: string 
   return assemble(keyPem, certPem, caPems, where, now);
 }
 
-export interface CredentialSource {
-  identityFile?: string;
-  certFile?: string;
-  keyFile?: string;
-  caFile?: string;
-}
+/** The credential settings as the configuration holds them (`config.teleport`). */
+export type CredentialSource = Pick<TeleportConfig, "identity" | "cert" | "key" | "ca">;
 
+/** Which of the two is set, and that exactly one is, was checked when the configuration loaded. */
 export function loadCredentials(src: CredentialSource, now = new Date()): TeleportCredentials {
-  if (src.identityFile) return loadIdentityFile(src.identityFile, now);
-  if (src.certFile && src.keyFile && src.caFile) return loadKeyPair({ certFile: src.certFile, keyFile: src.keyFile, caFile: src.caFile }, now);
-  throw new CredentialsError("teleport-identity: not set; set it, or set all of teleport-cert, teleport-key and teleport-ca");
+  if (src.identity) return loadIdentityFile(src.identity, now);
+  return loadKeyPair({ certFile: src.cert!, keyFile: src.key!, caFile: src.ca! }, now);
 }

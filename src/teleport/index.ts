@@ -1,27 +1,15 @@
+import type { TeleportConfig } from "../config/options.ts";
 import { readFileSync } from "node:fs";
 import { logger } from "../logger.ts";
 import { TeleportClient } from "./client.ts";
 import { loadCredentials, parseIdentity, readIdentityText, type TeleportCredentials } from "./credentials.ts";
-import { SwappableTransport, type TlsRouting } from "./transport.ts";
+import { SwappableTransport } from "./transport.ts";
 import type { TeleportSource } from "./types.ts";
 
 export { loadCredentials } from "./credentials.ts";
 export { alpnProtocols } from "./transport.ts";
 export * from "./types.ts";
 
-export interface TeleportSourceOptions {
-  /** host:port of the Auth service (3025) or the Proxy (443/3080, TLS routing). */
-  addr: string;
-  identityFile?: string;
-  certFile?: string;
-  keyFile?: string;
-  caFile?: string;
-  /** Re-read the identity file every refreshIntervalMs (tbot / Machine ID renews it). */
-  refreshEnabled: boolean;
-  refreshIntervalMs: number;
-  clusterName?: string;
-  tlsRouting: TlsRouting;
-}
 
 /** A TeleportSource that can also be asked to re-read its identity file now. */
 export interface TeleportSourceHandle extends TeleportSource {
@@ -35,8 +23,12 @@ function logWarnings(creds: TeleportCredentials): void {
   for (const w of creds.warnings) logger.warn(w);
 }
 
-export async function createTeleportSource(opts: TeleportSourceOptions): Promise<TeleportSourceHandle> {
-  const identityFile = opts.identityFile;
+/**
+ * The source for `config.teleport`. With `refreshEnabled`, the identity file is re-read every
+ * `refreshInterval` (tbot / Machine ID renews it).
+ */
+export async function createTeleportSource(opts: TeleportConfig): Promise<TeleportSourceHandle> {
+  const identityFile = opts.identity;
   const parse = (text: string) => parseIdentity(text, `teleport-identity ${identityFile}`);
   // One read: a reload compares against the very text the credentials in use came from, so a
   // rotation landing between two reads at start-up cannot go unnoticed.
@@ -44,7 +36,7 @@ export async function createTeleportSource(opts: TeleportSourceOptions): Promise
   let creds = identityFile ? parse(lastText) : loadCredentials(opts);
   logWarnings(creds);
   const transport = new SwappableTransport(
-    { addr: opts.addr, tlsRouting: opts.tlsRouting, clusterName: opts.clusterName },
+    { addr: opts.addr, tlsRouting: opts.tlsRouting, clusterName: opts.cluster },
     creds,
   );
   const client = new TeleportClient(transport);
@@ -67,7 +59,7 @@ export async function createTeleportSource(opts: TeleportSourceOptions): Promise
     }
   };
 
-  const timer = opts.refreshEnabled && identityFile ? setInterval(reloadCredentials, opts.refreshIntervalMs) : undefined;
+  const timer = opts.refreshEnabled && identityFile ? setInterval(reloadCredentials, opts.refreshInterval) : undefined;
   timer?.unref();
 
   return {

@@ -1,3 +1,4 @@
+import { formatHostPort, type HostPort } from "../config/values.ts";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport, createNodeHttpClient } from "@connectrpc/connect-node";
 import type { TeleportCredentials } from "./credentials.ts";
@@ -13,7 +14,6 @@ import { createServerStream, READ_MAX_BYTES } from "./grpc-stream.ts";
 const TELEPORT_API_VERSION = "17.0.0";
 /** Teleport puts this name in every Auth server certificate; we verify it whatever address we dial. */
 const TELEPORT_SERVER_NAME = "teleport.cluster.local";
-const DEFAULT_AUTH_PORT = 3025;
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Proxy web ports where TLS routing is on by default (`auto`). */
 const TLS_ROUTING_PORTS = new Set([443, 3080]);
@@ -21,20 +21,10 @@ const TLS_ROUTING_PORTS = new Set([443, 3080]);
 export type TlsRouting = "auto" | "on" | "off";
 
 export interface TransportTarget {
-  addr: string;
+  addr: HostPort;
   tlsRouting: TlsRouting;
   /** Needed for TLS routing; from the `teleport-cluster` setting or the identity's CA. */
   clusterName?: string;
-}
-
-export function parseAddr(addr: string): { host: string; port: number } {
-  const trimmed = addr.trim().replace(/^https?:\/\//, "").replace(/\/+$/, "");
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(trimmed);
-  const port = m?.[2] === undefined ? DEFAULT_AUTH_PORT : Number(m[2]);
-  if (!m || !m[1] || port < 1 || port > 65535) {
-    throw new Error(`teleport-addr: "${addr}" is not host:port (e.g. auth.example.com:3025 or proxy.example.com:443)`);
-  }
-  return { host: m[1], port };
 }
 
 /** ALPN for the Proxy's TLS router: route the raw TLS stream to Auth of this cluster, then h2. */
@@ -43,11 +33,11 @@ function authRoutingProtocol(clusterName: string): string {
 }
 
 export function alpnProtocols(target: TransportTarget): string[] {
-  const { port } = parseAddr(target.addr);
+  const { port } = target.addr;
   const routed = target.tlsRouting === "on" || (target.tlsRouting === "auto" && TLS_ROUTING_PORTS.has(port));
   if (!routed) return ["h2"];
   if (!target.clusterName) {
-    throw new Error(`teleport-cluster: TLS routing through the Proxy (${target.addr}) needs the cluster name; set teleport-cluster or use an identity whose CA names it`);
+    throw new Error(`teleport-cluster: TLS routing through the Proxy (${formatHostPort(target.addr)}) needs the cluster name; set teleport-cluster or use an identity whose CA names it`);
   }
   return [authRoutingProtocol(target.clusterName), "h2"];
 }
@@ -78,8 +68,7 @@ export class SwappableTransport implements Transport {
   }
 
   private build(creds: TeleportCredentials): Generation {
-    const { host, port } = parseAddr(this.target.addr);
-    const baseUrl = `https://${host}:${port}`;
+    const baseUrl = `https://${formatHostPort(this.target.addr)}`;
     const session = new Http2SessionManager(
       baseUrl,
       { pingIntervalMs: 60_000, pingTimeoutMs: 180_000, pingIdleConnection: true, connectTimeoutMs: CONNECT_TIMEOUT_MS },

@@ -90,11 +90,16 @@ describe("configuration errors exit with code 2 and one line", () => {
     [[], { FDFWD_TELEPORT_TLS_ROUTING: "maybe" }, 'invalid teleport-tls-routing "maybe" from FDFWD_TELEPORT_TLS_ROUTING: expected one of: auto, on, off'],
     [[], { FDFWD_DRY_RUN: "perhaps" }, 'invalid dry-run "perhaps" from FDFWD_DRY_RUN: expected "true" or "false"'],
     [[], { FDFWD_FLUENTD_BATCH_BYTES: "1 MB please" }, 'invalid fluentd-batch-bytes "1 MB please" from FDFWD_FLUENTD_BATCH_BYTES: expected a size in bytes such as "1048576", "512KiB" or "1MiB"'],
-    [["--teleport-addr", "localhost"], {}, 'invalid teleport-addr "localhost": expected host:port, e.g. "teleport.example.com:443"'],
-    [[], { FDFWD_METRICS_ADDR: "9464" }, 'invalid metrics-addr "9464": expected host:port, e.g. "teleport.example.com:443"'],
-    [["--fluentd-url", "ftp://localhost/x"], {}, 'invalid fluentd-url "ftp://localhost/x": expected an http(s) URL with a host, e.g. https://fluentd.example.com:8888/test.log'],
-    [[], { FDFWD_FLUENTD_SESSION_URL: "https://" }, 'invalid fluentd-session-url "https://": expected an http(s) URL with a host, e.g. https://fluentd.example.com:8888/test.log'],
-    [["--fluentd-url", "http://localhost:8888/x"], {}, "fluentd-url uses plain http://; use https://, or set fluentd-allow-insecure for a test setup"],
+    [["--teleport-addr", "localhost"], {}, 'invalid teleport-addr "localhost" from --teleport-addr: expected host:port, e.g. "teleport.example.com:443"'],
+    [[], { FDFWD_METRICS_ADDR: "9464" }, 'invalid metrics-addr "9464" from FDFWD_METRICS_ADDR: expected host:port, e.g. "127.0.0.1:9464" or ":9464"'],
+    [["--fluentd-url", "ftp://localhost/x"], {}, 'invalid fluentd-url "ftp://localhost/x" from --fluentd-url: expected an https://, http://, forward+tls:// or forward:// URL with a host, e.g. https://fluentd.example.com:8888/teleport.events'],
+    [[], { FDFWD_FLUENTD_SESSION_URL: "https://" }, 'invalid fluentd-session-url "https://" from FDFWD_FLUENTD_SESSION_URL: expected a URL with a host and a tag path, e.g. https://fluentd.example.com:8888/teleport.events'],
+    [["--fluentd-url", "https://localhost:8888"], {}, 'invalid fluentd-url "https://localhost:8888" from --fluentd-url: needs a path that names the Fluentd tag (no empty parts), e.g. https://fluentd.example.com:8888/teleport.events'],
+    [[], { FDFWD_FLUENTD_SESSION_URL: "https://localhost:8888/" }, 'invalid fluentd-session-url "https://localhost:8888/" from FDFWD_FLUENTD_SESSION_URL: needs a path that names the Fluentd tag (no empty parts), e.g. https://fluentd.example.com:8888/teleport.events'],
+    [["--fluentd-url", "http://localhost:8888/x"], {}, "fluentd-url http://localhost:8888/x is not encrypted; use https://, or set fluentd-allow-insecure (--fluentd-allow-insecure, FDFWD_FLUENTD_ALLOW_INSECURE) to accept plain text as the Go tool does"],
+    [["--batch", "99999999"], {}, 'invalid batch "99999999" from --batch: must be at most 10000: Teleport refuses pages larger than 10000 events'],
+    [["--start-time", "2026-02-30T00:00:00Z"], {}, 'invalid start-time "2026-02-30T00:00:00Z" from --start-time: 2026-02-30 is not a date in the calendar'],
+    [["--start-time", "2999-01-01T00:00:00Z"], {}, /^start-time 2999-01-01T00:00:00.000Z is in the future \(now .*\); nothing would be exported until then: give a time in the past, or leave start-time out to start now$/],
     [[], { FDFWD_FLUENTD_KEY: "" }, "both fluentd-cert and fluentd-key must be set (only fluentd-cert is); set the other one"],
     [[], { FDFWD_FLUENTD_KEY: "", FDFWD_FLUENTD_CERT: "" }, "fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure for a test setup"],
     [["--fluentd-key-passphrase", "s3cret"], { FDFWD_FLUENTD_KEY_PASSPHRASE_FILE: "passphrase" }, "fluentd-key-passphrase and fluentd-key-passphrase-file are mutually exclusive; set only one"],
@@ -108,10 +113,35 @@ describe("configuration errors exit with code 2 and one line", () => {
     expectConfigError(start(["--config", file]), `invalid types [1,2] from types in ${file}: expected an array of strings`);
   });
 
-  test("a malformed header names only the header, never its value", () => {
-    const r = start(["--fluentd-header", "Authorization Bearer topsecret"]);
-    expectConfigError(r, 'invalid fluentd-header starting with "Authorization": expected a header in the form "Name: value", e.g. "Authorization: Bearer …"');
-    expect(r.stderr).not.toContain("topsecret");
+  test("a malformed header names the entry, never its text (it is often a token)", () => {
+    const noColon = start(["--fluentd-header", "Bearertopsecret"]);
+    expectConfigError(noColon, 'invalid fluentd-header from --fluentd-header: entry #1 has no colon; expected "Name: value", e.g. "Authorization: Bearer …"');
+    const control = start(["--fluentd-header", "X-Ok: 1", "--fluentd-header", "Authorization: Bearer topsecret\u0007"]);
+    expectConfigError(control, "invalid fluentd-header from --fluentd-header: entry #2 the value of Authorization holds a control character; only printable characters, spaces and tabs are allowed");
+    expect(noColon.stderr + control.stderr).not.toContain("topsecret");
+  });
+
+  test("TOML values must have the type the Go tool accepts for them", () => {
+    const storage = fx.write("storage-number.toml", "storage = 42\n");
+    expectConfigError(start(["--config", storage], { FDFWD_STORAGE: "" }), `invalid storage 42 from storage in ${storage}: expected a string as a quoted TOML string, got a TOML integer`);
+    const yes = fx.write("dry-run-yes.toml", 'dry-run = "yes"\n');
+    expectConfigError(start(["--config", yes]), `invalid dry-run "yes" from dry-run in ${yes}: expected "true" or "false"`);
+    // kong maps a quoted integer onto an int flag, so this loads in both tools.
+    const quoted = fx.write("batch-quoted.toml", 'batch = "100"\nstorage = "s"\nstart-time = 2030-01-01T00:00:00Z\n');
+    expect(start(["--config", quoted]).stderr).not.toContain("invalid batch");
+  });
+
+  test("settings that are allowed but likely wrong are warned about before anything runs", () => {
+    const r = start(["--metrics-addr", "0.0.0.0:0"], { FDFWD_FLUENTD_SESSION_URL: "https://localhost:8888/session/" });
+    expect(r.stderr).toContain("fluentd-session-url from FDFWD_FLUENTD_SESSION_URL drops the trailing slash of its path");
+    expect(r.stderr).toContain("metrics-addr 0.0.0.0:0 serves /metrics on every network interface");
+    expect(r.stderr).toContain("Using Fluentd session url: https://localhost:8888/session\n");
+  });
+
+  test("credentials in a Fluentd URL are never printed", () => {
+    const r = start([], { FDFWD_FLUENTD_URL: "https://user:hunter2@localhost:8888/audit" });
+    expect(r.stderr).toContain("Using Fluentd url: https://***@localhost:8888/audit");
+    expect(r.stderr).not.toContain("hunter2");
   });
 
   test("a secret value is not echoed in a type error", () => {

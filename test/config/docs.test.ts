@@ -52,17 +52,19 @@ test("every non-global option has a start-up log label", () => {
 test("Config field types (checked by tsc)", () => {
   // Assignments below fail the type check if the table-derived Config type drifts.
   const sample = (c: import("../../src/config/options.ts").Config) => {
-    const routing: "auto" | "on" | "off" = c.teleportTlsRouting;
-    const format: "text" | "json" = c.logFormat;
-    const url: string = c.fluentdUrl;
-    const storage: string = c.storage;
-    const start: Date | undefined = c.startTime;
-    const bytes: number = c.fluentdBatchBytes;
-    const lockFor: number = c.lockFor;
-    const headers: string[] = c.fluentdHeader;
-    const dryRun: boolean = c.dryRun;
-    const cluster: string | undefined = c.teleportCluster;
-    return [routing, format, url, storage, start, bytes, lockFor, headers, dryRun, cluster];
+    const routing: "auto" | "on" | "off" = c.teleport.tlsRouting;
+    const format: "text" | "json" = c.global.logFormat;
+    const tag: string = c.fluentd.url.tag;
+    const storage: string = c.ingest.storage;
+    const start: Date | undefined = c.ingest.startTime;
+    const bytes: number = c.fluentd.batchBytes;
+    const lockFor: number = c.locking.for;
+    const headers: { name: string; value: string }[] = c.fluentd.header;
+    const dryRun: boolean = c.ingest.dryRun;
+    const cluster: string | undefined = c.teleport.cluster;
+    const port: number = c.teleport.addr.port;
+    const metrics: number | undefined = c.observability.metricsAddr?.port;
+    return [routing, format, tag, storage, start, bytes, lockFor, headers, dryRun, cluster, port, metrics];
   };
   expect(typeof sample).toBe("function");
 });

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { ConfigError } from "../../src/errors.ts";
 import { loadConfig, type CliValues } from "../../src/config/load.ts";
+import { OPTION_LIST, settingOf, type Config } from "../../src/config/options.ts";
 import { makeConfigFixture } from "../support/config-fixture.ts";
 
 const fx = makeConfigFixture();
@@ -12,6 +13,13 @@ function load(opts: { cli?: CliValues; env?: Record<string, string>; toml?: stri
   if (opts.toml !== undefined) env.FDFWD_CONFIG = fx.write(`c${Math.random().toString(36).slice(2)}.toml`, opts.toml);
   return loadConfig({ cli: opts.cli ?? {}, env, cwd: opts.cwd ?? fx.dir });
 }
+
+/** Every setting by its option key, to compare against the options table's names. */
+function flat(config: Config): Record<string, unknown> {
+  return Object.fromEntries(OPTION_LIST.map(([key]) => [key, settingOf(config, key)]));
+}
+
+const url = (href: string) => expect.objectContaining({ href });
 
 function loadError(opts: Parameters<typeof load>[0]): string {
   try {
@@ -26,8 +34,8 @@ function loadError(opts: Parameters<typeof load>[0]): string {
 describe("defaults", () => {
   test("every optional setting has the documented default", () => {
     const { config, origins } = load();
-    expect(config).toMatchObject({
-      teleportAddr: "localhost:3025",
+    expect(flat(config)).toMatchObject({
+      teleportAddr: { host: "localhost", port: 3025 },
       teleportRefreshEnabled: false,
       teleportRefreshInterval: 60_000,
       teleportTlsRouting: "auto",
@@ -54,48 +62,48 @@ describe("defaults", () => {
       debug: false,
       logFormat: "text",
     });
-    expect(config.startTime).toBeUndefined();
-    expect(config.metricsAddr).toBeUndefined();
-    expect(config.teleportCluster).toBeUndefined();
+    expect(config.ingest.startTime).toBeUndefined();
+    expect(config.observability.metricsAddr).toBeUndefined();
+    expect(config.teleport.cluster).toBeUndefined();
     expect(origins.batch).toBe("default");
   });
 
   test("max connections 0 means twice the concurrency", () => {
-    expect(load({ env: { FDFWD_CONCURRENCY: "7" } }).config.fluentdMaxConnections).toBe(14);
-    expect(load({ env: { FDFWD_MAX_CONNECTIONS: "3" } }).config.fluentdMaxConnections).toBe(3);
+    expect(load({ env: { FDFWD_CONCURRENCY: "7" } }).config.fluentd.maxConnections).toBe(14);
+    expect(load({ env: { FDFWD_MAX_CONNECTIONS: "3" } }).config.fluentd.maxConnections).toBe(3);
   });
 });
 
-describe("precedence: CLI > env > TOML > default", () => {
+describe("precedence, the Go tool's: CLI > TOML > env > default", () => {
   const toml = "batch = 30\n";
-  test("TOML overrides the default", () => {
-    const r = load({ toml });
-    expect(r.config.batch).toBe(30);
-    expect(r.origins.batch).toBe("toml");
-  });
-  test("env overrides TOML", () => {
-    const r = load({ toml, env: { FDFWD_BATCH: "40" } });
-    expect(r.config.batch).toBe(40);
+  test("env overrides the default", () => {
+    const r = load({ env: { FDFWD_BATCH: "40" } });
+    expect(r.config.ingest.batch).toBe(40);
     expect(r.origins.batch).toBe("env");
   });
-  test("CLI overrides env", () => {
+  test("TOML overrides env", () => {
+    const r = load({ toml, env: { FDFWD_BATCH: "40" } });
+    expect(r.config.ingest.batch).toBe(30);
+    expect(r.origins.batch).toBe("toml");
+  });
+  test("CLI overrides TOML and env", () => {
     const r = load({ toml, env: { FDFWD_BATCH: "40" }, cli: { batch: ["50"] } });
-    expect(r.config.batch).toBe(50);
+    expect(r.config.ingest.batch).toBe(50);
     expect(r.origins.batch).toBe("cli");
   });
   test("a false CLI boolean still overrides a true env value", () => {
-    expect(load({ env: { FDFWD_DRY_RUN: "true" } }).config.dryRun).toBe(true);
-    expect(load({ env: { FDFWD_DRY_RUN: "true" }, cli: { dryRun: false } }).config.dryRun).toBe(false);
+    expect(load({ env: { FDFWD_DRY_RUN: "true" } }).config.ingest.dryRun).toBe(true);
+    expect(load({ env: { FDFWD_DRY_RUN: "true" }, cli: { dryRun: false } }).config.ingest.dryRun).toBe(false);
   });
   test("the config file itself comes from the CLI before the env", () => {
     const fromCli = fx.write("cli.toml", "batch = 61\n");
     const fromEnv = fx.write("env.toml", "batch = 62\n");
     const r = loadConfig({ cli: { config: [fromCli] }, env: { ...fx.env, FDFWD_CONFIG: fromEnv }, cwd: fx.dir });
-    expect(r.config.batch).toBe(61);
-    expect(r.config.config).toBe(fromCli);
+    expect(r.config.ingest.batch).toBe(61);
+    expect(r.config.global.config).toBe(fromCli);
   });
   test("a repeated scalar flag keeps the last value", () => {
-    expect(load({ cli: { batch: ["1", "2"] } }).config.batch).toBe(2);
+    expect(load({ cli: { batch: ["1", "2"] } }).config.ingest.batch).toBe(2);
   });
 });
 
@@ -115,14 +123,14 @@ describe("both env spellings", () => {
       const env = { ...base, FDFWD_FLUENTD_CERT: "", FDFWD_FLUENTD_KEY: "", [`${prefix}${suffix}`]: fx.file(file) };
       if (key !== "fluentdCert") env.FDFWD_FLUENTD_CERT = fx.file("fd-cert");
       if (key !== "fluentdKey") env.FDFWD_FLUENTD_KEY = fx.file("fd-key");
-      expect(load({ env }).config[key]).toBe(fx.file(file));
+      expect(settingOf(load({ env }).config, key)).toBe(fx.file(file));
     }
   });
 
   test("max connections reads both spellings", () => {
-    expect(load({ env: { FDFWD_MAX_CONNECTIONS: "4" } }).config.fluentdMaxConnections).toBe(4);
-    expect(load({ env: { FDWRD_MAX_CONNECTIONS: "6" } }).config.fluentdMaxConnections).toBe(6);
-    expect(load({ env: { FDFWD_MAX_CONNECTIONS: "6", FDWRD_MAX_CONNECTIONS: "6" } }).config.fluentdMaxConnections).toBe(6);
+    expect(load({ env: { FDFWD_MAX_CONNECTIONS: "4" } }).config.fluentd.maxConnections).toBe(4);
+    expect(load({ env: { FDWRD_MAX_CONNECTIONS: "6" } }).config.fluentd.maxConnections).toBe(6);
+    expect(load({ env: { FDFWD_MAX_CONNECTIONS: "6", FDWRD_MAX_CONNECTIONS: "6" } }).config.fluentd.maxConnections).toBe(6);
   });
 
   test("both spellings with different values is an error naming both", () => {
@@ -150,15 +158,18 @@ tls-routing = "on"
 `;
   test("reads [teleport] and [forward.fluentd] sections and dotted keys", () => {
     const { config } = load({ toml: sections, env: { FDFWD_STORAGE: "", FDFWD_FLUENTD_URL: "", FDFWD_FLUENTD_SESSION_URL: "" } });
-    expect(config).toMatchObject({
+    expect(flat(config)).toMatchObject({
       storage: "/var/lib/teh",
-      fluentdUrl: "https://fluentd.internal:8888/a.log",
-      fluentdSessionUrl: "https://fluentd.internal:8888/s",
+      fluentdUrl: url("https://fluentd.internal:8888/a.log"),
+      fluentdSessionUrl: url("https://fluentd.internal:8888/s"),
       fluentdMaxConnections: 3,
       fluentdBatchSize: 7,
       fluentdBatchBytes: 524_288,
-      fluentdHeader: ["X-A: 1", "Authorization: Bearer x,y"],
-      teleportAddr: "teleport.internal:443",
+      fluentdHeader: [
+        { name: "X-A", value: "1" },
+        { name: "Authorization", value: "Bearer x,y" },
+      ],
+      teleportAddr: { host: "teleport.internal", port: 443 },
       teleportRefreshEnabled: true,
       teleportRefreshInterval: 90_000,
       teleportTlsRouting: "on",
@@ -170,9 +181,9 @@ tls-routing = "on"
       toml: '[fluentd]\nurl = "https://alias:1/a"\nsession-url = "https://alias:1/s"\nmax-connections = 2\n',
       env: { FDFWD_FLUENTD_URL: "", FDFWD_FLUENTD_SESSION_URL: "" },
     });
-    expect(config.fluentdUrl).toBe("https://alias:1/a");
-    expect(config.fluentdSessionUrl).toBe("https://alias:1/s");
-    expect(config.fluentdMaxConnections).toBe(2);
+    expect(config.fluentd.url.href).toBe("https://alias:1/a");
+    expect(config.fluentd.sessionUrl.href).toBe("https://alias:1/s");
+    expect(config.fluentd.maxConnections).toBe(2);
   });
 
   test("[fluentd] and [forward.fluentd] disagreeing is an error", () => {
@@ -182,33 +193,37 @@ tls-routing = "on"
   });
 
   test("Go resolver spellings: all dashes as dots, and the literal flag name", () => {
-    expect(load({ toml: "[skip.session]\ntypes = [\"a\"]\n" }).config.skipSessionTypes).toEqual(["a"]);
-    expect(load({ toml: 'teleport-addr = "lit:1"\n' }).config.teleportAddr).toBe("lit:1");
-    expect(load({ toml: "[forward.fluentd.max]\nconnections = 9\n" }).config.fluentdMaxConnections).toBe(9);
+    expect(load({ toml: "[skip.session]\ntypes = [\"a\"]\n" }).config.ingest.skipSessionTypes).toEqual(["a"]);
+    expect(load({ toml: 'teleport-addr = "lit:1"\n' }).config.teleport.addr).toEqual({ host: "lit", port: 1 });
+    expect(load({ toml: "[forward.fluentd.max]\nconnections = 9\n" }).config.fluentd.maxConnections).toBe(9);
     // The dotted spelling wins over the literal one, as in the Go resolver.
-    expect(load({ toml: 'teleport-addr = "lit:1"\n[teleport]\naddr = "dot:2"\n' }).config.teleportAddr).toBe("dot:2");
+    expect(load({ toml: 'teleport-addr = "lit:1"\n[teleport]\naddr = "dot:2"\n' }).config.teleport.addr).toEqual({ host: "dot", port: 2 });
   });
 
   test("lists as arrays or comma-separated strings", () => {
-    expect(load({ toml: 'types = ["user.login", "session.start"]\n' }).config.types).toEqual(["user.login", "session.start"]);
-    expect(load({ toml: 'types = "user.login, session.start"\n' }).config.types).toEqual(["user.login", "session.start"]);
-    expect(load({ env: { FDFWD_TYPES: "a,b,,c" } }).config.types).toEqual(["a", "b", "c"]);
-    expect(load({ cli: { types: ["a,b", "c"] } }).config.types).toEqual(["a", "b", "c"]);
-    expect(load({ toml: 'skip-session-types = ""\n' }).config.skipSessionTypes).toEqual([]);
+    expect(load({ toml: 'types = ["user.login", "session.start"]\n' }).config.ingest.types).toEqual(["user.login", "session.start"]);
+    expect(load({ toml: 'types = "user.login, session.start"\n' }).config.ingest.types).toEqual(["user.login", "session.start"]);
+    expect(load({ env: { FDFWD_TYPES: "a,b,,c" } }).config.ingest.types).toEqual(["a", "b", "c"]);
+    expect(load({ cli: { types: ["a,b", "c"] } }).config.ingest.types).toEqual(["a", "b", "c"]);
+    expect(load({ toml: 'skip-session-types = ""\n' }).config.ingest.skipSessionTypes).toEqual([]);
   });
 
   test("headers: env one per line, CLI one per flag without splitting on commas", () => {
-    expect(load({ env: { FDFWD_FLUENTD_HEADER: "X-A: 1,2\nX-B: 3\n" } }).config.fluentdHeader).toEqual(["X-A: 1,2", "X-B: 3"]);
-    expect(load({ cli: { fluentdHeader: ["X-A: 1,2", "X-B: 3"] } }).config.fluentdHeader).toEqual(["X-A: 1,2", "X-B: 3"]);
+    const parsed = [
+      { name: "X-A", value: "1,2" },
+      { name: "X-B", value: "3" },
+    ];
+    expect(load({ env: { FDFWD_FLUENTD_HEADER: "X-A: 1,2\nX-B: 3\n" } }).config.fluentd.header).toEqual(parsed);
+    expect(load({ cli: { fluentdHeader: ["X-A: 1,2", "X-B: 3"] } }).config.fluentd.header).toEqual(parsed);
   });
 
   test("durations and times from TOML", () => {
     const { config } = load({ toml: 'timeout = "500ms"\nwindow-size = "1h"\nlock-for = 0\nstart-time = 2024-01-31T15:04:05.5Z\n' });
-    expect(config.timeout).toBe(500);
-    expect(config.windowSize).toBe(3_600_000);
-    expect(config.lockFor).toBe(0);
-    expect(config.startTime?.toISOString()).toBe("2024-01-31T15:04:05.000Z");
-    expect(load({ toml: 'start-time = "2024-01-31T15:04:05Z"\n' }).config.startTime?.toISOString()).toBe("2024-01-31T15:04:05.000Z");
+    expect(config.ingest.timeout).toBe(500);
+    expect(config.ingest.windowSize).toBe(3_600_000);
+    expect(config.locking.for).toBe(0);
+    expect(config.ingest.startTime?.toISOString()).toBe("2024-01-31T15:04:05.000Z");
+    expect(load({ toml: 'start-time = "2024-01-31T15:04:05Z"\n' }).config.ingest.startTime?.toISOString()).toBe("2024-01-31T15:04:05.000Z");
   });
 
   test("an unknown key is a warning naming the nearest known key", () => {
@@ -222,7 +237,7 @@ tls-routing = "on"
 
   test("a right key in the wrong section points at the right one (Helm writes [teleport] debug)", () => {
     const { warnings, config } = load({ toml: "[teleport]\ndebug = true\n" });
-    expect(config.debug).toBe(false);
+    expect(config.global.debug).toBe(false);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('unknown key "teleport.debug"');
     expect(warnings[0]).toContain('did you mean "debug"?');
@@ -245,17 +260,17 @@ describe("the Go tool's testdata/config.toml", () => {
     const { config, warnings } = goLoad("testdata/config.toml");
     const fake = join(dir, "testdata", "fake-file");
     expect(warnings).toEqual([]);
-    expect(config).toMatchObject({
+    expect(flat(config)).toMatchObject({
       storage: "./storage",
       timeout: 10_000,
       batch: 20,
       fluentdCert: fake,
       fluentdKey: fake,
       fluentdCa: fake,
-      fluentdUrl: "https://localhost:8888/test.log",
-      fluentdSessionUrl: "https://localhost:8888/session",
+      fluentdUrl: url("https://localhost:8888/test.log"),
+      fluentdSessionUrl: url("https://localhost:8888/session"),
       fluentdMaxConnections: 10,
-      teleportAddr: "localhost:3025",
+      teleportAddr: { host: "localhost", port: 3025 },
       teleportIdentity: fake,
       teleportRefreshEnabled: true,
       teleportRefreshInterval: 120_000,
@@ -269,6 +284,6 @@ describe("the Go tool's testdata/config.toml", () => {
   });
 
   test("config-debug.toml turns on debug through the top-level key", () => {
-    expect(goLoad("testdata/config-debug.toml").config.debug).toBe(true);
+    expect(goLoad("testdata/config-debug.toml").config.global.debug).toBe(true);
   });
 });

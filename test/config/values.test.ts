@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
   ValueError,
-  formatDuration,
   parseBool,
   parseDuration,
   parseHeader,
@@ -9,7 +8,9 @@ import {
   parseInteger,
   parseSize,
   parseTime,
+  parseFluentdUrl,
 } from "../../src/config/values.ts";
+import { formatDuration } from "../../src/lib/duration.ts";
 
 describe("Go durations", () => {
   test.each([
@@ -32,6 +33,9 @@ describe("Go durations", () => {
     expect(formatDuration(86_400_000)).toBe("24h");
     expect(formatDuration(500)).toBe("500ms");
     expect(formatDuration(0)).toBe("0s");
+    expect(formatDuration(180_669_000)).toBe("50h11m9s");
+    expect(formatDuration(130_400)).toBe("2m10s");
+    expect(formatDuration(1_500)).toBe("1.5s");
   });
 });
 
@@ -73,8 +77,62 @@ test("host:port", () => {
   }
 });
 
-test("headers", () => {
-  expect(parseHeader("Authorization: Bearer a:b")).toEqual(["Authorization", "Bearer a:b"]);
-  expect(parseHeader("X-Empty:")).toEqual(["X-Empty", ""]);
-  for (const bad of ["no colon", ": value", "Bad Name: v"]) expect(() => parseHeader(bad)).toThrow("Name: value");
+test("listen addresses: the host may be left out and then means loopback; port 0 picks one", () => {
+  expect(parseHostPort(":9464", { listen: true })).toEqual({ host: "127.0.0.1", port: 9464 });
+  expect(parseHostPort("0.0.0.0:0", { listen: true })).toEqual({ host: "0.0.0.0", port: 0 });
+  expect(() => parseHostPort("9464", { listen: true })).toThrow("host:port");
+});
+
+test("headers follow RFC 9110, and no message repeats the entry (it may be a token)", () => {
+  expect(parseHeader("Authorization: Bearer a:b")).toEqual({ name: "Authorization", value: "Bearer a:b" });
+  expect(parseHeader("X-Empty:")).toEqual({ name: "X-Empty", value: "" });
+  expect(parseHeader("X-Tab: a\tb")).toEqual({ name: "X-Tab", value: "a\tb" });
+  const cases = ["s3cr3t-no-colon", ": s3cr3t", "Bad Name: s3cr3t", "X-Bell: s3cr3t\x07", "X-Del: s3cr3t\x7f", "X-Nl: s3cr3t\nX-Other: 1", "Host: s3cr3t"];
+  for (const bad of cases) {
+    let message = "";
+    try {
+      parseHeader(bad);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ValueError);
+      message = (err as Error).message;
+    }
+    expect(message, bad).not.toBe("");
+    expect(message).not.toContain("s3cr3t");
+  }
+});
+
+describe("Fluentd URLs", () => {
+  test("the path is the tag, as in_http derives it; the scheme picks protocol and TLS", () => {
+    expect(parseFluentdUrl("https://f.example:8888/teleport/audit")).toMatchObject({
+      protocol: "http", tls: true, host: "f.example", port: 8888, tag: "teleport.audit",
+    });
+    expect(parseFluentdUrl("http://f.example/a.log")).toMatchObject({ protocol: "http", tls: false, port: 80, tag: "a.log" });
+    expect(parseFluentdUrl("forward+tls://[::1]:24224/audit")).toMatchObject({ protocol: "forward", tls: true, host: "::1", port: 24224, tag: "audit" });
+    expect(parseFluentdUrl("forward://f.example/audit")).toMatchObject({ protocol: "forward", tls: false, port: 24224 });
+  });
+
+  test("credentials stay in href and never reach display", () => {
+    const u = parseFluentdUrl("https://user:pa55@f.example:8888/a.log");
+    expect(u.href).toContain("user:pa55@");
+    expect(u.display).not.toContain("pa55");
+    expect(u.display).not.toContain("user");
+  });
+
+  test("a URL without a tag path is refused; one trailing slash is dropped with a warning", () => {
+    for (const bad of ["https://f.example:8888", "https://f.example:8888/", "https://f.example/a//b", "ftp://f.example/a", "not a url"]) {
+      expect(() => parseFluentdUrl(bad), bad).toThrow(ValueError);
+    }
+    const warnings: string[] = [];
+    const u = parseFluentdUrl("https://f.example:8888/session/", (w) => warnings.push(w));
+    expect(u.tag).toBe("session");
+    expect(u.href).toBe("https://f.example:8888/session");
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+test("dates that do not exist are refused rather than rolled over", () => {
+  expect(() => parseTime("2026-02-30T00:00:00Z")).toThrow("not a date");
+  expect(() => parseTime("2026-04-31T00:00:00Z")).toThrow("not a date");
+  expect(() => parseTime("2026-01-01T24:00:00Z")).toThrow("time of day");
+  expect(parseTime("2024-02-29T00:00:00Z").toISOString()).toBe("2024-02-29T00:00:00.000Z");
 });

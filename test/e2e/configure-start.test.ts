@@ -73,9 +73,12 @@ describe("configure's material on the Fluentd-compatible receiver", () => {
 });
 
 describe("start with the generated TOML", () => {
+  // Flags, not environment variables: the file wins over the environment, as in the Go tool.
   const overrides = () => ({
-    env: { FDFWD_TELEPORT_ADDR: teleport.addr, FDFWD_TELEPORT_IDENTITY: teleport.identity.identityFile },
+    env: {},
     args: [
+      "--teleport-addr", teleport.addr,
+      "--teleport-identity", teleport.identity.identityFile,
       "--fluentd-url", fluentd.url("events.log"),
       "--fluentd-session-url", fluentd.url("session"),
       // A day before the fake's first event, rather than now (which would find nothing).

@@ -18,7 +18,9 @@ afterAll(async () => {
 const SENDER = `
 import { createFluentdSink } from ${JSON.stringify(resolve(import.meta.dir, "../../src/fluentd/index.ts"))};
 const [url, ca, cert, key, passphrase] = process.argv.slice(2);
-const sink = await createFluentdSink({ ca, cert, key, passphrase, allowInsecure: false, maxConnections: 2, batchSize: 2 });
+const sink = await createFluentdSink({
+  ca, cert, key, keyPassphrase: passphrase, allowInsecure: false, maxConnections: 2, batchSize: 2, batchBytes: 1 << 20, timeout: 30_000, header: [],
+} as never);
 const records = [1, 2, 3].map((i) => ({ id: "c" + i, body: JSON.stringify({ event: "compiled", i }) }));
 console.log(JSON.stringify(await sink.deliver(url, records)));
 `;

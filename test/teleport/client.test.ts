@@ -1,3 +1,4 @@
+import { parseHostPort } from "../../src/config/values.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -13,7 +14,7 @@ let src: TeleportSourceHandle;
 
 beforeAll(async () => {
   fake = await startFakeTeleport({ events: 240, days: 3, sessions: 8, start: START, printsPerSession: 6 });
-  src = await createTeleportSource({ addr: fake.addr, identityFile: fake.identity.identityFile, refreshEnabled: false, refreshIntervalMs: 60_000, tlsRouting: "auto" });
+  src = await createTeleportSource({ addr: parseHostPort(fake.addr), identity: fake.identity.identityFile, refreshEnabled: false, refreshInterval: 60_000, tlsRouting: "auto" });
 });
 
 afterAll(async () => {
@@ -207,7 +208,7 @@ describe("stream cancellation", () => {
 describe("bulk export", () => {
   test("chunks per UTC date, every event once, and a cursor resumes after its item", async () => {
     const bulk = await startFakeTeleport({ events: 90, days: 3, sessions: 3, start: START, bulk: true, chunkSize: 10, pki: fake.pki, outDir: fake.pki.dir });
-    const s = await createTeleportSource({ addr: bulk.addr, identityFile: bulk.identity.identityFile, refreshEnabled: false, refreshIntervalMs: 60_000, tlsRouting: "off" });
+    const s = await createTeleportSource({ addr: parseHostPort(bulk.addr), identity: bulk.identity.identityFile, refreshEnabled: false, refreshInterval: 60_000, tlsRouting: "off" });
     try {
       const ids = new Set<string>();
       let resumes = 0;

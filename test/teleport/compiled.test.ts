@@ -15,7 +15,8 @@ afterAll(() => fake.stop());
 
 const PROBE = (entry: string) => `
 import { createTeleportSource } from ${JSON.stringify(entry)};
-const src = await createTeleportSource({ addr: process.argv[2], identityFile: process.argv[3], refreshEnabled: false, refreshIntervalMs: 60000, tlsRouting: "off" });
+const [host, port] = process.argv[2].split(":");
+const src = await createTeleportSource({ addr: { host, port: Number(port) }, identity: process.argv[3], refreshEnabled: false, refreshInterval: 60000, tlsRouting: "off" });
 const ping = await src.ping();
 const page = await src.searchEvents({ from: new Date(0), to: new Date(Date.now() + 86400000), types: ["session.upload"], limit: 100, startKey: "" });
 let recording = 0;

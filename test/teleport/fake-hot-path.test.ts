@@ -79,7 +79,7 @@ const request = (fields: Partial<{ limit: number; startKey: string; order: numbe
 
 beforeAll(async () => {
   fake = await startFakeTeleport({ events: 60, days: 3, start: START });
-  const creds = loadCredentials({ identityFile: fake.identity.identityFile });
+  const creds = loadCredentials({ identity: fake.identity.identityFile });
   session = http2.connect(fake.url, { key: creds.keyPem, cert: creds.certPem, ca: creds.caPems, servername: "teleport.cluster.local" });
 });
 

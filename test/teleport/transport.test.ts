@@ -1,3 +1,4 @@
+import { parseHostPort } from "../../src/config/values.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -22,7 +23,7 @@ beforeAll(async () => {
 afterAll(() => fake.stop());
 
 const source = (identityFile: string, extra: Partial<Parameters<typeof createTeleportSource>[0]> = {}) =>
-  createTeleportSource({ addr: fake.addr, identityFile, refreshEnabled: false, refreshIntervalMs: 60_000, tlsRouting: "off", ...extra });
+  createTeleportSource({ addr: parseHostPort(fake.addr), identity: identityFile, refreshEnabled: false, refreshInterval: 60_000, tlsRouting: "off", ...extra });
 
 function writeIdentityWith(parts: { keyPem: string; certPem: string; caPems: string[] }): string {
   const file = join(tempDir(), "identity");
@@ -53,7 +54,7 @@ describe("server verification", () => {
     const noSan = await pki.hostCA.issue("auth-without-san", { usage: "server", dnsNames: ["localhost"] });
     const other = await startFakeTeleport({ pki: { ...pki, authServer: noSan }, events: 1, outDir: tempDir() });
     try {
-      const src = await createTeleportSource({ addr: other.addr, identityFile: other.identity.identityFile, refreshEnabled: false, refreshIntervalMs: 60_000, tlsRouting: "off" });
+      const src = await createTeleportSource({ addr: parseHostPort(other.addr), identity: other.identity.identityFile, refreshEnabled: false, refreshInterval: 60_000, tlsRouting: "off" });
       const err = await pingFails(src);
       expect(err.message).toMatch(/altname|teleport\.cluster\.local|Hostname/i);
     } finally {
@@ -90,7 +91,7 @@ describe("client verification by the fake", () => {
 describe("identity refresh", () => {
   test("a rotated identity is used for new calls while a running stream finishes on the old one", async () => {
     const file = writeIdentityWith({ keyPem: pki.teleportClient.keyPem, certPem: pki.teleportClient.certPem, caPems: [pki.hostCA.ca.certPem] });
-    const src = await source(file, { refreshEnabled: true, refreshIntervalMs: 50 });
+    const src = await source(file, { refreshEnabled: true, refreshInterval: 50 });
     try {
       const sid = fake.log.sessionId(0); // the 4 MiB recording: HTTP/2 flow control keeps it in flight
       const stream = src.sessionEvents(sid, 0)[Symbol.asyncIterator]();
@@ -128,12 +129,11 @@ describe("identity refresh", () => {
 describe("TLS routing through the Proxy", () => {
   test("the ALPN list depends on tlsRouting and the port", () => {
     const routed = ["teleport-auth@7370696b652d636c7573746572.teleport.cluster.local", "h2"];
-    expect(alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(routed);
-    expect(alpnProtocols({ addr: "proxy.example.com:3080", tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(routed);
-    expect(alpnProtocols({ addr: "auth.example.com:3025", tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(["h2"]);
-    expect(alpnProtocols({ addr: "auth.example.com", tlsRouting: "auto" })).toEqual(["h2"]);
-    expect(alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "off", clusterName: "x" })).toEqual(["h2"]);
-    expect(() => alpnProtocols({ addr: "proxy.example.com:443", tlsRouting: "on" })).toThrow(/teleport-cluster/);
+    expect(alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(routed);
+    expect(alpnProtocols({ addr: parseHostPort("proxy.example.com:3080"), tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(routed);
+    expect(alpnProtocols({ addr: parseHostPort("auth.example.com:3025"), tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(["h2"]);
+    expect(alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "off", clusterName: "x" })).toEqual(["h2"]);
+    expect(() => alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "on" })).toThrow(/teleport-cluster/);
   });
 
   test("a plain TLS server sees the routing ALPN and SNI; the cluster name comes from the identity's CA", async () => {
@@ -150,7 +150,7 @@ describe("TLS routing through the Proxy", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
       const port = (server.address() as AddressInfo).port;
-      const src = await createTeleportSource({ addr: `127.0.0.1:${port}`, identityFile: fake.identity.identityFile, refreshEnabled: false, refreshIntervalMs: 60_000, tlsRouting: "on" });
+      const src = await createTeleportSource({ addr: parseHostPort(`127.0.0.1:${port}`), identity: fake.identity.identityFile, refreshEnabled: false, refreshInterval: 60_000, tlsRouting: "on" });
       await pingFails(src);
       expect(seen[0]).toEqual({ servername: "teleport.cluster.local", protocols: ["teleport-auth@7370696b652d636c7573746572.teleport.cluster.local", "h2"] });
     } finally {

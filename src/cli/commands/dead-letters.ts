@@ -50,7 +50,7 @@ const retry = defineCommand({
   async run(ctx): Promise<number> {
     const scanned = ctx.data as ScannedArgs;
     const { config, warnings } = loadConfig({ cli: cliValues(scanned), env: process.env, cwd: process.cwd() });
-    configureLogger({ debug: config.debug, format: config.logFormat });
+    configureLogger({ debug: config.global.debug, format: config.global.logFormat });
     for (const warning of warnings) logger.warn(warning);
     const cluster = scanned.flags.cluster;
     // Loaded here, as in start: the sink pulls in TLS and metrics, which no other command (and

@@ -11,7 +11,7 @@ export const startCommand = defineCommand({
     const scanned = ctx.data as ScannedArgs;
     const { config, warnings } = loadConfig({ cli: cliValues(scanned), env: process.env, cwd: process.cwd() });
     // The TOML file may turn on debug or JSON logs, so configure again now that it is read.
-    configureLogger({ debug: config.debug, format: config.logFormat });
+    configureLogger({ debug: config.global.debug, format: config.global.logFormat });
     for (const warning of warnings) logger.warn(warning);
     for (const line of effectiveConfigLines(config)) logger.info(line);
     // Loaded here, not at the top: the export stack (gRPC, protobuf, TLS, metrics) is most of the
