@@ -246,5 +246,11 @@ class HttpFluentdSink implements FluentdSink {
 
 /** Loads and checks the TLS material (one line naming the setting when a file is wrong), then returns a sink ready to deliver. */
 export async function createFluentdSink(config: FluentdConfig, tuning: SinkTuning = {}): Promise<FluentdSink> {
-  return new HttpFluentdSink(config, loadFluentdTls(config), tuning);
+  const tls = loadFluentdTls(config);
+  if (config.ca === undefined) {
+    // Not an error (a receiver with a public certificate needs no CA file), but it widens who may
+    // pose as Fluentd to every CA the system trusts: say so once.
+    logger.info("fluentd-ca is not set: the Fluentd server certificate is checked against the system's trusted CAs");
+  }
+  return new HttpFluentdSink(config, tls, tuning);
 }

@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { refuseSymlink } from "./database.ts";
 
 /** The kernel lock: a small SQLite database held in exclusive locking mode by the running instance. */
 const LOCK_FILE = "instance.lock";
@@ -52,6 +53,7 @@ const isNotADatabase = (err: unknown) => /SQLITE_NOTADB|not a database/i.test(`$
 export function acquireInstanceLock(storageDir: string): InstanceLock {
   const path = join(storageDir, LOCK_FILE);
   const pidPath = join(storageDir, PID_FILE);
+  for (const file of [path, `${path}-journal`, pidPath]) refuseSymlink(file);
   let db: Database | undefined;
   try {
     db = new Database(path, { create: true, readwrite: true });

@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import type { DeadLetter } from "../fluentd/types.ts";
 import type { AuditEvent } from "../teleport/types.ts";
-import { openDatabase } from "./database.ts";
+import { isDiskFull, openDatabase, StateFullError } from "./database.ts";
 import { LockState } from "./autolock-tables.ts";
 
 export type Engine = "legacy" | "bulk";
@@ -109,6 +109,16 @@ export class StateStore {
 
   close(): void {
     this.db.close();
+  }
+
+  /** The export's writes: a full disk is reported with this file's path. */
+  private write<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (isDiskFull(err)) throw new StateFullError(this.path, err);
+      throw err;
+    }
   }
 
   // --- meta -------------------------------------------------------------------------------
@@ -243,7 +253,7 @@ export class StateStore {
 
   /** Records legacy progress through events that were all filtered out (nothing to deliver). */
   saveLegacyCheckpoint(cp: LegacyCheckpoint): void {
-    this.writeLegacy(cp);
+    this.write(() => this.writeLegacy(cp));
   }
 
   bulkDates(): string[] {
@@ -283,7 +293,7 @@ export class StateStore {
 
   /** Records chunk progress without deliveries (filtered events, or the end of the stream). */
   saveChunk(p: ChunkProgress): void {
-    this.writeChunk(p);
+    this.write(() => this.writeChunk(p));
   }
 
   /**
@@ -291,7 +301,7 @@ export class StateStore {
    * counters and whatever `inTransaction` adds (auto-locking) commit together or not at all.
    */
   commitAudit(commit: AuditCommit, inTransaction?: (event: AuditEvent) => void): void {
-    this.db.transaction(() => {
+    this.write(() => this.db.transaction(() => {
       if (commit.legacy) this.writeLegacy(commit.legacy);
       if (commit.chunk) this.writeChunk(commit.chunk);
       for (const s of commit.sessions) this.enqueueSession(s);
@@ -305,7 +315,7 @@ export class StateStore {
       this.addToCounter("events_delivered", commit.delivered.length);
       this.addToCounter("sessions_refused", commit.refusedSessions ?? 0);
       if (inTransaction) for (const e of commit.delivered) inTransaction(e);
-    })();
+    })());
   }
 
   // --- sessions ------------------------------------------------------------------------------
@@ -353,10 +363,10 @@ export class StateStore {
 
   /** After an acknowledged batch of recording events: resume from `nextIndex` (inclusive). */
   commitSessionProgress(sid: string, nextIndex: number, deadLetters: readonly DeadLetter[]): void {
-    this.db.transaction(() => {
+    this.write(() => this.db.transaction(() => {
       this.db.query("UPDATE sessions SET next_index = ? WHERE sid = ?").run(nextIndex, sid);
       this.writeDeadLetters(deadLetters);
-    })();
+    })());
   }
 
   sessionDelivered(sid: string): void {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -94,6 +94,37 @@ describe("state database", () => {
     writeFileSync(path, garbage);
     expect(() => StateStore.open(path)).toThrow(StateUnreadableError);
     expect(readFileSync(path, "utf8")).toBe(garbage);
+  });
+
+  test("an empty state file is refused like a corrupt one, never taken for a new export", () => {
+    const path = databasePath(dir, "c");
+    writeFileSync(path, "");
+    expect(() => StateStore.open(path)).toThrow(/empty \(0 bytes\)/);
+    expect(statSync(path).size).toBe(0);
+    // A database this code creates is never empty, even before its first checkpoint.
+    openClusterState(dir, "fresh").close();
+    expect(statSync(databasePath(dir, "fresh")).size).toBeGreaterThan(0);
+  });
+
+  test("a symbolic link in the storage directory is refused, and its target left alone", () => {
+    const target = join(dir, "elsewhere.sqlite");
+    writeFileSync(target, "");
+    chmodSync(target, 0o644);
+    symlinkSync(target, databasePath(dir, "linked"));
+    expect(() => openClusterState(dir, "linked")).toThrow(/is a symbolic link/);
+    expect(statSync(target).mode & 0o777).toBe(0o644);
+    symlinkSync(target, join(dir, "instance.pid"));
+    expect(() => acquireInstanceLock(dir)).toThrow(/instance\.pid is a symbolic link/);
+  });
+
+  test("a full disk names the state file", () => {
+    const store = openClusterState(dir, "full");
+    // SQLite's own page limit fails a write exactly like a full disk (SQLITE_FULL).
+    const pages = (store as unknown as { db: { query(sql: string): { get(): Record<string, number> } } }).db.query("PRAGMA page_count").get().page_count!;
+    (store as unknown as { db: { exec(sql: string): void } }).db.exec(`PRAGMA max_page_count = ${pages}`);
+    const big = Array.from({ length: 50 }, (_, i) => ({ record: { id: `e${i}`, body: "x".repeat(4000) }, url: "https://f/x", status: 400, reason: "r" }));
+    expect(() => store.commitAudit({ delivered: [], sessions: [], deadLetters: big })).toThrow(`cannot write state database ${store.path}: database or disk is full`);
+    store.close();
   });
 
   test("status finds the only state file, or asks for a cluster", () => {
