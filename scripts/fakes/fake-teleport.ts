@@ -10,6 +10,7 @@ import type { RawEventUnstructured } from "../../src/gen/teleport_event_handler/
 import { RawAuditLogService } from "../../src/teleport/raw-audit-log.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import type { LockV2 } from "../../src/gen/teleport/legacy/types/types_pb.ts";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { FakeEventLog, type AppendedEvent, type EventLogOptions, type FakeEvent } from "./fake-events.ts";
 import { writeIdentity, type WrittenIdentity } from "./identity.ts";
 import { createTestPki, type TestPki } from "./pki.ts";
@@ -90,7 +91,19 @@ export interface FakeTeleport {
   setFailEvery(n: number): void;
   setLatency(ms: number): void;
   setDenyLocks(deny: boolean): void;
+  /**
+   * Serves `events` as the recording of `sessionId` (any string: hostile ids included), instead
+   * of a generated one. Each event's index is its `ei`, which may be a bigint beyond 2^53.
+   */
+  serveRecording(sessionId: string, events: CustomRecordingEvent[]): void;
   stop(): Promise<void>;
+}
+
+export interface CustomRecordingEvent {
+  type: string;
+  ei: number | bigint;
+  /** Merged into the event JSON (which carries `ei` as a number, as Teleport's does). */
+  fields?: JsonObject;
 }
 
 const EVENTS_DEFAULT_LIMIT = 500;
@@ -110,6 +123,18 @@ function toProto(e: FakeEvent): Omit<RawEventUnstructured, "$typeName"> {
     time: { $typeName: "google.protobuf.Timestamp", seconds: BigInt(e.time.seconds), nanos: e.time.nanos },
     index: BigInt(e.ei),
     unstructured: encodeStruct(e.json),
+  };
+}
+
+function customProto(sessionId: string, e: CustomRecordingEvent, n: number): Omit<RawEventUnstructured, "$typeName"> {
+  const now = new Date();
+  const json: JsonObject = { ei: Number(e.ei), event: e.type, sid: sessionId, time: now.toISOString(), ...e.fields };
+  return {
+    type: e.type,
+    id: `custom-${n}-${String(e.ei)}`,
+    time: { $typeName: "google.protobuf.Timestamp", seconds: BigInt(Math.floor(now.getTime() / 1000)), nanos: 0 },
+    index: BigInt(e.ei),
+    unstructured: encodeStruct(json),
   };
 }
 
@@ -154,6 +179,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   let latencyMs = opts.latencyMs ?? 0;
   let denyLocks = opts.denyLocks ?? false;
   let dropNext: number | undefined;
+  const customRecordings = new Map<string, CustomRecordingEvent[]>();
   /** Sealed chunks per UTC day: index ranges, fixed once listed so appends land in new chunks. */
   const sealed = new Map<number, { ranges: [number, number][]; next: number }>();
 
@@ -268,6 +294,12 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
       async *streamUnstructuredSessionEvents(req, ctx) {
         await admit("StreamUnstructuredSessionEvents", ctx);
         sessionStreams.push({ sessionId: req.sessionId, startIndex: req.startIndex });
+        const custom = customRecordings.get(req.sessionId);
+        if (custom) {
+          const items = custom.filter((e) => BigInt(e.ei) >= BigInt(req.startIndex)).map((e, n) => customProto(req.sessionId, e, n));
+          for await (const item of faulty(ctx, items)) yield item;
+          return;
+        }
         const k = log.sessionIndexOf(req.sessionId);
         if (k === undefined || !log.hasRecording(k)) throw new ConnectError(`session recording ${req.sessionId} not found`, Code.NotFound);
         for await (const e of faulty(ctx, log.recording(k, req.startIndex))) yield toProto(e);
@@ -396,7 +428,13 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     serverNames,
     peers,
     appendEvents: (n, at) => log.append(n, at),
-    appendEvent: (event) => log.appendEvent(event),
+    appendEvent: (event) => {
+      const id = log.appendEvent(event);
+      // Encoded now, on the caller's stack: a test's deeply nested event would overflow the
+      // shallower stack of an HTTP/2 callback in the recursive encoder.
+      encodedEvent(log.count - 1);
+      return id;
+    },
     dropNextStreamAfter: (items) => {
       dropNext = items;
     },
@@ -414,6 +452,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     setDenyLocks: (deny) => {
       denyLocks = deny;
     },
+    serveRecording: (sessionId, events) => void customRecordings.set(sessionId, events),
     async stop() {
       if (appendTimer) clearInterval(appendTimer);
       await new Promise<void>((resolve) => {

@@ -1,27 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { freePort, parseMetrics } from "../support/metrics.ts";
 import { auditUids, runHandler, startWorld, type Handler, type World } from "../support/world.ts";
 
 const P = "teleport_event_handler_";
 const SKIPPED = "cert.create";
-
-/** Prometheus text exposition → "name{labels}" → value. */
-function parseMetrics(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const at = line.lastIndexOf(" ");
-    values.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return values;
-}
-
-/** A port nothing listens on right now (the option wants a real port, not 0). */
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
