@@ -32,8 +32,8 @@ import { compressionGzip } from "@connectrpc/connect-node";
 
 /**
  * The most one gRPC message from Teleport may hold, declared or after gzip (connect's default was
- * 4 GiB, and a 208 KB gzip bomb inflated to 200 MB). The anchor is Teleport's own Go client, and
- * so the Go event handler: gRPC-Go receives at most 4 MiB per message by default, and Teleport
+ * 4 GiB, and a 208 KB gzip bomb inflated to 200 MB). The anchor is gRPC-Go's default receive
+ * limit of 4 MiB per message, what Go clients of Teleport get unless they raise it, and Teleport
  * pages its answers (SearchEvents stops near 1 MiB of events). Four times that leaves headroom
  * without letting one answer cost more than a few tens of MB. Decompression stops at the cap
  * (zlib's maxOutputLength) instead of inflating first and measuring after.
