@@ -11,10 +11,9 @@ export function redactUrl(url: string): string {
     // Not a URL at all: it may still hold a credential, so show nothing of it.
     return "<invalid URL>";
   }
-  if (u.username || u.password) {
-    u.username = "***";
-    u.password = "";
-  }
+  if (u.username === "" && u.password === "") return url;
+  u.username = "***";
+  u.password = "";
   return u.toString();
 }
 

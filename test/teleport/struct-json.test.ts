@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
 import { StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { EventsUnstructuredSchema } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
 import { RawEventsUnstructuredSchema } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
-import { decodeStruct } from "../../src/teleport/struct-json.ts";
+import { decodeStruct, StructTooDeepError } from "../../src/teleport/struct-json.ts";
 import { encodeStruct } from "../../scripts/fakes/struct-encode.ts";
 import { FakeEventLog } from "../../scripts/fakes/fake-events.ts";
 
@@ -74,5 +74,20 @@ describe("decodeStruct", () => {
   test("truncated input fails loudly instead of returning half an event", () => {
     const bytes = toBinary(StructSchema, structOf({ key: "value that is cut short" }));
     expect(() => decodeStruct(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
+  });
+});
+
+describe("nesting limit", () => {
+  /** A Struct `depth` levels deep in all, alternating objects and lists (both count). */
+  function nestedStruct(depth: number): Uint8Array {
+    let value: unknown = "leaf";
+    for (let level = depth; level > 1; level--) value = level % 2 === 0 ? { a: value } : [value];
+    return encodeStruct({ a: value } as never);
+  }
+
+  test("10,000 levels decode; one more is refused with a reason, not a stack overflow", () => {
+    expect(JSON.stringify(decodeStruct(nestedStruct(10_000))).length).toBeGreaterThan(10_000);
+    expect(() => decodeStruct(nestedStruct(10_001))).toThrow(StructTooDeepError);
+    expect(() => decodeStruct(nestedStruct(10_001))).toThrow("nests deeper than 10000 levels");
   });
 });
