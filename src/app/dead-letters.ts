@@ -1,6 +1,6 @@
 import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
-import { logDeadLetters } from "../export/audit-delivery.ts";
+import { logDeadLetters } from "../export/index.ts";
 import { unredactUrl } from "../lib/redact.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
@@ -17,7 +17,7 @@ export async function retryDeadLetters(
   signal?: AbortSignal,
 ): Promise<{ delivered: number; stillDead: number }> {
   const byUrl = new Map<string, StoredDeadLetter[]>();
-  for (const d of state.deadLetters()) {
+  for (const d of state.deadLetters.list()) {
     const list = byUrl.get(d.url);
     if (list) list.push(d);
     else byUrl.set(d.url, [d]);
@@ -29,7 +29,7 @@ export async function retryDeadLetters(
     // no longer configured, the letters go out as stored (a receiver needing them will refuse).
     const url = unredactUrl(shown, configuredUrls) ?? shown;
     const report = await sink.deliver(url, letters.map((d) => ({ id: d.eventId, body: d.body })), signal);
-    state.replaceDeadLetters(letters.map((d) => d.id), report.deadLettered);
+    state.deadLetters.replace(letters.map((d) => d.id), report.deadLettered);
     logDeadLetters(report.deadLettered);
     delivered += letters.length - report.deadLettered.length;
     stillDead += report.deadLettered.length;
@@ -52,14 +52,14 @@ export async function runDeadLetterRetry(config: Config, cluster?: string): Prom
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   try {
-    const total = state.countDeadLetters();
+    const total = state.deadLetters.count();
     if (total > 0) logger.info(`resending ${total} dead letters`);
     const { delivered, stillDead } = await retryDeadLetters(state, sink, [config.fluentd.url.href, config.fluentd.sessionUrl.href], interrupted.signal);
     process.stdout.write(`${delivered} delivered, ${stillDead} remain\n`);
     return stillDead === 0 ? 0 : 1;
   } catch (err) {
     if (!interrupted.signal.aborted) throw err;
-    const remain = state.countDeadLetters();
+    const remain = state.deadLetters.count();
     process.stdout.write(`interrupted: ${remain} remain\n`);
     return 1;
   } finally {

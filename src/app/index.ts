@@ -1,6 +1,5 @@
 import type { Config } from "../config/options.ts";
 import { logger } from "../logger.ts";
-import { identityExpiry } from "../observability/metrics.ts";
 import { startMetricsServer } from "../observability/server.ts";
 import { autoLockFrom, exportOptionsFrom } from "./options.ts";
 import { createFluentdSink } from "../fluentd/index.ts";
@@ -15,7 +14,6 @@ export async function runApp(config: Config): Promise<number> {
   // Both are built before anything runs so that bad key material fails at start-up, in one line.
   const sink = await createFluentdSink(config.fluentd);
   const source = await createTeleportSource(config.teleport);
-  identityExpiry.set(source.credentials.notAfter.getTime() / 1000);
   const { metricsAddr } = config.observability;
   const metrics = metricsAddr ? startMetricsServer({ ...config.observability, metricsAddr }) : undefined;
   try {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type DeliveredEventHook, type ExportOptions, ExportStats, runExport } from "../export/index.ts";
+import { type ExportOptions, ExportStats, runExport } from "../export/index.ts";
 import { type AutoLock, type AutoLockSettings, startAutoLock } from "../autolock/index.ts";
 import { untilSuccess } from "../export/retry.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
@@ -17,7 +17,6 @@ export interface AppParts {
   sink: FluentdSink;
   storage: string;
   options: ExportOptions;
-  hook?: DeliveredEventHook;
   /** Auto-locking (lock-enabled); off when undefined. */
   autoLock?: AutoLockSettings;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
@@ -53,8 +52,8 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     state = opened;
     // Lag is measured from the last event ever delivered, so a cron run that finds nothing new
     // still reports how far behind the export is.
-    stats.lastEventTime = opened.lastDelivered()?.time;
-    stopReporting = startReporting(stats, () => opened.startTime());
+    stats.lastEventTime = opened.meta.lastDelivered()?.time;
+    stopReporting = startReporting(stats, () => opened.meta.startTime());
     if (parts.autoLock) autoLock = startAutoLock({ state, source, settings: parts.autoLock, dryRun: options.dryRun });
     await runExport({
       source,
@@ -62,7 +61,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
       state,
       options,
       stats,
-      hook: combineHooks(parts.hook, autoLock?.hook),
+      participants: autoLock ? [autoLock.participant] : [],
       stopSignal: shutdown.stop,
       deliverySignal: shutdown.abandon,
     });
@@ -81,12 +80,4 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     if (options.dryRun && dir !== parts.storage) rmSync(dir, { recursive: true, force: true });
     if (!parts.shutdown) shutdown.dispose();
   }
-}
-
-function combineHooks(...hooks: (DeliveredEventHook | undefined)[]): DeliveredEventHook | undefined {
-  const present = hooks.filter((h): h is DeliveredEventHook => h !== undefined);
-  if (present.length <= 1) return present[0];
-  return (event) => {
-    for (const h of present) h(event);
-  };
 }

@@ -1,4 +1,5 @@
 import { dirname } from "node:path";
+import { lagMs } from "../lib/lag.ts";
 import { lockHolder, StateStore } from "../state/index.ts";
 
 export interface StatusReport {
@@ -21,29 +22,29 @@ export interface StatusReport {
 export function readStatus(stateFile: string, now = Date.now()): StatusReport {
   const state = StateStore.open(stateFile, { create: false, readonly: true });
   try {
-    const engine = state.engine() ?? null;
-    const legacy = state.legacyCheckpoint();
-    const last = state.lastDelivered();
-    const totals = state.totals();
+    const engine = state.meta.engine() ?? null;
+    const legacy = state.checkpoints.legacyCheckpoint();
+    const last = state.meta.lastDelivered();
+    const totals = state.meta.totals();
     const position =
-      engine === "bulk" ? { dates: state.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
+      engine === "bulk" ? { dates: state.checkpoints.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
     return {
-      cluster: state.clusterName() ?? null,
+      cluster: state.meta.clusterName() ?? null,
       stateFile,
       runningPid: lockHolder(dirname(stateFile)) ?? null,
-      startTime: state.startTime()?.toISOString() ?? null,
+      startTime: state.meta.startTime()?.toISOString() ?? null,
       engine,
       position,
       lastDelivered: last ? { id: last.id, time: last.time.toISOString() } : null,
-      lagSeconds: last ? Math.max(0, Math.round((now - last.time.getTime()) / 1000)) : null,
+      lagSeconds: last ? Math.round(lagMs(last.time, now)! / 1000) : null,
       delivered: { events: totals.events, sessions: totals.sessions, deadLettered: totals.deadLettered },
       sessions: {
-        pending: state.countSessions("pending"),
-        missing: state.countSessions("missing"),
-        givenUp: state.countSessions("given-up"),
+        pending: state.sessions.count("pending"),
+        missing: state.sessions.count("missing"),
+        givenUp: state.sessions.count("given-up"),
         refused: totals.sessionsRefused,
       },
-      deadLetters: state.countDeadLetters(),
+      deadLetters: state.deadLetters.count(),
     };
   } finally {
     state.close();

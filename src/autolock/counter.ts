@@ -1,5 +1,6 @@
 import { logger } from "../logger.ts";
 import type { LockState } from "../state/index.ts";
+import type { CommitParticipant } from "../export/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { failedLoginOf, lockName } from "./failed-login.ts";
 import type { AutoLockSettings } from "./settings.ts";
@@ -9,28 +10,40 @@ export interface FailedLoginCounterDeps {
   locking: LockState;
   settings: AutoLockSettings;
   dryRun: boolean;
-  /** A lock was queued (after the transaction commits, the worker may send it). */
+  /** Locks were queued and their transaction committed: the worker may send them. */
   onQueued: () => void;
   now?: () => number;
 }
 
 /**
- * The delivery hook's half of auto-locking. Runs inside the checkpoint transaction, so a counted
- * failure and a queued lock are durable exactly when the event is, and a crash replays neither.
+ * Auto-locking's part in every audit commit. It counts inside the checkpoint transaction, so a
+ * counted failure and a queued lock are durable exactly when the event is, and a crash replays
+ * neither; the worker hears of new locks only once they are committed.
  *
  * Once a burst reaches the threshold its failures are spent (the lock mark): further failures
  * start a new count, so a burst of ten failures with a threshold of three locks three times at
  * most, not eight. Re-locking later is harmless (the lock is upserted under the same name) and
  * renews an expiring lock for a user who keeps failing.
  */
-export class FailedLoginCounter {
+export class FailedLoginCounter implements CommitParticipant {
   private readonly now: () => number;
+  private queued = false;
 
   constructor(private readonly deps: FailedLoginCounterDeps) {
     this.now = deps.now ?? Date.now;
   }
 
-  observe(event: AuditEvent): void {
+  inCommit(delivered: readonly AuditEvent[]): void {
+    for (const event of delivered) this.observe(event);
+  }
+
+  committed(): void {
+    if (!this.queued) return;
+    this.queued = false;
+    this.deps.onQueued();
+  }
+
+  private observe(event: AuditEvent): void {
     const key = failedLoginOf(event);
     if (!key) return;
     const { locking, settings } = this.deps;
@@ -55,6 +68,6 @@ export class FailedLoginCounter {
     }
     locking.enqueueLock(lockName(key), key, new Date(now));
     logger.info(`locking ${what}`, { lock: lockName(key) });
-    this.deps.onQueued();
+    this.queued = true;
   }
 }

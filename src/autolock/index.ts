@@ -1,7 +1,7 @@
 import { logger } from "../logger.ts";
 import type { StateStore } from "../state/index.ts";
 import type { TeleportSource } from "../teleport/types.ts";
-import type { DeliveredEventHook } from "../export/audit-delivery.ts";
+import type { CommitParticipant } from "../export/index.ts";
 import { FailedLoginCounter } from "./counter.ts";
 import type { AutoLockSettings } from "./settings.ts";
 import { LockWorker } from "./worker.ts";
@@ -10,7 +10,7 @@ export type { AutoLockSettings } from "./settings.ts";
 
 export interface AutoLock {
   /** Pass to the export: counts failed logins inside each checkpoint transaction. */
-  hook: DeliveredEventHook;
+  participant: CommitParticipant;
   /** `drain`: give queued locks one last try (graceful stop); otherwise stop at once. */
   stop(opts: { drain: boolean }): Promise<void>;
 }
@@ -30,7 +30,7 @@ export function startAutoLock(deps: { state: StateStore; source: Pick<TeleportSo
   if (waiting > 0 && worker) logger.info(`auto-lock: ${waiting} lock(s) from a previous run still to send`);
   worker?.start();
   return {
-    hook: (event) => counter.observe(event),
+    participant: counter,
     stop: async (opts) => worker?.stop(opts),
   };
 }

@@ -1,7 +1,7 @@
 import { logger, rateLimited } from "../logger.ts";
 import type { LockState, PendingLock } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
-import { sleep } from "../lib/abort.ts";
+import { Wakeup } from "../lib/wakeup.ts";
 import { LOCK_MESSAGE } from "./failed-login.ts";
 
 /** Each UpsertLock gets this long; a hung call must not hold the queue. */
@@ -35,8 +35,7 @@ export class LockWorker {
   private readonly now: () => number;
   private readonly hardStop = new AbortController();
   private stopping = false;
-  private woken = false;
-  private wakeUp?: () => void;
+  private readonly wakeup = new Wakeup();
   private loop?: Promise<void>;
 
   constructor(private readonly deps: LockWorkerDeps) {
@@ -49,8 +48,7 @@ export class LockWorker {
 
   /** New decisions are queued: send them now rather than at the next idle check. */
   wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
+    this.wakeup.wake();
   }
 
   /**
@@ -61,21 +59,17 @@ export class LockWorker {
   async stop(opts: { drain: boolean }): Promise<void> {
     this.stopping = true;
     if (!opts.drain) this.hardStop.abort();
-    this.wakeUp?.();
+    this.wakeup.wake();
     await this.loop;
     if (opts.drain) await this.sendDue(AbortSignal.any([this.hardStop.signal, AbortSignal.timeout(DRAIN_TIMEOUT_MS)]), { ignoreBackoff: true });
   }
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      this.woken = false;
       await this.sendDue(this.hardStop.signal);
-      if (this.stopping || this.woken) continue;
+      if (this.stopping) break;
       const next = Math.min(...this.deps.locking.pendingLocks().map((l) => l.notBefore.getTime()), this.now() + IDLE_MS);
-      await sleep(Math.max(0, next - this.now()), undefined, (wake) => {
-        this.wakeUp = wake;
-      });
-      this.wakeUp = undefined;
+      await this.wakeup.wait(Math.max(0, next - this.now()));
     }
   }
 

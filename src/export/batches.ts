@@ -1,5 +1,5 @@
 import type { AuditEvent } from "../teleport/types.ts";
-import type { AuditPosition } from "./audit-delivery.ts";
+import type { AuditPosition } from "../state/index.ts";
 import type { BoundedQueue } from "./queue.ts";
 
 /** Events read from Teleport and the position reached once they (and all before) are delivered. */
@@ -32,6 +32,7 @@ export async function deliverSegments(
   maxBatch: number,
   deliver: (events: AuditEvent[], position: AuditPosition) => Promise<void>,
   stop?: AbortSignal,
+  lingerMs = LINGER_MS,
 ): Promise<void> {
   for (;;) {
     if (stop?.aborted) return;
@@ -39,15 +40,13 @@ export async function deliverSegments(
     if (!first || stop?.aborted) return;
     let events = first.events;
     let position = first.position;
-    let seekFinished = position.seekFinished ?? false;
     let more = first.more ?? false;
-    const deadline = performance.now() + LINGER_MS;
+    const deadline = performance.now() + lingerMs;
     for (;;) {
       for (let next = queue.peek(); next && events.length + next.events.length <= maxBatch; next = queue.peek()) {
         queue.take();
         events = events.length === 0 ? next.events : events.concat(next.events);
-        position = next.position;
-        seekFinished ||= next.position.seekFinished ?? false;
+        position = advance(position, next.position);
         more = next.more ?? false;
       }
       const left = deadline - performance.now();
@@ -56,8 +55,14 @@ export async function deliverSegments(
       if (stop?.aborted) return;
       if (!arrived) break;
     }
-    await deliver(events, { ...position, seekFinished });
+    await deliver(events, position);
   }
+}
+
+/** The position after `later`, keeping a seek that finished in an earlier segment of the same batch. */
+function advance(earlier: AuditPosition, later: AuditPosition): AuditPosition {
+  if (earlier.kind === "legacy" && later.kind === "legacy" && earlier.seekFinished && !later.seekFinished) return { ...later, seekFinished: true };
+  return later;
 }
 
 /** Splits events into runs of at most `size`, for readers whose pages exceed the sink batch. */

@@ -1,12 +1,14 @@
 import { isAbort, sleep } from "../lib/abort.ts";
+import { Wakeup } from "../lib/wakeup.ts";
 import { Semaphore } from "../lib/semaphore.ts";
 import { logger } from "../logger.ts";
 import { streamMetrics } from "../observability/metrics.ts";
-import { deliverSegments, type Segment } from "./batches.ts";
+import type { Segment } from "./batches.ts";
 import { dateStart, nextDate, utcDate } from "./dates.ts";
 import { auditFilter } from "./filters.ts";
 import type { AuditJob } from "./job.ts";
-import { BoundedQueue } from "./queue.ts";
+import { pumpSegments } from "./pump.ts";
+import type { BoundedQueue } from "./queue.ts";
 import { Stopped, untilSuccess } from "./retry.ts";
 
 /** Previous dates still polled for chunks that appear late. */
@@ -18,59 +20,52 @@ const READ_AHEAD = 4;
  * it read (everything before is already queued for delivery); the checkpoint only moves with
  * acknowledged batches.
  */
-async function exportChunk(job: AuditJob, date: string, chunk: string, cursor: string, signal: AbortSignal): Promise<void> {
-  const queue = new BoundedQueue<Segment>(READ_AHEAD);
-  const local = new AbortController();
-  const readSignal = AbortSignal.any([signal, local.signal]);
+function exportChunk(job: AuditJob, date: string, chunk: string, cursor: string, signal: AbortSignal): Promise<void> {
+  return pumpSegments(job, { readAhead: READ_AHEAD, signal }, (queue, readSignal) => readChunk(job, { date, chunk, cursor }, queue, readSignal));
+}
+
+async function readChunk(
+  job: AuditJob,
+  from: { date: string; chunk: string; cursor: string },
+  queue: BoundedQueue<Segment>,
+  signal: AbortSignal,
+): Promise<void> {
+  const { date, chunk } = from;
   const keep = auditFilter(job.options);
   const notBefore = job.startTime.getTime();
   const max = job.options.fluentdBatchSize;
   const day = dateStart(date);
-
-  const read = async () => {
-    let position = cursor;
-    let events: Segment["events"] = [];
-    let received = 0;
-    const flush = (completed: boolean) => {
-      streamMetrics.audit.received.inc(received);
-      streamMetrics.audit.filtered.inc(received - events.length);
-      received = 0;
-      const segment = { events, position: { chunk: { date, chunk, cursor: position, completed } } };
-      events = [];
-      return queue.push(segment);
-    };
-    await untilSuccess(
-      `exporting chunk ${chunk} of ${date}`,
-      async () => {
-        try {
-          for await (const item of job.source.exportEvents({ date: day, chunk, cursor: position }, readSignal)) {
-            position = item.cursor;
-            received++;
-            const e = item.event;
-            if (keep(e) && e.time.getTime() >= notBefore) events.push(e);
-            if (events.length >= max && !(await flush(false))) return;
-          }
-        } catch (err) {
-          // Keep what was read: the retry continues after it.
-          if (events.length > 0) await flush(false);
-          throw err;
-        }
-      },
-      readSignal,
-    );
-    await flush(true);
+  let position = from.cursor;
+  let events: Segment["events"] = [];
+  let received = 0;
+  const flush = (completed: boolean) => {
+    streamMetrics.audit.received.inc(received);
+    streamMetrics.audit.filtered.inc(received - events.length);
+    received = 0;
+    const segment: Segment = { events, position: { kind: "chunk", progress: { date, chunk, cursor: position, completed } } };
+    events = [];
+    return queue.push(segment);
   };
-  const reader = read().then(
-    () => queue.close(),
-    (err) => (err instanceof Stopped ? queue.close() : queue.fail(err)),
+  await untilSuccess(
+    `exporting chunk ${chunk} of ${date}`,
+    async () => {
+      try {
+        for await (const item of job.source.exportEvents({ date: day, chunk, cursor: position }, signal)) {
+          position = item.cursor;
+          received++;
+          const e = item.event;
+          if (keep(e) && e.time.getTime() >= notBefore) events.push(e);
+          if (events.length >= max && !(await flush(false))) return;
+        }
+      } catch (err) {
+        // Keep what was read: the retry continues after it.
+        if (events.length > 0) await flush(false);
+        throw err;
+      }
+    },
+    signal,
   );
-  try {
-    await deliverSegments(queue, max, (events, position) => job.committer.deliver(events, position), job.stopSignal);
-  } finally {
-    local.abort();
-    queue.close();
-    await reader;
-  }
+  await flush(true);
 }
 
 /** Discovers and exports the chunks of one UTC date, polling for new ones until stopped. */
@@ -103,7 +98,7 @@ class DateExporter {
     const parallel = new Semaphore(Math.max(Math.floor(job.options.concurrency / 4), 3));
     const known = new Set<string>();
     const resumed: Promise<void>[] = [];
-    for (const c of job.state.chunks(date)) {
+    for (const c of job.state.checkpoints.chunks(date)) {
       known.add(c.chunk);
       if (!c.completed) resumed.push(parallel.run(() => exportChunk(job, date, c.chunk, c.cursor, signal)));
     }
@@ -139,19 +134,16 @@ class DateExporter {
 export async function runBulk(job: AuditJob): Promise<void> {
   const { state, stopSignal } = job;
   const startDate = utcDate(job.startTime);
-  for (const d of state.bulkDates()) if (d < startDate) state.dropBulkDate(d);
-  let dates = state.bulkDates();
+  for (const d of state.checkpoints.bulkDates()) if (d < startDate) state.checkpoints.dropBulkDate(d);
+  let dates = state.checkpoints.bulkDates();
   if (dates.length === 0) {
-    state.addBulkDate(startDate);
+    state.checkpoints.addBulkDate(startDate);
     dates = [startDate];
   }
-  let wake: (() => void) | undefined;
+  // A notification that comes while the loop is busy must not wait a whole poll interval: Wakeup keeps it.
+  const idle = new Wakeup();
   let failure: { error: unknown } | undefined;
-  let notified = false;
-  const onIdle = () => {
-    notified = true;
-    wake?.();
-  };
+  const onIdle = () => idle.wake();
   const onError = (error: unknown) => {
     failure ??= { error };
     onIdle();
@@ -162,15 +154,13 @@ export async function runBulk(job: AuditJob): Promise<void> {
 
   try {
     while (!stopSignal.aborted) {
-      // A notification that came while we were busy must not wait a whole poll interval.
-      if (!notified) await sleep(job.options.timeoutMs, stopSignal, (early) => (wake = early)).catch(() => undefined);
-      notified = false;
+      await idle.wait(job.options.timeoutMs, stopSignal).catch(() => undefined);
       if (failure) throw failure.error;
       if (stopSignal.aborted) break;
-      const today = utcDate(new Date());
+      const today = utcDate(new Date(job.now()));
       if (exporters.get(current)!.idle && current < today) {
         current = nextDate(current);
-        state.addBulkDate(current);
+        state.checkpoints.addBulkDate(current);
         exporters.set(current, start(current));
         job.stats.readPosition = dateStart(current);
         logger.info(`advanced the export to ${current}`);
@@ -195,6 +185,6 @@ async function pruneBacklog(exporters: Map<string, DateExporter>, state: AuditJo
     if (!exporter.idle) continue;
     await exporter.stop();
     exporters.delete(date);
-    state.dropBulkDate(date);
+    state.checkpoints.dropBulkDate(date);
   }
 }

@@ -1,50 +1,9 @@
-import type { DeadLetter, SinkRecord } from "../fluentd/types.ts";
-import { redactUrl } from "../lib/redact.ts";
 import type { AuditEvent } from "../teleport/types.ts";
-import { quoteUntrusted } from "../lib/untrusted.ts";
 import type { ExportOptions } from "./options.ts";
-
-export const SESSION_UPLOAD = "session.upload";
 
 /** Decides which audit events are exported; `types` is empty for "all". */
 export function auditFilter(opts: Pick<ExportOptions, "types" | "skipEventTypes">): (e: AuditEvent) => boolean {
   const only = new Set(opts.types);
   const skip = new Set(opts.skipEventTypes);
   return (e) => (only.size === 0 || only.has(e.type)) && !skip.has(e.type);
-}
-
-/**
- * An event the source could not read safely (`invalid`): never sent, dead-lettered with the reason.
- * Its body names the event, so a `dead-letters retry` still tells the SIEM that it existed.
- */
-export function unreadableLetter(e: AuditEvent, url: string): DeadLetter {
-  const body = JSON.stringify({ uid: e.id, event: e.type, time: e.time.toISOString(), teleport_event_handler_error: e.invalid });
-  return { record: { id: e.id, body }, url: redactUrl(url), status: 0, reason: `unreadable from Teleport: ${e.invalid}` };
-}
-
-/** The body is the event exactly as Teleport sent it; the id travels alongside for reports only. */
-export function toRecord(e: AuditEvent): SinkRecord {
-  return { id: e.id, body: JSON.stringify(e.json) };
-}
-
-export function sessionIdOf(e: AuditEvent): string | undefined {
-  const sid = e.json.sid;
-  return typeof sid === "string" && sid !== "" ? sid : undefined;
-}
-
-/**
- * What Teleport generates for a session id (a UUID, `session.NewID`). The id goes into the
- * recording's URL, so anything else (`../../events`, `x?a=1`, `@host/x`, a newline) could send the
- * recording, the client certificate and the headers somewhere else: such ids are never exported.
- */
-const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isSessionId(sid: string): boolean {
-  return SESSION_ID.test(sid);
-}
-
-/** The session recording URL of one session, as the Go tool builds it; only for a valid id. */
-export function sessionUrl(base: string, sid: string): string {
-  if (!isSessionId(sid)) throw new Error(`refusing to build a recording URL from session id ${quoteUntrusted(sid)}: not a UUID`);
-  return `${base}.${sid}.log`;
 }

@@ -3,7 +3,8 @@ import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import type { Engine, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
-import { AuditCommitter, type DeliveredEventHook } from "./audit-delivery.ts";
+import type { CommitParticipant } from "./acknowledge.ts";
+import { AuditDelivery } from "./audit-delivery.ts";
 import { runBulk } from "./bulk.ts";
 import { daysFromNow } from "./dates.ts";
 import type { AuditJob } from "./job.ts";
@@ -14,7 +15,7 @@ import { SessionExporter } from "./sessions.ts";
 import { ExportStats } from "./stats.ts";
 
 export type { ExportOptions } from "./options.ts";
-export type { DeliveredEventHook } from "./audit-delivery.ts";
+export { logDeadLetters, type CommitParticipant } from "./acknowledge.ts";
 export { ExportStats } from "./stats.ts";
 
 export interface ExportRun {
@@ -23,11 +24,14 @@ export interface ExportRun {
   state: StateStore;
   options: ExportOptions;
   stats?: ExportStats;
-  hook?: DeliveredEventHook;
+  /** Parts that commit with every acknowledged audit batch (auto-locking). */
+  participants?: readonly CommitParticipant[];
   /** Graceful stop: no more reading; batches in flight finish and commit. */
   stopSignal: AbortSignal;
   /** Hard stop: abandons deliveries in flight (their batches stay uncommitted and are re-sent). */
   deliverySignal?: AbortSignal;
+  /** The wall clock; tests inject one instead of sleeping. */
+  now?: () => number;
 }
 
 /**
@@ -36,7 +40,7 @@ export interface ExportRun {
  * in the middle of an export would re-send or skip events.
  */
 async function chooseEngine(source: TeleportSource, state: StateStore, signal: AbortSignal): Promise<Engine> {
-  const stored = state.engine();
+  const stored = state.meta.engine();
   if (stored) return stored;
   const engine = await untilSuccess(
     "probing the bulk export API",
@@ -53,23 +57,23 @@ async function chooseEngine(source: TeleportSource, state: StateStore, signal: A
     },
     signal,
   );
-  state.setEngine(engine);
+  state.meta.setEngine(engine);
   logger.info(`using the ${engine === "bulk" ? "bulk export" : "legacy search"} API to read the audit log`);
   return engine;
 }
 
 /** Settles where the export starts; `cursor` only counts when there is no state to resume from. */
-function settleStart(state: StateStore, options: ExportOptions): Date {
-  const seeking = state.seekAfter();
+function settleStart(state: StateStore, options: ExportOptions, now: Date): Date {
+  const seeking = state.meta.seekAfter();
   if (seeking !== undefined) {
     logger.info(`cursor event ${seeking} has not been found yet and nothing was delivered since: starting over with the cursor and start-time given now`);
     state.restartSeek();
   }
-  const fresh = state.isEmpty();
-  const start = state.settleStartTime(options.startTime, new Date());
+  const fresh = state.meta.isEmpty();
+  const start = state.meta.settleStartTime(options.startTime, now);
   if (options.cursor) {
     if (fresh) {
-      state.setSeekAfter(options.cursor);
+      state.meta.setSeekAfter(options.cursor);
       logger.info(`no saved state: exporting the events after ${options.cursor}, reading from ${start.toISOString()}`);
     } else {
       logger.info("cursor ignored: the export resumes from its saved state");
@@ -84,19 +88,21 @@ function settleStart(state: StateStore, options: ExportOptions): Date {
  */
 export async function runExport(run: ExportRun): Promise<ExportStats> {
   const { source, sink, state, options, stopSignal, deliverySignal } = run;
+  const now = run.now ?? Date.now;
   const stats = run.stats ?? new ExportStats();
-  const startTime = settleStart(state, options);
+  const startTime = settleStart(state, options, new Date(now()));
   const failed = new AbortController();
   const sessionStop = AbortSignal.any([stopSignal, failed.signal]);
-  const sessions = new SessionExporter({ source, sink, state, options, stats, stopSignal: sessionStop, deliverySignal });
+  const sessions = new SessionExporter({ source, sink, state, options, stats, stopSignal: sessionStop, deliverySignal, now });
   const sessionsDone = sessions.run();
   try {
     const engine = await chooseEngine(source, state, stopSignal);
-    const committer = new AuditCommitter({ sink, state, stats, url: options.fluentdUrl, sessions, hook: run.hook, deliverySignal });
-    const job: AuditJob = { source, state, options, stats, committer, stopSignal, startTime };
-    if (engine === "bulk" && state.seekAfter()) {
+    const participants = run.participants ?? [];
+    const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentdUrl, sessions, participants, deliverySignal });
+    const job: AuditJob = { source, state, options, stats, delivery, stopSignal, startTime, now };
+    if (engine === "bulk" && state.meta.seekAfter()) {
       logger.warn("cursor is only honoured by the legacy engine (bulk export has no event order); exporting from start-time");
-      state.clearSeekAfter();
+      state.meta.clearSeekAfter();
     }
     await (engine === "bulk" ? runBulk(job) : runLegacy(job));
     sessions.auditDone();

@@ -1,6 +1,6 @@
 import type { StateStore } from "../state/index.ts";
 import type { TeleportSource } from "../teleport/types.ts";
-import type { AuditCommitter } from "./audit-delivery.ts";
+import type { AuditDelivery } from "./audit-delivery.ts";
 import type { ExportOptions } from "./options.ts";
 import type { ExportStats } from "./stats.ts";
 
@@ -10,7 +10,9 @@ export interface AuditJob {
   state: StateStore;
   options: ExportOptions;
   stats: ExportStats;
-  committer: AuditCommitter;
+  delivery: AuditDelivery;
   stopSignal: AbortSignal;
   startTime: Date;
+  /** The wall clock (injected by tests). */
+  now: () => number;
 }

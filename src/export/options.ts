@@ -1,6 +1,6 @@
 /**
  * What the export jobs need from the configuration. The jobs do not import the config module, so
- * they can be driven by tests and by `dead-letters retry` without a full configuration.
+ * tests drive them without a full configuration.
  */
 export interface ExportOptions {
   /** Legacy engine page size (GetUnstructuredEvents limit). */

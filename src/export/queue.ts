@@ -1,3 +1,5 @@
+import { Stopped } from "./retry.ts";
+
 /**
  * A bounded hand-off between a producer (reading Teleport) and a consumer (delivering to Fluentd):
  * the producer runs ahead by at most `capacity` items, so memory does not grow with the backlog.
@@ -67,4 +69,15 @@ export class BoundedQueue<T> {
     this.failure = { error };
     this.close();
   }
+}
+
+/**
+ * Runs a producer into `queue`: the queue closes when the producer ends or is stopped, and fails
+ * with anything else, so the consumer sees the error instead of waiting forever.
+ */
+export function feed<T>(queue: BoundedQueue<T>, produce: () => Promise<void>): Promise<void> {
+  return produce().then(
+    () => queue.close(),
+    (err) => (err instanceof Stopped ? queue.close() : queue.fail(err)),
+  );
 }

@@ -1,5 +1,5 @@
 import type { SearchPage, SearchQuery, TeleportSource } from "../teleport/types.ts";
-import { BoundedQueue } from "./queue.ts";
+import { BoundedQueue, feed } from "./queue.ts";
 import { Stopped, untilSuccess } from "./retry.ts";
 
 /**
@@ -22,6 +22,8 @@ export interface ReadAheadOptions {
   /** Windows read at once, the reader's included; 1 turns read-ahead off. */
   windows: number;
   pagesPerWindow: number;
+  /** The clock that says which windows are closed. */
+  now: () => number;
 }
 
 interface Fetched {
@@ -36,7 +38,6 @@ class Chain {
   private expected: string;
 
   constructor(
-    readonly from: number,
     private readonly query: SearchQuery,
     source: TeleportSource,
     capacity: number,
@@ -45,10 +46,7 @@ class Chain {
     this.expected = query.startKey;
     this.pages = new BoundedQueue<Fetched>(capacity);
     const chainSignal = AbortSignal.any([signal, this.stop.signal]);
-    void this.run(source, chainSignal).then(
-      () => this.pages.close(),
-      (err) => (err instanceof Stopped ? this.pages.close() : this.pages.fail(err)),
-    );
+    void feed(this.pages, () => this.run(source, chainSignal));
   }
 
   private async run(source: TeleportSource, signal: AbortSignal): Promise<void> {
@@ -111,7 +109,7 @@ export class WindowReadAhead {
   /** The page for `query`, from a chain when one is ready for it; fetched now otherwise. */
   async page(query: SearchQuery): Promise<SearchPage> {
     const from = query.from.getTime();
-    const regular = this.opts.windows > 1 && query.to.getTime() - from === this.opts.windowMs && from + this.opts.windowMs <= Date.now();
+    const regular = this.opts.windows > 1 && query.to.getTime() - from === this.opts.windowMs && from + this.opts.windowMs <= this.opts.now();
     if (!regular) {
       this.dropBefore(Infinity);
       return this.source.searchEvents(query, this.signal);
@@ -143,12 +141,12 @@ export class WindowReadAhead {
   }
 
   private start(from: number, query: SearchQuery): Chain {
-    return new Chain(from, query, this.source, this.opts.pagesPerWindow, this.signal);
+    return new Chain(query, this.source, this.opts.pagesPerWindow, this.signal);
   }
 
   /** Chains for the next closed windows, up to `windows` in all. */
   private startNext(from: number, query: SearchQuery): void {
-    const now = Date.now();
+    const now = this.opts.now();
     for (let i = 1; i < this.opts.windows; i++) {
       const start = from + i * this.opts.windowMs;
       const end = start + this.opts.windowMs;

@@ -1,13 +1,15 @@
-import { isAbort, sleep } from "../lib/abort.ts";
+import { isAbort } from "../lib/abort.ts";
+import { Wakeup } from "../lib/wakeup.ts";
 import { Backoff } from "../lib/backoff.ts";
 import type { DeadLetter, FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { logger, rateLimited } from "../logger.ts";
-import { countStateErrors, missingRecordings, pendingSessions, recordDelivered, streamMetrics } from "../observability/metrics.ts";
+import { countStateErrors, missingRecordings, pendingSessions, streamMetrics } from "../observability/metrics.ts";
 import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
-import { logDeadLetters, type SessionQueue } from "./audit-delivery.ts";
+import { recordBatch } from "./acknowledge.ts";
+import type { SessionQueue } from "./audit-delivery.ts";
 import { quoteUntrusted } from "../lib/untrusted.ts";
-import { isSessionId, sessionUrl, toRecord, unreadableLetter } from "./filters.ts";
+import { isSessionId, sessionUrl, toRecord, unreadableLetter } from "./records.ts";
 import { afterLargeGarbage } from "./gc-hint.ts";
 import {
   type ExportOptions,
@@ -34,6 +36,8 @@ export interface SessionJobDeps {
   stopSignal: AbortSignal;
   /** Aborts deliveries in flight (shutdown deadline). */
   deliverySignal?: AbortSignal;
+  /** The wall clock: when a session is due, when a missing recording is given up. */
+  now: () => number;
 }
 
 /**
@@ -44,24 +48,26 @@ export interface SessionJobDeps {
 export class SessionExporter implements SessionQueue {
   private readonly active = new Map<string, Promise<void>>();
   private readonly failures = new Map<string, Backoff>();
-  private wakeLoop: (() => void) | undefined;
-  private wakeWaiters: (() => void) | undefined;
+  /** New or finished work for the loop. */
+  private readonly loopWakeup = new Wakeup();
+  /** Room in the backlog for the audit log waiting in `waitForRoom`. */
+  private readonly roomWakeup = new Wakeup();
   private auditFinished = false;
 
   constructor(private readonly deps: SessionJobDeps) {}
 
   wake(): void {
-    this.wakeLoop?.();
+    this.loopWakeup.wake();
   }
 
   async waitForRoom(signal?: AbortSignal): Promise<void> {
     const limit = this.deps.options.concurrency * SESSION_BACKLOG_MULTIPLIER;
-    while (this.deps.state.countSessions("pending") > limit) {
+    while (this.deps.state.sessions.count("pending") > limit) {
       warnOncePerMinute("session-backpressure", () =>
         logger.warn(`more than ${limit} session recordings are waiting; the audit log pauses until they are exported (consider a higher concurrency)`),
       );
       this.wake();
-      await sleep(IDLE_POLL_MS, signal, (wake) => (this.wakeWaiters = wake));
+      await this.roomWakeup.wait(IDLE_POLL_MS, signal);
     }
   }
 
@@ -75,36 +81,36 @@ export class SessionExporter implements SessionQueue {
     const { state, options, stopSignal } = this.deps;
     const retryMissingMs = options.missingRecordingRetryMs ?? MISSING_RECORDING_RETRY_MS;
     while (!stopSignal.aborted) {
-      const now = new Date();
-      pendingSessions.set(state.countSessions("pending"));
-      missingRecordings.set(state.countSessions("missing"));
+      const now = new Date(this.deps.now());
+      pendingSessions.set(state.sessions.count("pending"));
+      missingRecordings.set(state.sessions.count("missing"));
       const room = options.concurrency - this.active.size;
       if (room > 0) {
-        const ready = [...state.readySessions(now, options.concurrency * 2), ...(this.auditFinished && options.exitOnLastEvent ? [] : state.dueMissingSessions(now))];
+        const ready = [...state.sessions.ready(now, options.concurrency * 2), ...(this.auditFinished && options.exitOnLastEvent ? [] : state.sessions.dueMissing(now))];
         for (const s of ready.filter((s) => !this.active.has(s.sid)).slice(0, room)) this.start(s, retryMissingMs);
       }
       if (this.auditFinished && options.exitOnLastEvent && this.active.size === 0 && this.nothingLeftForThisRun()) {
         // Otherwise a cron run ends with recordings silently left behind (the summary only counts successes).
-        const left = state.countSessions("pending");
+        const left = state.sessions.count("pending");
         if (left > 0) {
           logger.warn(`${left} session recording(s) kept failing in this run and stay queued; the next run retries them (causes logged above)`);
         }
         return;
       }
-      await sleep(IDLE_POLL_MS, stopSignal, (wake) => (this.wakeLoop = wake)).catch(() => undefined);
+      await this.loopWakeup.wait(IDLE_POLL_MS, stopSignal).catch(() => undefined);
     }
     await Promise.all(this.active.values());
   }
 
   private nothingLeftForThisRun(): boolean {
-    return this.deps.state.sessions("pending").every((s) => (this.failures.get(s.sid)?.attempts ?? 0) >= FAILURES_BEFORE_PARKING_AT_EXIT);
+    return this.deps.state.sessions.list("pending").every((s) => (this.failures.get(s.sid)?.attempts ?? 0) >= FAILURES_BEFORE_PARKING_AT_EXIT);
   }
 
   private start(s: SessionRow, retryMissingMs: number): void {
     const task = this.export(s, retryMissingMs).finally(() => {
       this.active.delete(s.sid);
       this.wake();
-      this.wakeWaiters?.();
+      this.roomWakeup.wake();
     });
     this.active.set(s.sid, task);
   }
@@ -113,13 +119,13 @@ export class SessionExporter implements SessionQueue {
     const { state, stats, stopSignal } = this.deps;
     if (!isSessionId(s.sid)) {
       // Queued by a version that did not check ids: never put it into a URL.
-      state.parkSession(s.sid, "given-up", s.attempts, new Date());
+      state.sessions.park(s.sid, "given-up", s.attempts, new Date());
       logger.warn(`queued session id ${quoteUntrusted(s.sid)} is not a UUID; its recording is not exported`);
       return;
     }
     try {
       await this.stream(s);
-      state.sessionDelivered(s.sid);
+      state.sessions.delivered(s.sid);
       this.failures.delete(s.sid);
       stats.sessionsDelivered++;
       logger.debug(`session ${s.sid} exported`);
@@ -129,7 +135,7 @@ export class SessionExporter implements SessionQueue {
       const backoff = this.failures.get(s.sid) ?? new Backoff(1_000, 60_000);
       this.failures.set(s.sid, backoff);
       const delay = backoff.nextDelayMs();
-      state.retrySessionLater(s.sid, new Date(Date.now() + delay));
+      state.sessions.retryLater(s.sid, new Date(this.deps.now() + delay));
       warnOncePerMinute(`session-${s.sid}`, () =>
         logger.warn(`exporting session ${s.sid} failed, retrying in ${Math.round(delay / 1000)}s: ${err instanceof Error ? err.message : String(err)}`),
       );
@@ -138,13 +144,14 @@ export class SessionExporter implements SessionQueue {
 
   private missing(s: SessionRow, retryMissingMs: number): void {
     const attempts = s.attempts + 1;
-    const expired = Date.now() - s.uploadTime.getTime() > MISSING_RECORDING_CUTOFF_MS;
+    const now = this.deps.now();
+    const expired = now - s.uploadTime.getTime() > MISSING_RECORDING_CUTOFF_MS;
     if (attempts >= MISSING_RECORDING_ATTEMPTS || expired) {
-      this.deps.state.parkSession(s.sid, "given-up", attempts, new Date());
+      this.deps.state.sessions.park(s.sid, "given-up", attempts, new Date(now));
       logger.warn(`recording of session ${s.sid} not found after ${attempts} attempts; giving up on it`);
       return;
     }
-    this.deps.state.parkSession(s.sid, "missing", attempts, new Date(Date.now() + retryMissingMs));
+    this.deps.state.sessions.park(s.sid, "missing", attempts, new Date(now + retryMissingMs));
     logger.info(`recording of session ${s.sid} not found yet; looking again later (attempt ${attempts} of ${MISSING_RECORDING_ATTEMPTS})`);
   }
 
@@ -164,14 +171,10 @@ export class SessionExporter implements SessionQueue {
     const flush = async () => {
       const report = records.length > 0 ? await sink.deliver(url, records, deliverySignal) : { deadLettered: [], retried: 0 };
       const deadLettered = unreadable.concat(report.deadLettered);
-      countStateErrors(() => state.commitSessionProgress(s.sid, nextIndex, deadLettered));
-      logDeadLetters(deadLettered);
-      stats.deadLettered += deadLettered.length;
+      countStateErrors(() => state.transaction(() => state.sessions.commitProgress(s.sid, nextIndex, deadLettered)));
       metrics.received.inc(received);
       metrics.filtered.inc(received - records.length - unreadable.length);
-      metrics.retried.inc(report.retried);
-      metrics.deadLettered.inc(deadLettered.length);
-      recordDelivered("session", records.length - report.deadLettered.length);
+      recordBatch("session", stats, { delivered: records.length - report.deadLettered.length, deadLettered, retried: report.retried });
       afterLargeGarbage(pendingChars);
       records = [];
       unreadable = [];

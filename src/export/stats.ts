@@ -1,10 +1,12 @@
-/** Live counters for the summary line, the progress line and `status`. Only the jobs write them. */
+import { lagMs } from "../lib/lag.ts";
+
+/** Live counters for the summary and progress lines. Only `recordBatch` and the engines write them. */
 export class ExportStats {
   readonly startedAt = Date.now();
   eventsDelivered = 0;
   sessionsDelivered = 0;
   deadLettered = 0;
-  /** Time of the last delivered audit event: lag = now − this. */
+  /** Time of the last delivered audit event (see `lagMs`). */
   lastEventTime: Date | undefined;
   /** Where the reader is in time (for the progress line); may run ahead of deliveries. */
   readPosition: Date | undefined;
@@ -16,6 +18,6 @@ export class ExportStats {
   }
 
   lagMs(now = Date.now()): number | undefined {
-    return this.lastEventTime ? Math.max(0, now - this.lastEventTime.getTime()) : undefined;
+    return lagMs(this.lastEventTime, now);
   }
 }

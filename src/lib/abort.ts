@@ -12,11 +12,8 @@ export function isAbort(err: unknown, signal?: AbortSignal): boolean {
   return err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError");
 }
 
-/**
- * Resolves after `ms`, or rejects with an AbortError once `signal` aborts. `wakeEarly` receives a
- * function that ends the sleep at once (an idle or new-work notification).
- */
-export function sleep(ms: number, signal?: AbortSignal, wakeEarly?: (wake: () => void) => void): Promise<void> {
+/** Resolves after `ms`, or rejects with an AbortError once `signal` aborts (see `Wakeup` for waits work can end). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError());
     const done = () => {
@@ -32,9 +29,5 @@ export function sleep(ms: number, signal?: AbortSignal, wakeEarly?: (wake: () =>
       reject(abortError());
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    wakeEarly?.(() => {
-      done();
-      resolve();
-    });
   });
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { lagMs } from "../lib/lag.ts";
 
 /**
  * Every metric the handler exposes, in one registry. The jobs and the sink update these; the
@@ -67,8 +68,8 @@ export const lagSeconds = new Gauge({
   help: "Now minus the time of the newest audit event acknowledged by Fluentd.",
   registers: [registry],
   collect() {
-    const last = lastDeliveredEventTimeValue;
-    if (last > 0) this.set(Math.max(0, Date.now() / 1000 - last));
+    const lag = lagMs(newestDelivered, Date.now());
+    if (lag !== undefined) this.set(lag / 1000);
   },
 });
 const lastDeliveryTimestamp = new Gauge({
@@ -88,7 +89,7 @@ export const deliveryLatency = new Histogram({
   registers: [registry],
 });
 
-let lastDeliveredEventTimeValue = 0;
+let newestDelivered: Date | undefined;
 
 /**
  * The labelled series the hot paths touch, resolved once: the jobs add whole batches to these and
@@ -122,11 +123,8 @@ export function countStateErrors<T>(write: () => T): T {
 export function recordDelivered(stream: Stream, count: number, newest?: Date): void {
   if (count > 0) streamMetrics[stream].delivered.inc(count);
   lastDeliveryTimestamp.set(Date.now() / 1000);
-  if (stream === "audit" && newest) {
-    const seconds = newest.getTime() / 1000;
-    if (seconds > lastDeliveredEventTimeValue) {
-      lastDeliveredEventTimeValue = seconds;
-      lastDeliveredEventTime.set(seconds);
-    }
+  if (stream === "audit" && newest && (newestDelivered === undefined || newest > newestDelivered)) {
+    newestDelivered = newest;
+    lastDeliveredEventTime.set(newest.getTime() / 1000);
   }
 }

@@ -23,8 +23,8 @@ interface PendingLockRow {
 
 /**
  * Auto-locking's durable part: failed logins by event time, the last lock per user and login, and
- * the lock decisions still to send. It shares the export's connection, so what the delivery hook
- * writes commits in the same transaction as the checkpoint.
+ * the lock decisions still to send. It shares the export's connection, so what auto-locking writes
+ * as a participant of an audit commit lands in the same transaction as the checkpoint.
  */
 export class LockState {
   constructor(private readonly db: Database) {}
@@ -46,7 +46,7 @@ export class LockState {
     return rows.map((r) => r.event_time);
   }
 
-  lockMark(key: LockKey): number | undefined {
+  private lockMark(key: LockKey): number | undefined {
     const row = this.db.query("SELECT event_time FROM lock_marks WHERE user = ? AND login = ?").get(key.user, key.login) as {
       event_time: number;
     } | null;

@@ -6,14 +6,18 @@ import { StateStore } from "./store.ts";
 
 export { acquireInstanceLock, lockHolder, InstanceLockedError, type InstanceLock } from "./instance-lock.ts";
 export { databasePath, ensureStorageDir, StateUnreadableError } from "./database.ts";
-export * from "./store.ts";
+export { StateStore, type AuditCommit } from "./store.ts";
+export { MetaState, StartTimeChangedError, type Engine } from "./meta-table.ts";
+export { CheckpointState, type AuditPosition, type ChunkProgress, type LegacyCheckpoint } from "./checkpoint-tables.ts";
+export { SessionQueueState, type SessionRow, type SessionStatus, type SessionUpload } from "./session-table.ts";
+export { DeadLetterState, type StoredDeadLetter } from "./dead-letter-table.ts";
 export { LockState, type LockKey, type PendingLock } from "./autolock-tables.ts";
 
 /** Opens (creating) the state of one cluster; the cluster name comes from Teleport's Ping. */
 export function openClusterState(storageDir: string, clusterName: string): StateStore {
   ensureStorageDir(storageDir);
   const store = StateStore.open(databasePath(storageDir, clusterName), { create: true });
-  if (store.clusterName() === undefined) store.setClusterName(clusterName);
+  if (store.meta.clusterName() === undefined) store.meta.setClusterName(clusterName);
   return store;
 }
 

@@ -1,6 +1,7 @@
 import type { TeleportConfig } from "../config/options.ts";
 import { readFileSync } from "node:fs";
 import { logger } from "../logger.ts";
+import { identityExpiry } from "../observability/metrics.ts";
 import { TeleportClient } from "./client.ts";
 import { loadCredentials, parseIdentity, readIdentityText, type TeleportCredentials } from "./credentials.ts";
 import { SwappableTransport } from "./transport.ts";
@@ -19,8 +20,10 @@ export interface TeleportSourceHandle extends TeleportSource {
   reloadCredentials(): boolean;
 }
 
-function logWarnings(creds: TeleportCredentials): void {
+/** Every set of credentials taken into use: its warnings logged, its expiry exported. */
+function taken(creds: TeleportCredentials): void {
   for (const w of creds.warnings) logger.warn(w);
+  identityExpiry.set(creds.notAfter.getTime() / 1000);
 }
 
 /**
@@ -34,7 +37,7 @@ export async function createTeleportSource(opts: TeleportConfig): Promise<Telepo
   // rotation landing between two reads at start-up cannot go unnoticed.
   let lastText = identityFile ? readIdentityText(identityFile) : "";
   let creds = identityFile ? parse(lastText) : loadCredentials(opts);
-  logWarnings(creds);
+  taken(creds);
   const transport = new SwappableTransport(
     { addr: opts.addr, tlsRouting: opts.tlsRouting, clusterName: opts.cluster },
     creds,
@@ -50,7 +53,7 @@ export async function createTeleportSource(opts: TeleportConfig): Promise<Telepo
       transport.swap(fresh);
       creds = fresh;
       lastText = text;
-      logWarnings(fresh);
+      taken(fresh);
       logger.info(`Reloaded the Teleport identity from ${identityFile}; valid until ${fresh.notAfter.toISOString()}`);
       return true;
     } catch (err) {

@@ -9,6 +9,7 @@ import { acquireInstanceLock, InstanceLockedError } from "../../src/state/index.
 import { EVENTS_URL as EVENTS, testExportOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, MemoryTeleport } from "../support/memory-teleport.ts";
+import { waitUntil } from "../support/world.ts";
 
 let storage: string;
 beforeEach(() => {
@@ -53,10 +54,10 @@ test("a graceful stop while following the log commits and releases the storage",
   const sink = new MemoryFluentd();
   const shutdown = createShutdown({ handleSignals: false });
   const run = runWithParts({ source, sink, storage, options: options({ exitOnLastEvent: false }), shutdown });
-  await Bun.sleep(200);
+  await waitUntil("the backlog is delivered", () => sink.uids(EVENTS).length === 30);
   const late = auditEvent("user.login", new Date(Date.now() - 1000));
   source.add(late);
-  await Bun.sleep(200);
+  await waitUntil("the late event is delivered", () => sink.uids(EVENTS).includes(late.id));
   shutdown.request("test");
   const stats = await run;
   shutdown.dispose();

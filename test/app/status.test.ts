@@ -6,7 +6,7 @@ import { runCommand } from "citty";
 import { retryDeadLetters } from "../../src/app/dead-letters.ts";
 import { readStatus } from "../../src/app/status.ts";
 import deadLetters from "../../src/cli/commands/dead-letters.ts";
-import { acquireInstanceLock, openClusterState } from "../../src/state/index.ts";
+import { acquireInstanceLock, databasePath, openClusterState } from "../../src/state/index.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent } from "../support/memory-teleport.ts";
 
@@ -20,11 +20,11 @@ const URL = "https://fluentd.local/events.log";
 
 function seed() {
   const state = openClusterState(storage, "prod.example.com");
-  state.settleStartTime(new Date("2024-01-01T00:00:00Z"), new Date());
-  state.setEngine("legacy");
+  state.meta.settleStartTime(new Date("2024-01-01T00:00:00Z"), new Date());
+  state.meta.setEngine("legacy");
   const last = auditEvent("user.login", new Date(Date.now() - 90_000));
   state.commitAudit({
-    legacy: { windowStart: new Date("2024-01-02T00:00:00Z"), pageKey: "k", lastEventId: last.id },
+    position: { kind: "legacy", checkpoint: { windowStart: new Date("2024-01-02T00:00:00Z"), pageKey: "k", lastEventId: last.id }, seekFinished: false },
     delivered: [last],
     sessions: [{ sid: "s1", uploadTime: new Date() }],
     deadLetters: [
@@ -39,7 +39,7 @@ test("status reads the state while the running instance holds it open", () => {
   const { state, last } = seed();
   const lock = acquireInstanceLock(storage);
   try {
-    const report = readStatus(state.path);
+    const report = readStatus(databasePath(storage, "prod.example.com"));
     expect(report.cluster).toBe("prod.example.com");
     expect(report.runningPid).toBe(process.pid);
     expect(report.startTime).toBe("2024-01-01T00:00:00.000Z");
@@ -60,7 +60,7 @@ test("retry resends dead letters and keeps only those rejected again", async () 
   sink.rejectIds.add("bad-2");
   expect(await retryDeadLetters(state, sink, [])).toEqual({ delivered: 1, stillDead: 1 });
   expect(sink.uids(URL)).toEqual(["bad-1"]);
-  expect(state.deadLetters().map((d) => d.eventId)).toEqual(["bad-2"]);
+  expect(state.deadLetters.list().map((d) => d.eventId)).toEqual(["bad-2"]);
   state.close();
 });
 
@@ -68,6 +68,6 @@ test("dead-letters purge empties the table", async () => {
   seed().state.close();
   await runCommand(deadLetters, { rawArgs: ["purge", "--storage", storage] });
   const state = openClusterState(storage, "prod.example.com");
-  expect(state.countDeadLetters()).toBe(0);
+  expect(state.deadLetters.count()).toBe(0);
   state.close();
 });

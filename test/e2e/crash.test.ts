@@ -16,7 +16,7 @@ import {
  * Nothing may be lost, and the duplicates each kill causes are bounded by what the design allows
  * to be delivered-but-not-yet-committed at any instant:
  *
- * - Legacy audit log: deliverSegments hands the committer one sink call at a time, of at most
+ * - Legacy audit log: deliverSegments hands AuditDelivery one sink call at a time, of at most
  *   fluentd-batch-size events (pages are sliced, coalescing stops at that size); the checkpoint
  *   is committed before the next call starts. So one batch: BATCH.
  * - Bulk audit log: one such sequential delivery loop per chunk, up to max(concurrency/4, 3)

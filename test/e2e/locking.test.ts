@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { failedLoginFields } from "../../scripts/fakes/fake-events.ts";
-import { auditUids, countBy, runHandler, runToEnd, startWorld, waitUntil, type World } from "../support/world.ts";
+import { findStateFile, StateStore } from "../../src/state/index.ts";
+import { auditUids, countBy, runHandler, runToEnd, startWorld, statusJson, waitUntil, type World } from "../support/world.ts";
 
 /**
  * Auto-lock end to end: the compiled binary, the fake Teleport recording UpsertLock calls, failed
@@ -32,6 +33,28 @@ function delivered(w: World, ids: string[]): () => boolean {
     const seen = new Set(auditUids(w));
     return ids.every((id) => seen.has(id));
   };
+}
+
+/**
+ * Waits until `last` (the newest event of the log) is acknowledged and its checkpoint committed:
+ * whatever auto-locking decided about it is in the state database by then.
+ */
+async function committed(w: World, last: string): Promise<void> {
+  await waitUntil("the event is delivered", delivered(w, [last]));
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await Bun.sleep(50)) {
+    if ((await statusJson(w.storage)).lastDelivered?.id === last) return;
+  }
+  throw new Error(`timed out waiting for the checkpoint of ${last}`);
+}
+
+/** Locks decided and not yet sent, read from the state database the running handler writes. */
+function pendingLocks(w: World): string[] {
+  const state = StateStore.open(findStateFile(w.storage), { create: false, readonly: true });
+  try {
+    return state.locking.pendingLocks().map((l) => l.name);
+  } finally {
+    state.close();
+  }
 }
 
 describe("auto-lock", () => {
@@ -90,17 +113,22 @@ describe("auto-lock", () => {
 
   test("failures spread wider than the period do not lock; the window slides", async () => {
     const w = await smallWorld();
-    const h = await runHandler(w.startArgs(["--lock-enabled", "--lock-period", "2s", "--timeout", "100ms"]));
+    const h = await runHandler(w.startArgs(["--lock-enabled", "--lock-period", "3s", "--timeout", "100ms"]));
     try {
+      // Event time decides, not arrival. The next two are stamped 3.3 s after the first, so no
+      // 3 s window holds all three; the third 2.9 s after them, so one window holds the last
+      // three. The fake serves an event only once its time has come, so the next two are observed
+      // as they happen, and the test has almost 6 s after them to append the third before it
+      // would be too old to count.
       const first = fail(w, "bob", "root");
       await waitUntil("the first failure is delivered", delivered(w, [first]));
-      await Bun.sleep(2300);
-      const next = [fail(w, "bob", "root"), fail(w, "bob", "root")];
-      await waitUntil("two more failures are delivered", delivered(w, next));
-      await Bun.sleep(500);
+      const later = Date.now() + 3300;
+      const failAt = (t: number) => w.teleport.appendEvent({ type: "user.login", at: new Date(t), fields: failedLoginFields("bob", "root") });
+      const next = [failAt(later), failAt(later)];
+      await committed(w, next[1]!);
+      expect(pendingLocks(w)).toEqual([]);
       expect(w.teleport.calls.UpsertLock).toBeUndefined();
-      // A third failure within 2s of the last two completes a window.
-      fail(w, "bob", "root");
+      failAt(later + 2900);
       await waitUntil("bob is locked", () => w.teleport.locks.length > 0);
       expect(w.teleport.locks.map((l) => l.name)).toEqual(["event-handler-auto-lock-bob-root"]);
     } finally {
@@ -113,9 +141,7 @@ describe("auto-lock", () => {
     const w = await smallWorld();
     const h = await runHandler(w.startArgs(["--lock-enabled", "--timeout", "100ms"]));
     const before = [fail(w, "carol", "root", 2000), fail(w, "carol", "root", 1500)];
-    await waitUntil("the first two failures are delivered", delivered(w, before));
-    // Delivered means acknowledged; the checkpoint commits right after.
-    await Bun.sleep(300);
+    await committed(w, before[1]!);
     h.kill("SIGKILL");
     await h.done;
     expect(w.teleport.calls.UpsertLock).toBeUndefined();

@@ -18,7 +18,8 @@ describe("SIGTERM during delivery", () => {
     fluentd.faults.latencyMs = 1_000;
     const handler = await runHandler(world.startArgs(["--fluentd-batch-size", "25", "--batch", "25"]));
     await waitUntil("a batch is in flight", () => fluentd.inFlight() > 0);
-    await Bun.sleep(200);
+    // Pages read ahead of that batch: what must not be sent after the signal.
+    await waitUntil("pages are read ahead", () => (world.teleport.calls.GetUnstructuredEvents ?? 0) >= 3);
     const inFlight = fluentd.inFlight();
     const answered = fluentd.requestCount();
     handler.kill("SIGTERM");

@@ -100,7 +100,7 @@ describe("legacy engine: reading later windows ahead", () => {
   test("memory stays bounded: each chain stops at its page limit while the reader waits", async () => {
     const teleport = backlog();
     const stop = new AbortController();
-    const ahead = new WindowReadAhead(teleport, { windowMs: DAY, windows: 3, pagesPerWindow: 2 }, stop.signal);
+    const ahead = new WindowReadAhead(teleport, { windowMs: DAY, windows: 3, pagesPerWindow: 2, now: Date.now }, stop.signal);
     const query = { from: start, to: new Date(start.getTime() + DAY), types: [], limit: 3, startKey: "" };
     try {
       const page = await ahead.page(query);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { FailedLoginCounter } from "../../src/autolock/counter.ts";
 import { failedLoginOf, lockName } from "../../src/autolock/failed-login.ts";
 import { thresholdReachedAt } from "../../src/autolock/window.ts";
+import { commitAuditBatch } from "../../src/export/acknowledge.ts";
 import { openClusterState, type StateStore } from "../../src/state/index.ts";
 import type { AuditEvent } from "../../src/teleport/types.ts";
 
@@ -78,7 +79,7 @@ describe("FailedLoginCounter", () => {
   /** Delivers `event` at wall-clock time `at`, as the export would (inside a commit). */
   function deliver(c: FailedLoginCounter, event: AuditEvent, at = event.time.getTime()): void {
     now = at;
-    state.commitAudit({ delivered: [event], sessions: [], deadLetters: [] }, (e) => c.observe(e));
+    commitAuditBatch(state, { position: { kind: "chunk", progress: { date: "2025-01-01", chunk: "c", cursor: event.id, completed: false } }, delivered: [event], sessions: [], deadLetters: [] }, [c]);
   }
 
   test("the threshold within the period locks once per burst", () => {

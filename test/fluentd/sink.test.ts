@@ -3,7 +3,7 @@ import type { LogObject } from "consola";
 import type { FluentdConfig } from "../../src/config/options.ts";
 import { createFluentdSink as createSink, FluentdSettingError, type SinkTuning } from "../../src/fluentd/index.ts";
 import { fluentdConfig } from "../support/config.ts";
-import { sessionUrl } from "../../src/export/filters.ts";
+import { sessionUrl } from "../../src/export/records.ts";
 import { logger } from "../../src/logger.ts";
 import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { auditRecords } from "../support/fluentd-records.ts";

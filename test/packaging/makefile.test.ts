@@ -18,7 +18,9 @@ test.each(TARGETS)("make %s on a fresh clone installs the toolchain first", (tar
   const clone = mkdtempSync(join(tmpdir(), "teh-clone-"));
   try {
     for (const f of ["Makefile", "package.json", "scripts/mk"]) cpSync(join(ROOT, f), join(clone, f), { recursive: true });
-    const dry = spawnSync("make", ["-n", ...target.split(" ")], { cwd: clone, encoding: "utf8" });
+    // Under `make test` the parent's MAKELEVEL would make the child print "Entering directory".
+    const { MAKELEVEL: _level, MAKEFLAGS: _flags, MFLAGS: _mflags, ...env } = process.env;
+    const dry = spawnSync("make", ["-n", "--no-print-directory", ...target.split(" ")], { cwd: clone, encoding: "utf8", env });
     expect(dry.status, dry.stderr).toBe(0);
     const commands = dry.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#") && !l.startsWith("test -n"));
     expect(commands[0]).toBe("npm ci");

@@ -13,6 +13,7 @@ import {
   StateStore,
   StateUnreadableError,
 } from "../../src/state/index.ts";
+import { commitAuditBatch } from "../../src/export/acknowledge.ts";
 import type { AuditEvent } from "../../src/teleport/types.ts";
 
 let dir: string;
@@ -28,11 +29,11 @@ function event(id: string, time: string): AuditEvent {
 describe("state database", () => {
   test("is named after the cluster, private, and survives reopening with its checkpoint", () => {
     const store = openClusterState(dir, "prod/cluster:1");
-    expect(store.path).toBe(join(dir, "prod_cluster_1.sqlite"));
-    expect(statSync(store.path).mode & 0o777).toBe(0o600);
-    store.settleStartTime(new Date("2024-01-01T00:00:00Z"), new Date());
+    expect(databasePath(dir, "prod/cluster:1")).toBe(join(dir, "prod_cluster_1.sqlite"));
+    expect(statSync(databasePath(dir, "prod/cluster:1")).mode & 0o777).toBe(0o600);
+    store.meta.settleStartTime(new Date("2024-01-01T00:00:00Z"), new Date());
     store.commitAudit({
-      legacy: { windowStart: new Date("2024-01-01T00:00:00Z"), pageKey: "k1", lastEventId: "e2" },
+      position: { kind: "legacy", checkpoint: { windowStart: new Date("2024-01-01T00:00:00Z"), pageKey: "k1", lastEventId: "e2" }, seekFinished: false },
       delivered: [event("e1", "2024-01-01T00:00:01Z"), event("e2", "2024-01-01T00:00:02Z")],
       sessions: [{ sid: "s1", uploadTime: new Date("2024-01-01T00:00:02Z") }],
       deadLetters: [{ record: { id: "e3", body: "{}" }, url: "https://x/events", status: 400, reason: "bad" }],
@@ -40,51 +41,65 @@ describe("state database", () => {
     store.close();
 
     const again = StateStore.open(databasePath(dir, "prod/cluster:1"), { create: false });
-    expect(again.legacyCheckpoint()).toEqual({ windowStart: new Date("2024-01-01T00:00:00Z"), pageKey: "k1", lastEventId: "e2" });
-    expect(again.lastDelivered()).toEqual({ id: "e2", time: new Date("2024-01-01T00:00:02Z") });
-    expect(again.readySessions(new Date(), 10).map((s) => s.sid)).toEqual(["s1"]);
-    expect(again.deadLetters().map((d) => [d.eventId, d.status, d.reason])).toEqual([["e3", 400, "bad"]]);
-    expect(again.totals()).toEqual({ events: 2, sessions: 0, deadLettered: 1, sessionsRefused: 0 });
+    expect(again.checkpoints.legacyCheckpoint()).toEqual({ windowStart: new Date("2024-01-01T00:00:00Z"), pageKey: "k1", lastEventId: "e2" });
+    expect(again.meta.lastDelivered()).toEqual({ id: "e2", time: new Date("2024-01-01T00:00:02Z") });
+    expect(again.sessions.ready(new Date(), 10).map((s) => s.sid)).toEqual(["s1"]);
+    expect(again.deadLetters.list().map((d) => [d.eventId, d.status, d.reason])).toEqual([["e3", 400, "bad"]]);
+    expect(again.meta.totals()).toEqual({ events: 2, sessions: 0, deadLettered: 1, sessionsRefused: 0 });
     again.close();
   });
 
-  test("a failing in-transaction hook rolls back the whole batch", () => {
+  test("a failing commit participant rolls back the whole batch", () => {
     const store = openClusterState(dir, "c");
-    expect(() =>
-      store.commitAudit(
-        {
-          legacy: { windowStart: new Date(0), pageKey: "k", lastEventId: "e1" },
-          delivered: [event("e1", "2024-01-01T00:00:01Z")],
-          sessions: [{ sid: "s1", uploadTime: new Date() }],
-          deadLetters: [],
-        },
-        () => {
-          throw new Error("hook failed");
-        },
-      ),
-    ).toThrow("hook failed");
-    expect(store.legacyCheckpoint()).toBeUndefined();
-    expect(store.countSessions("pending")).toBe(0);
+    const seen: string[] = [];
+    const failing = {
+      inCommit(delivered: readonly AuditEvent[]) {
+        seen.push(...delivered.map((e) => e.id));
+        throw new Error("participant failed");
+      },
+      committed() {
+        seen.push("committed");
+      },
+    };
+    const commit = {
+      position: { kind: "legacy" as const, checkpoint: { windowStart: new Date(0), pageKey: "k", lastEventId: "e1" }, seekFinished: false },
+      delivered: [event("e1", "2024-01-01T00:00:01Z")],
+      sessions: [{ sid: "s1", uploadTime: new Date() }],
+      deadLetters: [],
+    };
+    expect(() => commitAuditBatch(store, commit, [failing])).toThrow("participant failed");
+    expect(seen).toEqual(["e1"]);
+    expect(store.checkpoints.legacyCheckpoint()).toBeUndefined();
+    expect(store.sessions.count("pending")).toBe(0);
+    expect(store.meta.totals().events).toBe(0);
+    store.close();
+  });
+
+  test("a bulk chunk position and a legacy checkpoint are stored each in their own place", () => {
+    const store = openClusterState(dir, "c");
+    const progress = { date: "2024-01-01", chunk: "c1", cursor: "42", completed: false };
+    store.commitAudit({ position: { kind: "chunk", progress }, delivered: [], sessions: [], deadLetters: [] });
+    expect(store.checkpoints.chunks("2024-01-01")).toEqual([progress]);
+    expect(store.checkpoints.legacyCheckpoint()).toBeUndefined();
     store.close();
   });
 
   test("a repeated upload event does not rewind a session in progress", () => {
     const store = openClusterState(dir, "c");
-    const commit = { delivered: [], sessions: [{ sid: "s1", uploadTime: new Date() }], deadLetters: [] };
-    store.commitAudit(commit);
-    store.commitSessionProgress("s1", 42, []);
-    store.commitAudit(commit);
-    expect(store.session("s1")?.nextIndex).toBe(42);
+    store.sessions.enqueue({ sid: "s1", uploadTime: new Date() });
+    store.sessions.commitProgress("s1", 42, []);
+    store.sessions.enqueue({ sid: "s1", uploadTime: new Date() });
+    expect(store.sessions.list().map((s) => [s.sid, s.nextIndex])).toEqual([["s1", 42]]);
     store.close();
   });
 
   test("start time is stored once and a different instant is refused", () => {
     const store = openClusterState(dir, "c");
-    const start = store.settleStartTime(new Date("2024-05-01T02:00:00+02:00"), new Date());
-    expect(store.settleStartTime(new Date("2024-05-01T00:00:00Z"), new Date())).toEqual(start);
-    expect(store.settleStartTime(undefined, new Date())).toEqual(start);
-    expect(() => store.settleStartTime(new Date("2024-05-02T00:00:00Z"), new Date())).toThrow(StartTimeChangedError);
-    expect(() => store.settleStartTime(new Date("2024-05-02T00:00:00Z"), new Date())).toThrow(/delete .*c\.sqlite/);
+    const start = store.meta.settleStartTime(new Date("2024-05-01T02:00:00+02:00"), new Date());
+    expect(store.meta.settleStartTime(new Date("2024-05-01T00:00:00Z"), new Date())).toEqual(start);
+    expect(store.meta.settleStartTime(undefined, new Date())).toEqual(start);
+    expect(() => store.meta.settleStartTime(new Date("2024-05-02T00:00:00Z"), new Date())).toThrow(StartTimeChangedError);
+    expect(() => store.meta.settleStartTime(new Date("2024-05-02T00:00:00Z"), new Date())).toThrow(/delete .*c\.sqlite/);
     store.close();
   });
 
@@ -123,7 +138,7 @@ describe("state database", () => {
     const pages = (store as unknown as { db: { query(sql: string): { get(): Record<string, number> } } }).db.query("PRAGMA page_count").get().page_count!;
     (store as unknown as { db: { exec(sql: string): void } }).db.exec(`PRAGMA max_page_count = ${pages}`);
     const big = Array.from({ length: 50 }, (_, i) => ({ record: { id: `e${i}`, body: "x".repeat(4000) }, url: "https://f/x", status: 400, reason: "r" }));
-    expect(() => store.commitAudit({ delivered: [], sessions: [], deadLetters: big })).toThrow(`cannot write state database ${store.path}: database or disk is full`);
+    expect(() => store.commitAudit({ position: { kind: "chunk", progress: { date: "2024-01-01", chunk: "c", cursor: "", completed: false } }, delivered: [], sessions: [], deadLetters: big })).toThrow(`cannot write state database ${store.path}: database or disk is full`);
     store.close();
   });
 

@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { identityExpiry } from "../../src/observability/metrics.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { alpnProtocols, createTeleportSource, TeleportError, type TeleportSourceHandle } from "../../src/teleport/index.ts";
 import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
@@ -98,10 +99,15 @@ describe("identity refresh", () => {
       const first = await stream.next();
       expect(first.value?.type).toBe("session.start");
 
-      const rotated = await pki.userCA.issue("rotated-bot", { usage: "client" });
+      const expirySeconds = async () => (await identityExpiry.get()).values[0]?.value;
+      expect(await expirySeconds()).toBe(src.credentials.notAfter.getTime() / 1000);
+      const rotatedExpiry = new Date(Math.floor(Date.now() / 1000) * 1000 + 2 * 86_400_000);
+      const rotated = await pki.userCA.issue("rotated-bot", { usage: "client", notAfter: rotatedExpiry });
       writeFileSync(file, identityFileText({ keyPem: rotated.keyPem, certPem: rotated.certPem, caPems: [pki.hostCA.ca.certPem] }));
       for (let i = 0; i < 100 && src.credentials.certPem.trim() !== rotated.certPem.trim(); i++) await Bun.sleep(20);
       expect(src.credentials.certPem.trim()).toBe(rotated.certPem.trim());
+      // The gauge follows the identity in use, not the one read at start-up.
+      expect(await expirySeconds()).toBe(rotatedExpiry.getTime() / 1000);
 
       await src.ping();
       expect(fake.peers.at(-1)).toBe("rotated-bot");

@@ -20,7 +20,7 @@ const list = defineCommand({
   args: { ...stateArgs, json: { type: "boolean", description: "One JSON object per line, with the event body" } },
   run({ args }) {
     withState(args, (state) => {
-      for (const d of state.deadLetters()) {
+      for (const d of state.deadLetters.list()) {
         // Rows written before URLs were stored redacted may still hold user:password.
         const url = redactUrl(d.url);
         const line = args.json
@@ -36,7 +36,7 @@ const purge = defineCommand({
   meta: { name: "purge", description: "Delete every stored dead letter" },
   args: stateArgs,
   run({ args }) {
-    const removed = withState(args, (state) => state.purgeDeadLetters());
+    const removed = withState(args, (state) => state.deadLetters.purge());
     process.stdout.write(`${removed} dead letters removed\n`);
   },
 });

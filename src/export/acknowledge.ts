@@ -1,0 +1,71 @@
+import type { DeadLetter } from "../fluentd/types.ts";
+import { quoteUntrusted } from "../lib/untrusted.ts";
+import { logger } from "../logger.ts";
+import { countStateErrors, recordDelivered, streamMetrics } from "../observability/metrics.ts";
+import type { AuditCommit, StateStore } from "../state/index.ts";
+import type { AuditEvent } from "../teleport/types.ts";
+import type { ExportStats } from "./stats.ts";
+
+/**
+ * A part of the handler that commits with every acknowledged audit batch (auto-locking), the way
+ * a listener joins beats' acker chain: the export calls it, the state store does not know it.
+ */
+export interface CommitParticipant {
+  /**
+   * Inside the checkpoint transaction: what it writes is durable exactly when the batch is, and a
+   * crash replays neither. Throwing rolls the whole batch back.
+   */
+  inCommit(delivered: readonly AuditEvent[]): void;
+  /** After the transaction committed (wake a worker that reads what `inCommit` wrote). */
+  committed?(): void;
+}
+
+/** Commits an acknowledged audit batch and every participant's writes in one transaction. */
+export function commitAuditBatch(state: StateStore, commit: AuditCommit, participants: readonly CommitParticipant[]): void {
+  countStateErrors(() =>
+    state.transaction(() => {
+      state.commitAudit(commit);
+      for (const p of participants) p.inCommit(commit.delivered);
+    }),
+  );
+  for (const p of participants) p.committed?.();
+}
+
+export function logDeadLetters(letters: readonly DeadLetter[]): void {
+  for (const d of letters) {
+    // Never the body: it may carry secrets or terminal output. Status 0: Fluentd never saw it.
+    const what = d.status === 0 ? `Event ${quoteUntrusted(d.record.id)} not exported (${d.reason})` : `Fluentd rejected event ${d.record.id} permanently (HTTP ${d.status}: ${d.reason})`;
+    logger.warn(`${what}; kept in dead letters`, {
+      id: d.record.id,
+      url: d.url,
+      status: d.status,
+    });
+  }
+}
+
+/** One acknowledged sink call, as the accounting sees it. */
+export interface BatchOutcome {
+  /** Records the sink acknowledged (dead letters excluded). */
+  delivered: number;
+  /** Time of the newest delivered audit event (the lag). */
+  newest?: Date;
+  deadLettered: readonly DeadLetter[];
+  retried: number;
+}
+
+/**
+ * The accounting of one committed batch of either stream: the run's stats (summary, progress
+ * line), the Prometheus counters and the dead-letter log all move here and only here.
+ */
+export function recordBatch(stream: "audit" | "session", stats: ExportStats, batch: BatchOutcome): void {
+  logDeadLetters(batch.deadLettered);
+  const metrics = streamMetrics[stream];
+  metrics.retried.inc(batch.retried);
+  metrics.deadLettered.inc(batch.deadLettered.length);
+  recordDelivered(stream, batch.delivered, batch.newest);
+  stats.deadLettered += batch.deadLettered.length;
+  if (stream === "audit") {
+    stats.eventsDelivered += batch.delivered;
+    if (batch.newest) stats.lastEventTime = batch.newest;
+  }
+}
