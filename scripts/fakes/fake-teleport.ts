@@ -428,13 +428,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     serverNames,
     peers,
     appendEvents: (n, at) => log.append(n, at),
-    appendEvent: (event) => {
-      const id = log.appendEvent(event);
-      // Encoded now, on the caller's stack: a test's deeply nested event would overflow the
-      // shallower stack of an HTTP/2 callback in the recursive encoder.
-      encodedEvent(log.count - 1);
-      return id;
-    },
+    appendEvent: (event) => log.appendEvent(event),
     dropNextStreamAfter: (items) => {
       dropNext = items;
     },

@@ -21,7 +21,6 @@ export interface SinkTuning {
   warnIntervalMs?: number;
 }
 
-
 type Attempt =
   | { kind: "ok" }
   | { kind: "refused"; status: number; reason: string }

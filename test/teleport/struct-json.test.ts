@@ -4,7 +4,7 @@ import { StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { EventsUnstructuredSchema } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
 import { RawEventsUnstructuredSchema } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
 import { decodeStruct, StructTooDeepError } from "../../src/teleport/struct-json.ts";
-import { encodeStruct } from "../../scripts/fakes/struct-encode.ts";
+import { encodeStruct, encodeStructIteratively } from "../../scripts/fakes/struct-encode.ts";
 import { FakeEventLog } from "../../scripts/fakes/fake-events.ts";
 
 /** The runtime's own encoding, the reference the hand-written decoder must agree with. */
@@ -78,12 +78,19 @@ describe("decodeStruct", () => {
 });
 
 describe("nesting limit", () => {
-  /** A Struct `depth` levels deep in all, alternating objects and lists (both count). */
-  function nestedStruct(depth: number): Uint8Array {
+  /** Objects and lists, alternating, `levels` deep below a Struct (both count). */
+  function nestedJson(levels: number): unknown {
     let value: unknown = "leaf";
-    for (let level = depth; level > 1; level--) value = level % 2 === 0 ? { a: value } : [value];
-    return encodeStruct({ a: value } as never);
+    for (let level = levels + 1; level > 1; level--) value = level % 2 === 0 ? { a: value } : [value];
+    return value;
   }
+  /** A Struct `depth` levels deep in all. */
+  const nestedStruct = (depth: number) => encodeStruct({ a: nestedJson(depth - 1) } as never);
+
+  test("the fake's encoder for deep events writes the same bytes as its fast one", () => {
+    const json = { a: 1, b: [1, "x", null, true, { c: [[]] }], d: { e: { f: "g" } }, h: [], deep: nestedJson(500) };
+    expect(encodeStructIteratively(json as never)).toEqual(encodeStruct(json as never));
+  });
 
   test("10,000 levels decode; one more is refused with a reason, not a stack overflow", () => {
     expect(JSON.stringify(decodeStruct(nestedStruct(10_000))).length).toBeGreaterThan(10_000);
