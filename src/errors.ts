@@ -1,32 +1,24 @@
-/**
- * Errors the user can fix. The CLI prints their message as one line and exits with `exitCode`;
- * anything else is a bug or an outage and keeps its stack for `--debug`.
- */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = 1,
-  ) {
-    super(message);
-    this.name = "UserError";
-  }
-}
-
-/** Exit code for bad configuration or command-line usage, so scripts can tell it from a runtime failure. */
+/** Exit code for anything the user can fix, so scripts can tell it from a runtime failure (1). */
 export const EXIT_USAGE = 2;
 
-/** A setting is missing, malformed or contradicts another one. */
-export class ConfigError extends UserError {
+/**
+ * The one base of errors the user can fix: a setting, a file, the command line, the storage. The CLI
+ * prints the message as one line (it must name what to change) and exits with EXIT_USAGE; anything
+ * else is a bug or an outage, exits 1 and keeps its stack for `--debug`. Every domain's own class
+ * extends this one, so the CLI recognises them by class, never by message or name.
+ */
+export class UserError extends Error {
+  readonly exitCode = EXIT_USAGE;
+
   constructor(message: string) {
-    super(message, EXIT_USAGE);
-    this.name = "ConfigError";
+    super(message);
+    // The subclass's name, for --debug stacks, without each class repeating it.
+    this.name = new.target.name;
   }
 }
 
+/** A setting is missing, malformed or contradicts another one. */
+export class ConfigError extends UserError {}
+
 /** The command line itself is wrong: unknown flag, unknown command, flag without its value. */
-export class UsageError extends UserError {
-  constructor(message: string) {
-    super(message, EXIT_USAGE);
-    this.name = "UsageError";
-  }
-}
+export class UsageError extends UserError {}

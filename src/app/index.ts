@@ -1,7 +1,6 @@
 import type { Config } from "../config/options.ts";
 import { logger } from "../logger.ts";
 import { startMetricsServer } from "../observability/server.ts";
-import { autoLockFrom, exportOptionsFrom } from "./options.ts";
 import { createFluentdSink } from "../fluentd/index.ts";
 import { createTeleportSource } from "../teleport/index.ts";
 import { runWithParts } from "./run.ts";
@@ -17,7 +16,7 @@ export async function runApp(config: Config): Promise<number> {
   const { metricsAddr } = config.observability;
   const metrics = metricsAddr ? startMetricsServer({ ...config.observability, metricsAddr }) : undefined;
   try {
-    await runWithParts({ source, sink, storage: config.ingest.storage, options: exportOptionsFrom(config), autoLock: autoLockFrom(config), handleSignals: true });
+    await runWithParts({ source, sink, config, handleSignals: true });
     logger.info("Successfully shut down");
     return 0;
   } finally {

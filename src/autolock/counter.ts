@@ -3,12 +3,12 @@ import type { LockState } from "../state/index.ts";
 import type { CommitParticipant } from "../export/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { failedLoginOf, lockName } from "./failed-login.ts";
-import type { AutoLockSettings } from "./settings.ts";
+import type { LockingConfig } from "../config/options.ts";
 import { thresholdReachedAt } from "./window.ts";
 
 export interface FailedLoginCounterDeps {
   locking: LockState;
-  settings: AutoLockSettings;
+  settings: LockingConfig;
   dryRun: boolean;
   /** Locks were queued and their transaction committed: the worker may send them. */
   onQueued: () => void;
@@ -51,17 +51,17 @@ export class FailedLoginCounter implements CommitParticipant {
     const at = event.time.getTime();
     // Event time, not arrival time: history read in a backfill (or after a long outage) is too old
     // to say anything about an attack happening now, and must never lock anyone.
-    if (now - at > settings.periodMs) {
+    if (now - at > settings.period) {
       logger.debug(`auto-lock: failed login of ${key.user} (login "${key.login}") at ${event.time.toISOString()} is older than lock-period; not counted`);
       return;
     }
-    locking.prune(new Date(now - settings.periodMs));
+    locking.prune(new Date(now - settings.period));
     locking.recordFailedLogin(key, event.time, event.id);
-    const times = locking.failureTimes(key, new Date(at - settings.periodMs), new Date(at + settings.periodMs));
-    const reached = thresholdReachedAt(times, settings.periodMs, settings.failedAttempts);
+    const times = locking.failureTimes(key, new Date(at - settings.period), new Date(at + settings.period));
+    const reached = thresholdReachedAt(times, settings.period, settings.failedAttemptsCount);
     if (reached === undefined) return;
     locking.markLocked(key, new Date(reached));
-    const what = `user ${key.user} (login "${key.login}") after ${settings.failedAttempts} failed logins within ${settings.periodMs / 1000}s`;
+    const what = `user ${key.user} (login "${key.login}") after ${settings.failedAttemptsCount} failed logins within ${settings.period / 1000}s`;
     if (this.deps.dryRun) {
       logger.info(`dry run: would lock ${what}`, { lock: lockName(key) });
       return;

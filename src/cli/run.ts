@@ -1,87 +1,86 @@
-import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
-import { EXIT_USAGE, UsageError, UserError } from "../errors.ts";
+import { renderUsage, type ArgsDef, type CommandDef } from "citty";
+import { UsageError, UserError } from "../errors.ts";
 import { parseBool } from "../config/values.ts";
-import { configureLogger, logger, type LogFormat } from "../logger.ts";
-import { APP_NAME } from "../version.ts";
-import { GLOBAL_ARGS, scanArgs, type ScannedArgs } from "./args.ts";
-import { SUBCOMMANDS, rootCommand } from "./commands/root.ts";
-
-const HELP_FLAGS = new Set(["--help", "-h"]);
-
-/** Index of the subcommand name, skipping global flags (and their values) written before it. */
-function commandIndex(argv: readonly string[]): number {
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i]!;
-    if (token === "--") return -1;
-    if (!token.startsWith("-")) return i;
-    const name = token.replace(/^--?/, "");
-    const def = Object.entries(GLOBAL_ARGS).find(([n, d]) => n === name || ("alias" in d && d.alias === name))?.[1];
-    if (def && def.type !== "boolean") i++;
-  }
-  return -1;
-}
-
-function lastText(v: string[] | boolean | undefined): string | undefined {
-  return Array.isArray(v) ? v[v.length - 1] : typeof v === "boolean" ? String(v) : undefined;
-}
+import { configureLogger, logger } from "../logger.ts";
+import { APP_NAME, VERSION } from "../version.ts";
+import { commandViews, GLOBAL_ARGS, scanArgs } from "./args.ts";
+import { loadCommand, type Command } from "./command.ts";
+import { COMMANDS, rootCommand } from "./commands/index.ts";
 
 /**
- * Logging before the config file is read, from the command line and environment only, so that
- * errors while loading already honour --debug and --log-format.
+ * Logging before the config file is read, from the environment and (once parsed) the command line,
+ * so that errors from parsing and loading already honour debug and log-format.
  */
-function configureEarlyLogging(scanned: ScannedArgs): void {
-  let debug = false;
+function configureEarlyLogging(flags: { debug?: boolean; "log-format"?: string } = {}): void {
+  let debug = flags.debug;
   try {
-    debug = parseBool(lastText(scanned.flags.debug) ?? process.env.FDFWD_DEBUG ?? "false");
+    debug ??= parseBool(process.env.FDFWD_DEBUG ?? "false");
   } catch {
     // A malformed value is reported by the config loader with the setting's name.
   }
-  const format = lastText(scanned.flags["log-format"]) ?? process.env.FDFWD_LOG_FORMAT;
-  configureLogger({ debug, format: format === "json" ? "json" : ("text" as LogFormat) });
+  const format = flags["log-format"] ?? process.env.FDFWD_LOG_FORMAT;
+  configureLogger({ debug: debug === true, format: format === "json" ? "json" : "text" });
+}
+
+function argsOf(cmd: Command<any>): ArgsDef {
+  return { ...GLOBAL_ARGS, ...cmd.args };
+}
+
+/** citty renders the help; `parent` carries the full name of the command above. */
+async function usage(cmd: Command<any>, parentLabel: string | undefined): Promise<string> {
+  const def = { meta: cmd.meta, args: argsOf(cmd), subCommands: cmd.subCommands } as CommandDef<any>;
+  const parent = parentLabel === undefined ? undefined : ({ meta: { name: parentLabel, version: VERSION } } as CommandDef<any>);
+  return renderUsage(def, parent);
 }
 
 /**
- * A command with its own sub-commands (`dead-letters list`): the flags belong to the sub-command,
- * so it is picked out here and its flags scanned against its own definition, not the parent's.
+ * Walks down the command tree: at each level the arguments up to the first positional are checked
+ * against that level's flags, the positional names the sub-command, and the rest (flags written
+ * before the name included) goes on down. Returns the command to run and its arguments.
  */
-function nestedCommand(parent: CommandDef<any>, label: string, rest: string[]): { cmd: CommandDef<any>; label: string; rest: string[] } | undefined {
-  const subs = parent.subCommands as Record<string, CommandDef<any>> | undefined;
-  if (!subs) return undefined;
-  const index = rest.findIndex((a) => !a.startsWith("-"));
-  const name = index < 0 ? undefined : rest[index]!;
-  if (name === undefined) return undefined;
-  const cmd = subs[name];
-  if (!cmd) throw new UsageError(`unknown command "${name}" for ${label}; expected one of: ${Object.keys(subs).join(", ")}`);
-  return { cmd, label: `${label} ${name}`, rest: [...rest.slice(0, index), ...rest.slice(index + 1)] };
+async function resolveCommand(argv: readonly string[]) {
+  let cmd: Command<any> = rootCommand;
+  let label = APP_NAME;
+  let parentLabel: string | undefined;
+  let rest = [...argv];
+  while (cmd.subCommands) {
+    const at = scanArgs(rest, argsOf(cmd), label, { untilCommand: true }).commandAt;
+    if (at < 0) break;
+    const name = rest[at]!;
+    const ref = Object.hasOwn(cmd.subCommands, name) ? cmd.subCommands[name] : undefined;
+    if (!ref) {
+      const where = cmd === rootCommand ? "" : ` for ${label}`;
+      throw new UsageError(`unknown command "${name}"${where}; expected one of: ${Object.keys(cmd.subCommands).join(", ")}`);
+    }
+    cmd = await loadCommand(ref);
+    parentLabel = label;
+    label = `${label} ${name}`;
+    rest = [...rest.slice(0, at), ...rest.slice(at + 1)];
+  }
+  return { cmd, label, parentLabel, rest };
 }
 
 export async function runCli(argv: readonly string[]): Promise<number> {
-  const index = commandIndex(argv);
-  const name = index < 0 ? undefined : argv[index]!;
-  const sub = name === undefined ? undefined : SUBCOMMANDS[name];
-  if (name !== undefined && !sub) {
-    throw new UsageError(`unknown command "${name}"; expected one of: ${Object.keys(SUBCOMMANDS).join(", ")}`);
-  }
-  let cmd: CommandDef<any> = sub ?? rootCommand;
-  let parent: CommandDef<any> | undefined = sub ? rootCommand : undefined;
-  let rest = index < 0 ? [...argv] : [...argv.slice(0, index), ...argv.slice(index + 1)];
-  let label = sub ? `${APP_NAME} ${name}` : APP_NAME;
-  const nested = sub ? nestedCommand(sub, label, rest) : undefined;
-  if (nested) ({ cmd, label, rest, parent } = { ...nested, parent: sub });
-
-  if (rest.some((a) => HELP_FLAGS.has(a))) {
-    process.stdout.write((await renderUsage(cmd, parent)) + "\n");
+  configureEarlyLogging();
+  const resolved = await resolveCommand(argv);
+  let { cmd } = resolved;
+  const { label, parentLabel, rest } = resolved;
+  const argsDef = argsOf(cmd);
+  const scanned = scanArgs(rest, argsDef, label);
+  // Help wins over missing arguments: `configure --help` is how one learns what OUT is.
+  if (scanned.flags.help === true) {
+    process.stdout.write(`${await usage(cmd, parentLabel)}\n`);
     return 0;
   }
-  const scanned = scanArgs(rest, (cmd.args ?? {}) as ArgsDef, label);
-  configureEarlyLogging(scanned);
-  if (!sub || (cmd.subCommands && !nested)) {
-    process.stderr.write((await renderUsage(cmd, parent)) + "\n");
-    const names = Object.keys((cmd.subCommands ?? SUBCOMMANDS) as object);
-    throw new UsageError(`no command given; expected one of: ${names.join(", ")}`);
+  const { args, cli } = commandViews(scanned, argsDef, label);
+  configureEarlyLogging({ debug: args.debug as boolean | undefined, "log-format": args["log-format"] as string | undefined });
+  // `--version` is the `version` command spelled as a flag.
+  if (cmd === rootCommand && args.version) cmd = await COMMANDS.version();
+  if (!cmd.run) {
+    process.stderr.write(`${await usage(cmd, parentLabel)}\n`);
+    throw new UsageError(`no command given; expected one of: ${Object.keys(cmd.subCommands ?? {}).join(", ")}`);
   }
-  const { result } = await runCommand(cmd, { rawArgs: rest, data: scanned });
-  return typeof result === "number" ? result : 0;
+  return (await cmd.run({ args, cli })) ?? 0;
 }
 
 /** One line for the user; the stack only with --debug. Returns the exit code. */
@@ -91,11 +90,6 @@ export function reportError(err: unknown): number {
     logger.error(err.message);
     if (debug && err.stack) logger.debug(err.stack);
     return err.exitCode;
-  }
-  // citty raises its own errors for things like a missing positional argument: usage errors too.
-  if (err instanceof Error && err.name === "CLIError") {
-    logger.error(err.message);
-    return EXIT_USAGE;
   }
   const message = err instanceof Error ? err.message : String(err);
   logger.error(`${message}${debug ? "" : " (run with --debug for details)"}`);

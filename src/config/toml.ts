@@ -1,6 +1,7 @@
 import { parse, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import { OPTION_LIST, type OptionDef, type OptionKey } from "./options.ts";
+import { editDistance } from "../lib/edit-distance.ts";
 
 /**
  * Reads a TOML file with the Go tool's key rules (kong_toml_resolver.go), so its files load
@@ -75,18 +76,6 @@ function sameValue(a: unknown, b: unknown): boolean {
 
 function leafPaths(node: Table, prefix: string[] = []): string[][] {
   return Object.entries(node).flatMap(([k, v]) => (isTable(v) ? leafPaths(v, [...prefix, k]) : [[...prefix, k]]));
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 function lastSegment(path: string): string {

@@ -1,9 +1,4 @@
-import { EXIT_USAGE, UserError } from "../errors.ts";
+import { UserError } from "../errors.ts";
 
 /** A mistake the user can fix (bad flag, existing file, empty passphrase): one line, exit 2. */
-export class ConfigureError extends UserError {
-  constructor(message: string) {
-    super(message, EXIT_USAGE);
-    this.name = "ConfigureError";
-  }
-}
+export class ConfigureError extends UserError {}

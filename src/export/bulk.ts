@@ -31,9 +31,9 @@ async function readChunk(
   signal: AbortSignal,
 ): Promise<void> {
   const { date, chunk } = from;
-  const keep = auditFilter(job.options);
+  const keep = auditFilter(job.options.ingest);
   const notBefore = job.startTime.getTime();
-  const max = job.options.fluentdBatchSize;
+  const max = job.options.fluentd.batchSize;
   const day = dateStart(date);
   let position = from.cursor;
   let events: Segment["events"] = [];
@@ -95,7 +95,7 @@ class DateExporter {
 
   private async loop(): Promise<void> {
     const { job, date, signal } = this;
-    const parallel = new Semaphore(Math.max(Math.floor(job.options.concurrency / 4), 3));
+    const parallel = new Semaphore(Math.max(Math.floor(job.options.ingest.concurrency / 4), 3));
     const known = new Set<string>();
     const resumed: Promise<void>[] = [];
     for (const c of job.state.checkpoints.chunks(date)) {
@@ -119,7 +119,7 @@ class DateExporter {
       this.idle = fresh.length === 0;
       if (this.idle) {
         this.onIdle();
-        await sleep(job.options.timeoutMs, signal).catch(() => {
+        await sleep(job.options.ingest.timeout, signal).catch(() => {
           throw new Stopped();
         });
       }
@@ -154,7 +154,7 @@ export async function runBulk(job: AuditJob): Promise<void> {
 
   try {
     while (!stopSignal.aborted) {
-      await idle.wait(job.options.timeoutMs, stopSignal).catch(() => undefined);
+      await idle.wait(job.options.ingest.timeout, stopSignal).catch(() => undefined);
       if (failure) throw failure.error;
       if (stopSignal.aborted) break;
       const today = utcDate(new Date(job.now()));
@@ -169,7 +169,7 @@ export async function runBulk(job: AuditJob): Promise<void> {
       }
       if ([...exporters.values()].every((e) => e.idle)) {
         job.stats.caughtUp = true;
-        if (job.options.exitOnLastEvent) break;
+        if (job.options.ingest.exitOnLastEvent) break;
       }
     }
   } finally {

@@ -70,11 +70,11 @@ function settleStart(state: StateStore, options: ExportOptions, now: Date): Date
     state.restartSeek();
   }
   const fresh = state.meta.isEmpty();
-  const start = state.meta.settleStartTime(options.startTime, now);
-  if (options.cursor) {
+  const start = state.meta.settleStartTime(options.ingest.startTime, now);
+  if (options.ingest.cursor) {
     if (fresh) {
-      state.meta.setSeekAfter(options.cursor);
-      logger.info(`no saved state: exporting the events after ${options.cursor}, reading from ${start.toISOString()}`);
+      state.meta.setSeekAfter(options.ingest.cursor);
+      logger.info(`no saved state: exporting the events after ${options.ingest.cursor}, reading from ${start.toISOString()}`);
     } else {
       logger.info("cursor ignored: the export resumes from its saved state");
     }
@@ -98,7 +98,7 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
   try {
     const engine = await chooseEngine(source, state, stopSignal);
     const participants = run.participants ?? [];
-    const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentdUrl, sessions, participants, deliverySignal });
+    const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentd.url.href, sessions, participants, deliverySignal });
     const job: AuditJob = { source, state, options, stats, delivery, stopSignal, startTime, now };
     if (engine === "bulk" && state.meta.seekAfter()) {
       logger.warn("cursor is only honoured by the legacy engine (bulk export has no event order); exporting from start-time");

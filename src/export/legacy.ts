@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors.ts";
 import { sleep } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { streamMetrics } from "../observability/metrics.ts";
@@ -30,14 +31,14 @@ export function runLegacy(job: AuditJob): Promise<void> {
 
 async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: AbortSignal): Promise<void> {
   const { source, state, options, stats } = job;
-  const rules = { windowMs: options.windowSizeMs, keep: auditFilter(options), batchSize: options.fluentdBatchSize };
-  let walk = startWalk(state.checkpoints.legacyCheckpoint(), job.startTime, state.meta.seekAfter(), options.windowSizeMs);
+  const rules = { windowMs: options.ingest.windowSize, keep: auditFilter(options.ingest), batchSize: options.fluentd.batchSize };
+  let walk = startWalk(state.checkpoints.legacyCheckpoint(), job.startTime, state.meta.seekAfter(), options.ingest.windowSize);
   const ahead = new WindowReadAhead(
     source,
     {
-      windowMs: options.windowSizeMs,
-      windows: Math.min(WINDOWS_AHEAD, options.concurrency),
-      pagesPerWindow: Math.max(2, Math.ceil(EVENTS_AHEAD_PER_WINDOW / Math.max(1, options.batch))),
+      windowMs: options.ingest.windowSize,
+      windows: Math.min(WINDOWS_AHEAD, options.ingest.concurrency),
+      pagesPerWindow: Math.max(2, Math.ceil(EVENTS_AHEAD_PER_WINDOW / Math.max(1, options.ingest.batch))),
       now: job.now,
     },
     signal,
@@ -45,7 +46,7 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
   try {
     for (;;) {
       const window = windowAt(walk, job.now());
-      const query = { from: window.from, to: window.to, types: [...options.types], limit: options.batch, startKey: walk.pos.pageKey };
+      const query = { from: window.from, to: window.to, types: [...options.ingest.types], limit: options.ingest.batch, startKey: walk.pos.pageKey };
       const page = window.to > window.from ? await untilSuccess("reading the audit log", () => ahead.page(query), signal) : EMPTY_PAGE;
       const next = step(walk, window, page, rules);
       walk = next.walk;
@@ -56,10 +57,10 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
       for (const segment of next.segments) if (!(await queue.push(segment))) return;
       stats.readPosition = next.readPosition ?? stats.readPosition;
       if (!next.caughtUp) continue;
-      if (walk.seek) throw new Error(`cursor event ${walk.seek} was not found between start-time and now; check cursor and start-time`);
+      if (walk.seek) throw new ConfigError(`cursor event ${walk.seek} was not found between start-time and now; check cursor and start-time`);
       stats.caughtUp = true;
-      if (options.exitOnLastEvent) return;
-      await sleep(options.timeoutMs, signal).catch(() => {
+      if (options.ingest.exitOnLastEvent) return;
+      await sleep(options.ingest.timeout, signal).catch(() => {
         throw new Stopped();
       });
     }

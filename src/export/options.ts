@@ -1,33 +1,13 @@
+import type { Config } from "../config/options.ts";
+
 /**
- * What the export jobs need from the configuration. The jobs do not import the config module, so
- * tests drive them without a full configuration.
+ * What the export jobs read: the ingest group and the Fluentd group (URLs and batch limits), as
+ * the configuration holds them. Tests pass a `Config` built from the options table's defaults.
  */
-export interface ExportOptions {
-  /** Legacy engine page size (GetUnstructuredEvents limit). */
-  batch: number;
-  /** Only these audit event types (empty: all). Server-side on legacy, client-side on bulk. */
-  types: readonly string[];
-  skipEventTypes: readonly string[];
-  skipSessionTypes: readonly string[];
-  /** Requested start; undefined keeps the stored one (or now on the first run). */
-  startTime?: Date;
-  /** Id of the last event known delivered; honoured only when the state is empty. */
-  cursor?: string;
-  /** Poll interval once caught up. */
-  timeoutMs: number;
-  concurrency: number;
-  windowSizeMs: number;
-  dryRun: boolean;
-  exitOnLastEvent: boolean;
-  fluentdUrl: string;
-  fluentdSessionUrl: string;
-  /** Most records handed to the sink in one call. */
-  fluentdBatchSize: number;
-  /** Most body bytes handed to the sink in one call of a recording (`fluentd-batch-bytes`); unbounded when absent. */
-  fluentdBatchBytes?: number;
-  /** How long a missing recording waits before the next look (default 3 minutes). */
+export type ExportOptions = Pick<Config, "ingest" | "fluentd"> & {
+  /** How long a missing recording waits before the next look (default MISSING_RECORDING_RETRY_MS). */
   missingRecordingRetryMs?: number;
-}
+};
 
 export const MISSING_RECORDING_RETRY_MS = 3 * 60_000;
 export const MISSING_RECORDING_ATTEMPTS = 3;

@@ -1,15 +1,10 @@
-import { isAbort } from "../lib/abort.ts";
+import { isAbort, Stopped } from "../lib/abort.ts";
 import { Backoff } from "../lib/backoff.ts";
 import { logger, rateLimited } from "../logger.ts";
 
 const warnOncePerMinute = rateLimited(60_000);
 
-export class Stopped extends Error {
-  constructor() {
-    super("stopped");
-    this.name = "AbortError";
-  }
-}
+export { Stopped };
 
 /**
  * Runs `fn` until it succeeds: Teleport restarts, network blips and overload must slow the export

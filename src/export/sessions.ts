@@ -61,7 +61,7 @@ export class SessionExporter implements SessionQueue {
   }
 
   async waitForRoom(signal?: AbortSignal): Promise<void> {
-    const limit = this.deps.options.concurrency * SESSION_BACKLOG_MULTIPLIER;
+    const limit = this.deps.options.ingest.concurrency * SESSION_BACKLOG_MULTIPLIER;
     while (this.deps.state.sessions.count("pending") > limit) {
       warnOncePerMinute("session-backpressure", () =>
         logger.warn(`more than ${limit} session recordings are waiting; the audit log pauses until they are exported (consider a higher concurrency)`),
@@ -84,12 +84,12 @@ export class SessionExporter implements SessionQueue {
       const now = new Date(this.deps.now());
       pendingSessions.set(state.sessions.count("pending"));
       missingRecordings.set(state.sessions.count("missing"));
-      const room = options.concurrency - this.active.size;
+      const room = options.ingest.concurrency - this.active.size;
       if (room > 0) {
-        const ready = [...state.sessions.ready(now, options.concurrency * 2), ...(this.auditFinished && options.exitOnLastEvent ? [] : state.sessions.dueMissing(now))];
+        const ready = [...state.sessions.ready(now, options.ingest.concurrency * 2), ...(this.auditFinished && options.ingest.exitOnLastEvent ? [] : state.sessions.dueMissing(now))];
         for (const s of ready.filter((s) => !this.active.has(s.sid)).slice(0, room)) this.start(s, retryMissingMs);
       }
-      if (this.auditFinished && options.exitOnLastEvent && this.active.size === 0 && this.nothingLeftForThisRun()) {
+      if (this.auditFinished && options.ingest.exitOnLastEvent && this.active.size === 0 && this.nothingLeftForThisRun()) {
         // Otherwise a cron run ends with recordings silently left behind (the summary only counts successes).
         const left = state.sessions.count("pending");
         if (left > 0) {
@@ -158,12 +158,12 @@ export class SessionExporter implements SessionQueue {
   /** Streams from the saved index (inclusive), checkpointing after each acknowledged batch. */
   private async stream(s: SessionRow): Promise<void> {
     const { source, sink, state, options, stats, stopSignal, deliverySignal } = this.deps;
-    const skip = new Set(options.skipSessionTypes);
-    const url = sessionUrl(options.fluentdSessionUrl, s.sid);
+    const skip = new Set(options.ingest.skipSessionTypes);
+    const url = sessionUrl(options.fluentd.sessionUrl.href, s.sid);
     const metrics = streamMetrics.session;
     let records: SinkRecord[] = [];
     let pendingChars = 0;
-    const maxChars = options.fluentdBatchBytes ?? Number.POSITIVE_INFINITY;
+    const maxChars = options.fluentd.batchBytes ?? Number.POSITIVE_INFINITY;
     let nextIndex = s.nextIndex;
     let received = 0;
     let unreadable: DeadLetter[] = [];
@@ -185,7 +185,7 @@ export class SessionExporter implements SessionQueue {
       received++;
       if (e.invalid !== undefined) {
         unreadable.push(unreadableLetter(e, url));
-        if (unreadable.length >= options.fluentdBatchSize) await flush();
+        if (unreadable.length >= options.fluentd.batchSize) await flush();
         continue;
       }
       // The start is inclusive, so nothing below it should come; what does was acknowledged before.
@@ -203,7 +203,7 @@ export class SessionExporter implements SessionQueue {
       }
       // Recordings carry large print events: flushing on bytes too keeps what one stream holds at
       // about one request body, instead of fluentd-batch-size events of any size.
-      if (records.length >= options.fluentdBatchSize || pendingChars >= maxChars) await flush();
+      if (records.length >= options.fluentd.batchSize || pendingChars >= maxChars) await flush();
     }
     if (belowStart > 0) {
       logger.warn(`session ${s.sid}: Teleport resent ${belowStart} event(s) below the resume index ${s.nextIndex}; they were delivered before and are not sent again`);

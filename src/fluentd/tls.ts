@@ -18,7 +18,6 @@ export class FluentdSettingError extends ConfigError {
     message: string,
   ) {
     super(`${setting}: ${message}`);
-    this.name = "FluentdSettingError";
   }
 }
 

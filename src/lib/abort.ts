@@ -6,9 +6,18 @@ export function abortError(): DOMException {
   return new DOMException("aborted", "AbortError");
 }
 
-/** True for a stop (our signal aborted, or an AbortError/TimeoutError thrown by a call we aborted). */
+/** What our own loops throw once their stop signal aborted, so callers tell "stopped" from "failed". */
+export class Stopped extends Error {
+  constructor() {
+    super("stopped");
+    this.name = "Stopped";
+  }
+}
+
+/** True for a stop: our signal aborted, our `Stopped`, or an AbortError/TimeoutError from a call we aborted. */
 export function isAbort(err: unknown, signal?: AbortSignal): boolean {
-  if (signal?.aborted) return true;
+  if (signal?.aborted || err instanceof Stopped) return true;
+  // The platform's (fetch, AbortSignal.timeout) are DOMExceptions, which only their name tells apart.
   return err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError");
 }
 

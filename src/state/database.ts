@@ -1,16 +1,16 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
-import { ConfigError, UserError } from "../errors.ts";
 import { join } from "node:path";
-import { migrate } from "./schema.ts";
+import { ConfigError, UserError } from "../errors.ts";
+import { migrate, StateTooNewError } from "./schema.ts";
 
-export class StateUnreadableError extends Error {
+/** The file is not a healthy state database; the user restores it or moves it away. */
+export class StateUnreadableError extends UserError {
   constructor(path: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     super(
       `state database ${path} is unreadable (${detail}); it is left untouched: restore it from a backup, or move it away to start the export from scratch`,
     );
-    this.name = "StateUnreadableError";
   }
 }
 
@@ -107,7 +107,7 @@ export function openDatabase(path: string, opts: { create: boolean; readonly?: b
     if (!opts.readonly) migrate(db, path);
   } catch (err) {
     db?.close();
-    if (err instanceof Error && err.message.includes("newer than this binary")) throw err;
+    if (err instanceof StateTooNewError) throw err;
     throw new StateUnreadableError(path, err);
   }
   if (!opts.readonly) restrictPermissions(path);

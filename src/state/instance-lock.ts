@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { UserError } from "../errors.ts";
 import { refuseSymlink } from "./database.ts";
 
 /** The kernel lock: a small SQLite database held in exclusive locking mode by the running instance. */
@@ -15,7 +16,8 @@ const WAIT_MS = 250;
 /** Held connections: a Database that is garbage-collected closes, and would drop its lock with it. */
 const heldLocks = new Set<Database>();
 
-export class InstanceLockedError extends Error {
+/** Another live process holds the storage: the user stops it, or removes a lock left by something else. */
+export class InstanceLockedError extends UserError {
   constructor(
     readonly holderPid: number | undefined,
     lockPath: string,
@@ -23,7 +25,6 @@ export class InstanceLockedError extends Error {
     super(
       `storage is in use by another teleport-event-handler (${holderPid ? `pid ${holderPid}` : "pid unknown"}, holding ${lockPath}); stop it first, or use another storage directory`,
     );
-    this.name = "InstanceLockedError";
   }
 }
 

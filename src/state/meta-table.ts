@@ -1,13 +1,14 @@
 import type { Database } from "bun:sqlite";
+import { UserError } from "../errors.ts";
 
 export type Engine = "legacy" | "bulk";
 
-export class StartTimeChangedError extends Error {
+/** The user changed start-time mid-export: they remove the setting or restart from scratch. */
+export class StartTimeChangedError extends UserError {
   constructor(stored: Date, requested: Date, dbPath: string) {
     super(
       `start-time ${requested.toISOString()} differs from ${stored.toISOString()} stored in ${dbPath}; the start time cannot change in the middle of an export: remove start-time to continue, or delete ${dbPath} to restart the export from scratch`,
     );
-    this.name = "StartTimeChangedError";
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { UserError } from "../errors.ts";
 
 /**
  * Ordered migrations; `PRAGMA user_version` records how many have run. Append only: a released
@@ -81,12 +82,19 @@ const MIGRATIONS: readonly string[] = [
 
 const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** A newer binary wrote this state: the user upgrades rather than losing the state to a downgrade. */
+export class StateTooNewError extends UserError {
+  constructor(path: string, version: number) {
+    super(
+      `state database ${path} has schema version ${version}, newer than this binary understands (${SCHEMA_VERSION}); run a newer teleport-event-handler`,
+    );
+  }
+}
+
 export function migrate(db: Database, path: string): void {
   const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
   if (current > SCHEMA_VERSION) {
-    throw new Error(
-      `state database ${path} has schema version ${current}, newer than this binary understands (${SCHEMA_VERSION}); run a newer teleport-event-handler`,
-    );
+    throw new StateTooNewError(path, current);
   }
   for (let version = current; version < SCHEMA_VERSION; version++) {
     db.transaction(() => {

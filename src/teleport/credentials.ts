@@ -21,12 +21,7 @@ export interface TeleportCredentials {
 }
 
 /** Bad or expired Teleport credentials: the user must fix a file, so it is a configuration error. */
-export class CredentialsError extends ConfigError {
-  constructor(message: string) {
-    super(message);
-    this.name = "CredentialsError";
-  }
-}
+export class CredentialsError extends ConfigError {}
 
 const EXPIRY_WARNING_MS = 24 * 60 * 60 * 1000;
 const REGENERATE = 'regenerate it with "tctl auth sign --format=file" or tbot';

@@ -1,6 +1,7 @@
 import { formatHostPort, type HostPort } from "../config/values.ts";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport, createNodeHttpClient } from "@connectrpc/connect-node";
+import { ConfigError } from "../errors.ts";
 import type { TeleportCredentials } from "./credentials.ts";
 import { createServerStream, READ_MAX_BYTES } from "./grpc-stream.ts";
 
@@ -37,7 +38,7 @@ export function alpnProtocols(target: TransportTarget): string[] {
   const routed = target.tlsRouting === "on" || (target.tlsRouting === "auto" && TLS_ROUTING_PORTS.has(port));
   if (!routed) return ["h2"];
   if (!target.clusterName) {
-    throw new Error(`teleport-cluster: TLS routing through the Proxy (${formatHostPort(target.addr)}) needs the cluster name; set teleport-cluster or use an identity whose CA names it`);
+    throw new ConfigError(`teleport-cluster: TLS routing through the Proxy (${formatHostPort(target.addr)}) needs the cluster name; set teleport-cluster or use an identity whose CA names it`);
   }
   return [authRoutingProtocol(target.clusterName), "h2"];
 }

@@ -6,7 +6,7 @@ import { createShutdown } from "../../src/app/shutdown.ts";
 import { runWithParts } from "../../src/app/run.ts";
 import type { ExportOptions } from "../../src/export/index.ts";
 import { acquireInstanceLock, InstanceLockedError } from "../../src/state/index.ts";
-import { EVENTS_URL as EVENTS, testExportOptions } from "../support/export-options.ts";
+import { EVENTS_URL as EVENTS, testExportOptions, type TestRunOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, MemoryTeleport } from "../support/memory-teleport.ts";
 import { waitUntil } from "../support/world.ts";
@@ -19,8 +19,8 @@ afterEach(() => rmSync(storage, { recursive: true, force: true }));
 
 const start = new Date(Date.now() - 3600_000);
 
-function options(overrides: Partial<ExportOptions> = {}): ExportOptions {
-  return testExportOptions({ skipSessionTypes: ["print"], startTime: start, fluentdSessionUrl: "https://fluentd.local/session", fluentdBatchSize: 16, ...overrides });
+function options(overrides: TestRunOptions = {}) {
+  return testExportOptions({ skipSessionTypes: ["print"], startTime: start, fluentd: { sessionUrl: "https://fluentd.local/session", batchSize: 16 } }, overrides, { storage });
 }
 
 function teleport(count: number): MemoryTeleport {
@@ -32,7 +32,7 @@ function teleport(count: number): MemoryTeleport {
 
 test("dry run reads everything, sends nothing and leaves no state", async () => {
   const sink = new MemoryFluentd();
-  const stats = await runWithParts({ source: teleport(40), sink, storage, options: options({ dryRun: true }) });
+  const stats = await runWithParts({ source: teleport(40), sink, config: options({ dryRun: true }) });
   expect(stats.eventsDelivered).toBe(40);
   expect(sink.calls).toBe(0);
   expect(readdirSync(storage)).toEqual([]);
@@ -41,7 +41,7 @@ test("dry run reads everything, sends nothing and leaves no state", async () => 
 test("a second instance on the same storage is refused with the holder's pid", async () => {
   const held = acquireInstanceLock(storage);
   try {
-    const run = runWithParts({ source: teleport(1), sink: new MemoryFluentd(), storage, options: options() });
+    const run = runWithParts({ source: teleport(1), sink: new MemoryFluentd(), config: options() });
     await expect(run).rejects.toThrow(InstanceLockedError);
     await expect(run).rejects.toThrow(`pid ${process.pid}`);
   } finally {
@@ -53,7 +53,7 @@ test("a graceful stop while following the log commits and releases the storage",
   const source = teleport(30);
   const sink = new MemoryFluentd();
   const shutdown = createShutdown({ handleSignals: false });
-  const run = runWithParts({ source, sink, storage, options: options({ exitOnLastEvent: false }), shutdown });
+  const run = runWithParts({ source, sink, config: options({ exitOnLastEvent: false }), shutdown });
   await waitUntil("the backlog is delivered", () => sink.uids(EVENTS).length === 30);
   const late = auditEvent("user.login", new Date(Date.now() - 1000));
   source.add(late);
@@ -66,6 +66,6 @@ test("a graceful stop while following the log commits and releases the storage",
   expect(existsSync(join(storage, "instance.pid"))).toBe(false);
 
   // Nothing new: the next run exits quickly and delivers nothing again.
-  const again = await runWithParts({ source, sink: new MemoryFluentd(), storage, options: options() });
+  const again = await runWithParts({ source, sink: new MemoryFluentd(), config: options() });
   expect(again.eventsDelivered).toBe(0);
 });

@@ -2,11 +2,10 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCommand } from "citty";
 import { retryDeadLetters } from "../../src/app/dead-letters.ts";
 import { readStatus } from "../../src/app/status.ts";
-import deadLetters from "../../src/cli/commands/dead-letters.ts";
 import { acquireInstanceLock, databasePath, openClusterState } from "../../src/state/index.ts";
+import { runCli } from "../support/cli.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent } from "../support/memory-teleport.ts";
 
@@ -66,7 +65,8 @@ test("retry resends dead letters and keeps only those rejected again", async () 
 
 test("dead-letters purge empties the table", async () => {
   seed().state.close();
-  await runCommand(deadLetters, { rawArgs: ["purge", "--storage", storage] });
+  const r = runCli(["dead-letters", "purge", "--storage", storage]);
+  expect(r.stdout).toBe("2 dead letters removed\n");
   const state = openClusterState(storage, "prod.example.com");
   expect(state.deadLetters.count()).toBe(0);
   state.close();

@@ -88,7 +88,8 @@ describe("the compiled binary", () => {
       stderr: "pipe",
     });
     if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`);
-  });
+    // Compiling writes a ~100 MB binary: far beyond the default 5 s hook timeout on a busy machine.
+  }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test("bakes in the version and commit", () => {

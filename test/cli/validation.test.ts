@@ -89,6 +89,7 @@ describe("configuration errors exit with code 2 and one line", () => {
     [["--log-format", "xml"], {}, 'invalid log-format "xml" from --log-format: expected one of: text, json'],
     [[], { FDFWD_TELEPORT_TLS_ROUTING: "maybe" }, 'invalid teleport-tls-routing "maybe" from FDFWD_TELEPORT_TLS_ROUTING: expected one of: auto, on, off'],
     [[], { FDFWD_DRY_RUN: "perhaps" }, 'invalid dry-run "perhaps" from FDFWD_DRY_RUN: expected "true" or "false"'],
+    [["--dry-run=perhaps"], {}, 'invalid dry-run "perhaps" from --dry-run: expected "true" or "false"'],
     [[], { FDFWD_FLUENTD_BATCH_BYTES: "1 MB please" }, 'invalid fluentd-batch-bytes "1 MB please" from FDFWD_FLUENTD_BATCH_BYTES: expected a size in bytes such as "1048576", "512KiB" or "1MiB"'],
     [["--teleport-addr", "localhost"], {}, 'invalid teleport-addr "localhost" from --teleport-addr: expected host:port, e.g. "teleport.example.com:443"'],
     [[], { FDFWD_METRICS_ADDR: "9464" }, 'invalid metrics-addr "9464" from FDFWD_METRICS_ADDR: expected host:port, e.g. "127.0.0.1:9464" or ":9464"'],
@@ -190,7 +191,7 @@ describe("usage errors exit with code 2", () => {
   test("configure without its output directory", () => {
     const r = runCli(["configure"]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe("Missing required positional argument: OUT");
+    expect(errorLine(r.stderr)).toBe('missing argument OUT for teleport-event-handler configure; see "teleport-event-handler configure --help"');
   });
 });
 

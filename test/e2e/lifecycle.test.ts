@@ -14,6 +14,7 @@ import {
   type Handler,
   type World,
 } from "../support/world.ts";
+import { expectUserError } from "../support/cli.ts";
 
 /**
  * The handler's lifecycle as users see it: one instance per storage, a start time that cannot
@@ -43,10 +44,7 @@ describe("one instance per storage", () => {
     const started = performance.now();
     const second = await runToEnd(w.startArgs(["--exit-on-last-event"]));
     expect(performance.now() - started).toBeLessThan(5_000);
-    expect(second.code).not.toBe(0);
-    const errors = errorLines(second.stderr);
-    expect(errors.length).toBe(1);
-    expect(errors[0]).toContain(`pid ${running.proc.pid}`);
+    expect(expectUserError(second)).toContain(`pid ${running.proc.pid}`);
     // The first instance goes on undisturbed, and nothing was sent twice.
     expect(running.proc.exitCode).toBeNull();
     expect([...countBy(auditUids(w)).values()].every((n) => n === 1)).toBe(true);
@@ -62,11 +60,9 @@ describe("start-time", () => {
 
     const later = new Date(stored.getTime() + 3_600_000).toISOString();
     const changed = await runToEnd(w.startArgs(["--exit-on-last-event", "--start-time", later]));
-    expect(changed.code).not.toBe(0);
-    const errors = errorLines(changed.stderr);
-    expect(errors.length).toBe(1);
-    expect(errors[0]).toContain("start-time");
-    expect(errors[0]).toMatch(/delete \S+ to restart the export from scratch/);
+    const error = expectUserError(changed);
+    expect(error).toContain("start-time");
+    expect(error).toMatch(/delete \S+ to restart the export from scratch/);
 
     // The same instant written as local time at +02:00.
     const plus2 = new Date(stored.getTime() + 2 * 3_600_000).toISOString().slice(0, 19) + "+02:00";
@@ -106,8 +102,7 @@ describe("cursor", () => {
     const w = await freshWorld();
     const all = logUids(w);
     const wrong = await runToEnd(w.startArgs(["--exit-on-last-event", "--batch", "20", "--cursor", "00000000-0000-4000-a000-000000000000"]));
-    expect(wrong.code).not.toBe(0);
-    expect(errorLines(wrong.stderr).join("\n")).toContain("was not found");
+    expect(expectUserError(wrong)).toContain("was not found");
     expect(w.fluentd.recordCount("events.log")).toBe(0);
 
     // Corrected cursor, and a corrected start-time too: nothing was exported yet, so both may change.

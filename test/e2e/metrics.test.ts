@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expectUserError } from "../support/cli.ts";
+import { auditUids, runHandler, runToEnd, startWorld, type Handler, type World } from "../support/world.ts";
 import { freePort, parseMetrics } from "../support/metrics.ts";
-import { auditUids, runHandler, startWorld, type Handler, type World } from "../support/world.ts";
 
 const P = "teleport_event_handler_";
 const SKIPPED = "cert.create";
@@ -113,5 +114,20 @@ describe("metrics and readiness of the compiled binary", () => {
     expect(metric(m, 'errors_total{kind="fluentd"}')).toBeGreaterThan(0);
     expect(metric(m, 'fluentd_requests_total{outcome="retry"}')).toBe(metric(m, 'errors_total{kind="fluentd"}'));
     expect(metric(m, 'events_retried_total{stream="audit"}')).toBeGreaterThanOrEqual(appended);
+  });
+});
+
+describe("a metrics-addr that cannot be bound", () => {
+  test("is a setting to change: exit 2 in one line naming it, not a crash", async () => {
+    const w = await startWorld({ teleport: { events: 20, days: 1, sessions: 0 } });
+    const holder = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("taken\n") });
+    try {
+      const r = await runToEnd(w.startArgs(["--exit-on-last-event", "--metrics-addr", `127.0.0.1:${holder.port}`]));
+      expectUserError(r, new RegExp(`^metrics-addr 127\\.0\\.0\\.1:${holder.port}: cannot listen \\(EADDRINUSE\\); choose a free port`));
+      expect(w.fluentd.recordCount("events.log")).toBe(0);
+    } finally {
+      holder.stop(true);
+      await w.stop();
+    }
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ExportOptions, runExport } from "../../src/export/index.ts";
 import { openClusterState, StartTimeChangedError } from "../../src/state/index.ts";
-import { EVENTS_URL as EVENTS, testExportOptions } from "../support/export-options.ts";
+import { EVENTS_URL as EVENTS, testExportOptions, type TestRunOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, MemoryTeleport, recording } from "../support/memory-teleport.ts";
 
@@ -22,16 +22,11 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const start = new Date(Math.floor((Date.now() - 3 * 24 * HOUR) / HOUR) * HOUR);
 
-function options(overrides: Partial<ExportOptions> = {}): ExportOptions {
-  return testExportOptions({
-    batch: 5,
-    skipSessionTypes: ["print", "desktop.recording"],
-    startTime: start,
-    fluentdSessionUrl: SESSIONS,
-    fluentdBatchSize: 8,
-    missingRecordingRetryMs: 10,
-    ...overrides,
-  });
+function options(overrides: TestRunOptions = {}) {
+  return testExportOptions(
+    { batch: 5, skipSessionTypes: ["print", "desktop.recording"], startTime: start, fluentd: { sessionUrl: SESSIONS, batchSize: 8 }, missingRecordingRetryMs: 10 },
+    overrides,
+  );
 }
 
 /** Three days of logins, a few of them before the start time, and one recorded session. */
@@ -96,7 +91,7 @@ describe.each([
     await exportOnce(teleport, sink);
     const got = sink.uids(EVENTS);
     expect(new Set(got)).toEqual(new Set(expectedUids(teleport)));
-    expect(got.length - new Set(got).size).toBeLessThanOrEqual(3 * options().fluentdBatchSize);
+    expect(got.length - new Set(got).size).toBeLessThanOrEqual(3 * options().fluentd.batchSize);
   });
 
   test("a permanently rejected event is dead-lettered and the export goes on", async () => {
@@ -182,7 +177,7 @@ test("a recording of large events reaches the sink in calls of about fluentd-bat
   teleport.recordings.set(S1, events);
   const sink = new MemoryFluentd();
   const maxBytes = 32 * 1024;
-  await exportOnce(teleport, sink, options({ skipSessionTypes: [], fluentdBatchSize: 100, fluentdBatchBytes: maxBytes }));
+  await exportOnce(teleport, sink, options({ skipSessionTypes: [], fluentd: { batchSize: 100, batchBytes: maxBytes } }));
   const url = `${SESSIONS}.${S1}.log`;
   const indexes = (sink.received.get(url) ?? []).map((b) => (JSON.parse(b) as { ei: number }).ei);
   expect(indexes).toEqual(events.map((e) => e.index));

@@ -6,7 +6,7 @@ import { runExport, type ExportOptions } from "../../src/export/index.ts";
 import { WindowReadAhead } from "../../src/export/read-ahead.ts";
 import { openClusterState } from "../../src/state/index.ts";
 import type { SearchQuery } from "../../src/teleport/types.ts";
-import { EVENTS_URL as EVENTS, testExportOptions } from "../support/export-options.ts";
+import { EVENTS_URL as EVENTS, testExportOptions, type TestRunOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, CountingTeleport, type MemoryTeleport } from "../support/memory-teleport.ts";
 
@@ -27,8 +27,8 @@ function backlog(): CountingTeleport {
   return teleport;
 }
 
-function options(overrides: Partial<ExportOptions> = {}): ExportOptions {
-  return testExportOptions({ batch: 6, startTime: start, concurrency: 3, ...overrides });
+function options(overrides: TestRunOptions = {}) {
+  return testExportOptions({ batch: 6, startTime: start, concurrency: 3 }, overrides);
 }
 
 async function exportOnce(teleport: MemoryTeleport, sink: MemoryFluentd, opts: ExportOptions, stop = new AbortController().signal): Promise<void> {

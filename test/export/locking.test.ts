@@ -69,7 +69,7 @@ describe("FailedLoginCounter", () => {
   function counter(store = state, dryRun = false): FailedLoginCounter {
     return new FailedLoginCounter({
       locking: store.locking,
-      settings: { failedAttempts: 3, periodMs: PERIOD, lockForMs: 0 },
+      settings: { enabled: true, failedAttemptsCount: 3, period: PERIOD, for: 0 },
       dryRun,
       onQueued: () => queued++,
       now: () => now,

@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { ConfigError } from "../../src/errors.ts";
 import { identityExpiry } from "../../src/observability/metrics.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { alpnProtocols, createTeleportSource, TeleportError, type TeleportSourceHandle } from "../../src/teleport/index.ts";
@@ -139,7 +140,9 @@ describe("TLS routing through the Proxy", () => {
     expect(alpnProtocols({ addr: parseHostPort("proxy.example.com:3080"), tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(routed);
     expect(alpnProtocols({ addr: parseHostPort("auth.example.com:3025"), tlsRouting: "auto", clusterName: "spike-cluster" })).toEqual(["h2"]);
     expect(alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "off", clusterName: "x" })).toEqual(["h2"]);
-    expect(() => alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "on" })).toThrow(/teleport-cluster/);
+    // A setting to fix: the CLI reports it in one line with exit 2 (test/cli/user-errors.test.ts).
+    expect(() => alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "on" })).toThrow(ConfigError);
+    expect(() => alpnProtocols({ addr: parseHostPort("proxy.example.com:443"), tlsRouting: "on" })).toThrow(/^teleport-cluster: .*set teleport-cluster/);
   });
 
   test("a plain TLS server sees the routing ALPN and SNI; the cluster name comes from the identity's CA", async () => {

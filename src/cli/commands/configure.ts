@@ -1,9 +1,8 @@
-import { defineCommand } from "citty";
-import { GLOBAL_ARGS } from "../args.ts";
 import { DEFAULT_ADDR, DEFAULT_DNS_NAMES, DEFAULT_LENGTH, DEFAULT_TTL } from "../../configure/options.ts";
+import { defineCommand } from "../command.ts";
 
 /** Same positionals and flags as the Go tool's `configure`, plus --force; the work is in src/configure. */
-export const configureCommand = defineCommand({
+export default defineCommand({
   meta: {
     name: "configure",
     description:
@@ -11,7 +10,6 @@ export const configureCommand = defineCommand({
       "The server key passphrase is read from stdin when piped, otherwise generated.",
   },
   args: {
-    ...GLOBAL_ARGS,
     out: { type: "positional", required: true, description: "Output directory (created if missing)" },
     addr: { type: "positional", required: false, default: DEFAULT_ADDR, description: "Teleport Auth or Proxy address, host:port" },
     "ca-name": { type: "positional", required: false, default: "ca", description: "Base name of the CA certificate and key files" },

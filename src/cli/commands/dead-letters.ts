@@ -1,13 +1,14 @@
-import { defineCommand } from "citty";
-import { loadConfig } from "../../config/load.ts";
+import type { StateStore } from "../../state/index.ts";
+import type { CliValues } from "../../config/load.ts";
+import { argsForGroups } from "../args.ts";
+import { defineCommand } from "../command.ts";
+import { loadCommandConfig, resolveStateFile, stateArgs } from "../settings.ts";
 import { redactUrl } from "../../lib/redact.ts";
-import { configureLogger, logger } from "../../logger.ts";
-import { StateStore } from "../../state/index.ts";
-import { argsForGroups, cliValues, type ScannedArgs } from "../args.ts";
-import { resolveStateFile, stateArgs } from "../state-args.ts";
 
-function withState<T>(args: { storage?: string; config?: string; cluster?: string }, fn: (state: StateStore) => T): T {
-  const state = StateStore.open(resolveStateFile(args), { create: false });
+async function withState<T>(cli: CliValues, cluster: string | undefined, fn: (state: StateStore) => T): Promise<T> {
+  const file = await resolveStateFile(cli, cluster);
+  const { StateStore } = await import("../../state/index.ts");
+  const state = StateStore.open(file, { create: false });
   try {
     return fn(state);
   } finally {
@@ -18,8 +19,8 @@ function withState<T>(args: { storage?: string; config?: string; cluster?: strin
 const list = defineCommand({
   meta: { name: "list", description: "List events Fluentd rejected permanently (ids, status and reason; --json adds bodies)" },
   args: { ...stateArgs, json: { type: "boolean", description: "One JSON object per line, with the event body" } },
-  run({ args }) {
-    withState(args, (state) => {
+  async run({ args, cli }) {
+    await withState(cli, args.cluster, (state) => {
       for (const d of state.deadLetters.list()) {
         // Rows written before URLs were stored redacted may still hold user:password.
         const url = redactUrl(d.url);
@@ -35,8 +36,8 @@ const list = defineCommand({
 const purge = defineCommand({
   meta: { name: "purge", description: "Delete every stored dead letter" },
   args: stateArgs,
-  run({ args }) {
-    const removed = withState(args, (state) => state.deadLetters.purge());
+  async run({ args, cli }) {
+    const removed = await withState(cli, args.cluster, (state) => state.deadLetters.purge());
     process.stdout.write(`${removed} dead letters removed\n`);
   },
 });
@@ -46,23 +47,17 @@ const retry = defineCommand({
     name: "retry",
     description: "Resend the dead letters to Fluentd (takes the same configuration as start); delivered ones are removed. Exit 1 when some remain",
   },
-  args: { ...argsForGroups(["global", "teleport", "fluentd", "ingest"]), cluster: stateArgs.cluster },
-  async run(ctx): Promise<number> {
-    const scanned = ctx.data as ScannedArgs;
-    const { config, warnings } = loadConfig({ cli: cliValues(scanned), env: process.env, cwd: process.cwd() });
-    configureLogger({ debug: config.global.debug, format: config.global.logFormat });
-    for (const warning of warnings) logger.warn(warning);
-    const cluster = scanned.flags.cluster;
+  args: { ...argsForGroups(["teleport", "fluentd", "ingest"]), cluster: stateArgs.cluster },
+  async run({ args, cli }): Promise<number> {
+    const config = loadCommandConfig(cli);
     // Loaded here, as in start: the sink pulls in TLS and metrics, which no other command (and
-    // not `version` or `--help`, which load this file too) should pay for at start-up.
+    // not `version` or `--help`) should pay for at start-up.
     const { runDeadLetterRetry } = await import("../../app/dead-letters.ts");
-    return runDeadLetterRetry(config, Array.isArray(cluster) ? cluster.at(-1) : undefined);
+    return runDeadLetterRetry(config, args.cluster);
   },
 });
 
-const deadLetterSubCommands = { list, retry, purge };
-
 export default defineCommand({
   meta: { name: "dead-letters", description: "Inspect, resend or purge events Fluentd rejected permanently" },
-  subCommands: deadLetterSubCommands,
+  subCommands: { list, retry, purge },
 });

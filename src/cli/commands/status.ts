@@ -1,6 +1,5 @@
-import { defineCommand } from "citty";
-import { formatStatus, readStatus } from "../../app/status.ts";
-import { resolveStateFile, stateArgs } from "../state-args.ts";
+import { defineCommand } from "../command.ts";
+import { resolveStateFile, stateArgs } from "../settings.ts";
 
 export default defineCommand({
   meta: { name: "status", description: "Show the export position, lag, queued sessions and dead letters (safe while running)" },
@@ -8,8 +7,10 @@ export default defineCommand({
     ...stateArgs,
     json: { type: "boolean", description: "Print one JSON object for scripts" },
   },
-  run({ args }) {
-    const report = readStatus(resolveStateFile(args));
+  async run({ args, cli }) {
+    const file = await resolveStateFile(cli, args.cluster);
+    const { formatStatus, readStatus } = await import("../../app/status.ts");
+    const report = readStatus(file);
     process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatStatus(report)}\n`);
   },
 });

@@ -1,16 +1,9 @@
-import { defineCommand } from "citty";
 import { APP_NAME, COMMIT, VERSION } from "../../version.ts";
-import { GLOBAL_ARGS } from "../args.ts";
+import { defineCommand } from "../command.ts";
 
-function versionLine(): string {
-  return `${APP_NAME} v${VERSION} git:${COMMIT} bun ${Bun.version}`;
-}
-
-export const versionCommand = defineCommand({
+export default defineCommand({
   meta: { name: "version", description: "Print the version, git commit and Bun version" },
-  args: GLOBAL_ARGS,
-  run(): number {
-    process.stdout.write(versionLine() + "\n");
-    return 0;
+  run() {
+    process.stdout.write(`${APP_NAME} v${VERSION} git:${COMMIT} bun ${Bun.version}\n`);
   },
 });
