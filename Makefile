@@ -50,3 +50,4 @@ clean:
 
 include scripts/mk/example-mtls.mk
 include scripts/mk/release.mk
+include scripts/mk/image.mk

@@ -7,7 +7,8 @@
  *
  *   bun scripts/bench.ts [--quick] [--binary PATH] [--out FILE | --no-write]
  *                        [--events N] [--big-events N] [--recording-mb N] [--cold-runs N]
- *                        [--only a,b,b2,c,d,e]   (a subset of the scenarios, e.g. while profiling)
+ *                        [--only a,b,bf,b2,c,d,e]   (a subset of the scenarios, e.g. while profiling)
+ * bf is (b) over Fluentd's forward protocol (forward+tls://, acks) to the in_forward fake.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -73,10 +74,12 @@ async function scenario(
   teleport: { helper: Helper<TeleportInfo>; start: string },
   label: string,
   flags: string[],
+  protocol: "http" | "forward" = "http",
 ): Promise<Row> {
   const t = teleport.helper.info;
-  const receiver = await startHelper<{ port: number }>(["scripts/fake-fluentd.ts", "--ca", t.fluentd.caFile, "--cert", t.fluentd.certFile, "--key", t.fluentd.keyFile]);
-  const url = `https://localhost:${receiver.info.port}`;
+  const forward = protocol === "forward" ? ["--forward", "0"] : [];
+  const receiver = await startHelper<{ port: number; url: string }>(["scripts/fake-fluentd.ts", "--ca", t.fluentd.caFile, "--cert", t.fluentd.certFile, "--key", t.fluentd.keyFile, ...forward]);
+  const url = receiver.info.url.replace(/\/$/, "");
   const storage = mkdtempSync(join(work, "storage-"));
   const cpu = (h: Helper<unknown>) => cpuSecondsOf(h.proc.pid);
   const [teleportBefore, receiverBefore] = [cpu(teleport.helper), cpu(receiver)];
@@ -108,12 +111,14 @@ async function main(): Promise<void> {
 
   let ra: Row | undefined;
   let rb: Row | undefined;
+  let rbf: Row | undefined;
 
-  if (wanted("a") || wanted("b") || wanted("b2")) {
+  if (wanted("a") || wanted("b") || wanted("bf") || wanted("b2")) {
     const audit = await startTeleport("audit", ["--events", String(EVENTS), "--sessions", "0"]);
     try {
       if (wanted("a")) rows.push((ra = await scenario(bin, audit, "(a) audit, fluentd-batch-size 1", ["--fluentd-batch-size", "1"])));
       if (wanted("b")) rows.push((rb = await scenario(bin, audit, "(b) audit, default batching", [])));
+      if (wanted("bf")) rows.push((rbf = await scenario(bin, audit, "(b) audit, default batching, forward protocol", [], "forward")));
       if (wanted("b2")) rows.push(await scenario(bin, audit, "(b′) audit, default batching, --batch 500", ["--batch", "500"]));
     } finally {
       await audit.helper.stop();
@@ -143,6 +148,11 @@ async function main(): Promise<void> {
 
   const coldMs = wanted("e") ? await medianWallMs([bin, "version"], COLD_RUNS) : undefined;
   const ratio = ra && rb ? rb.events / rb.wallSeconds / (ra.events / ra.wallSeconds) : undefined;
+  const perK = (r: Row) => (r.cpuSeconds / r.events) * 1000;
+  const forwardLine =
+    rb && rbf
+      ? `- (b) forward/in_http: ${(rbf.events / rbf.wallSeconds / (rb.events / rb.wallSeconds)).toFixed(2)}× the events/s, handler CPU s per 1k events ${perK(rbf).toFixed(3)} against ${perK(rb).toFixed(3)}`
+      : undefined;
 
   const report = [
     `Machine: ${describeMachine()}.`,
@@ -151,6 +161,7 @@ async function main(): Promise<void> {
     table(rows),
     "",
     ...(ratio === undefined ? [] : [`- (b)/(a) throughput ratio: ${ratio.toFixed(1)}×`]),
+    ...(forwardLine === undefined ? [] : [forwardLine]),
     ...(coldMs === undefined ? [] : [`- (e) \`version\` cold start, median of ${COLD_RUNS}: ${coldMs.toFixed(0)} ms`]),
   ].join("\n");
   console.log(report);

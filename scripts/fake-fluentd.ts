@@ -5,10 +5,15 @@
  * Prints {"port":…,"url":…} as one JSON line on stdout once listening; records go to DIR/<tag>.jsonl.
  * Fault flags: --fail N [--fail-status 500], --unavailable N --retry-after S, --reject-field name=value,
  * --latency-ms MS, --reset N, --down-after S --down-for S.
+ *
+ * With --forward PORT it is an in_forward receiver instead (scripts/fakes/fake-forward.ts), over mTLS
+ * with the same --ca/--cert/--key and printing a forward+tls:// URL; --shared-key K [--users u:p,…]
+ * turns on <security>. Its fault flags: --no-ack N, --ack-delay-ms MS, --reset N, --refuse-handshake N.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startFakeFluentd } from "./fakes/fake-fluentd.ts";
+import { startFakeForward } from "./fakes/fake-forward.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -31,6 +36,12 @@ const { values: a } = parseArgs({
     reset: { type: "string", default: "0" },
     "down-after": { type: "string" },
     "down-for": { type: "string", default: "5" },
+    forward: { type: "string" },
+    "shared-key": { type: "string" },
+    users: { type: "string" },
+    "no-ack": { type: "string", default: "0" },
+    "ack-delay-ms": { type: "string", default: "0" },
+    "refuse-handshake": { type: "string", default: "0" },
   },
   strict: true,
 });
@@ -51,6 +62,39 @@ function read(flag: "ca" | "cert" | "key" | "passphrase-file"): string {
 }
 
 const passphrase = a["passphrase-file"] ? read("passphrase-file").replace(/\r?\n$/, "") : a.passphrase;
+
+if (a.forward !== undefined) await runForward();
+
+/** The in_forward receiver; never returns (it exits on a signal). */
+async function runForward(): Promise<never> {
+  const users = (a.users ?? "").split(",").filter(Boolean).map((pair) => {
+    const colon = pair.indexOf(":");
+    if (colon < 1) fail("--users expects user:password pairs separated by commas");
+    return { username: pair.slice(0, colon), password: pair.slice(colon + 1) };
+  });
+  const forward = await startFakeForward({
+    ca: read("ca"),
+    cert: read("cert"),
+    key: read("key"),
+    passphrase,
+    port: Number(a.forward),
+    host: a.host,
+    outDir: a.out,
+    keepRecords: false,
+    security: a["shared-key"] === undefined ? undefined : { sharedKey: a["shared-key"], users },
+  });
+  forward.faults.noAckNext(Number(a["no-ack"]));
+  forward.faults.ackDelayMs = Number(a["ack-delay-ms"]);
+  forward.faults.resetNext(Number(a.reset));
+  forward.faults.refuseHandshakeNext(Number(a["refuse-handshake"]));
+  process.stdout.write(JSON.stringify({ port: forward.port, url: `forward+tls://localhost:${forward.port}` }) + "\n");
+  await new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => resolve());
+  });
+  await forward.stop();
+  process.stderr.write(`fake-fluentd: stored ${forward.recordCount()} records from ${forward.frameCount()} frames\n`);
+  process.exit(0);
+}
 const fluentd = await startFakeFluentd({
   ca: read("ca"),
   cert: read("cert"),

@@ -4,6 +4,7 @@
 //   VERSION (required)  COMMIT (default: git short hash)  ENTRY (default: src/main.ts)
 //   TARGETS (comma-separated subset, default all; e.g. TARGETS=linux-x64,linux-arm64)
 //   RELEASE_DIR  RELEASE_BASE_URL  RELEASE_HOMEPAGE  DEB_MAINTAINER  SOURCE_DATE_EPOCH
+//   DEB_CACHE (where the container images' Debian packages are kept; default dist/.cache/debs)
 
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -13,6 +14,7 @@ import { writeChecksums } from "./release/checksums.ts";
 import { compile } from "./release/compile.ts";
 import { buildDeb } from "./release/deb.ts";
 import { formula } from "./release/homebrew.ts";
+import { buildImage, imageInfoFromEnv } from "./release/image.ts";
 import { checkVersion } from "./release/meta.ts";
 import { inParallel, run } from "./release/run.ts";
 import { selectTargets, type Target } from "./release/targets.ts";
@@ -50,11 +52,14 @@ async function main(): Promise<void> {
     step(`compiled ${target.name}`, started);
   }
 
+  const imageInfo = imageInfoFromEnv(version, commit, REPO_ROOT);
   const assets: string[] = [];
   const jobs: Array<() => Promise<string>> = [];
   for (const [target, binary] of binaries) {
     jobs.push(() => packArchive(target, binary, version, outDir, workDir));
     if (target.debArch) jobs.push(() => buildDeb(target, binary, version, outDir, workDir));
+    // The container image of every glibc Linux target, from the same binary as its archive.
+    if (target.debArch) jobs.push(() => buildImage(target, binary, imageInfo, outDir, workDir));
   }
   await inParallel(jobs, Math.max(1, cpus().length), async (job) => {
     const asset = await job();

@@ -1,13 +1,15 @@
-import { appendFileSync, mkdirSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { TLSSocket } from "node:tls";
-import { join } from "node:path";
+import { gunzipSync, inflateSync } from "node:zlib";
+import { RecordStore, type ReceivedRecords, type StoredRecord } from "./record-store.ts";
+
+export type { StoredRecord } from "./record-store.ts";
 
 /**
  * A Fluentd `in_http` look-alike for tests, the demo and benchmarks, following
  * /work/shared/reference/fluentd-in-http.md: mTLS with a required client certificate, tag from the
- * path, object or array bodies, 200 with an empty body, malformed JSON accepted and dropped, a bad
+ * path, object or array bodies (gzip or deflate Content-Encoding inflated), 200 with an empty body, malformed JSON accepted and dropped, a bad
  * `time` refusing the whole request with 400, 413 above 32 MiB, idle keep-alive connections closed.
  *
  * Built on node:https rather than Bun.serve because the faults need the raw socket: Bun.serve cannot
@@ -33,13 +35,6 @@ export interface FakeFluentdOptions {
   bodyLimit?: number;
   /** 200 like Fluentd, 204 like `use_204_response`, 201 like Fluent Bit. */
   successStatus?: number;
-}
-
-export interface StoredRecord {
-  tag: string;
-  /** The record's `time` as sent (in_http removes it from the record), if it had one. */
-  time?: string;
-  record: Record<string, unknown>;
 }
 
 export interface ReceivedRequest {
@@ -72,13 +67,9 @@ export interface FakeFluentdFaults {
   down(ms: number): Promise<void>;
 }
 
-export interface FakeFluentd {
+export interface FakeFluentd extends ReceivedRecords {
   port: number;
   url(tag: string): string;
-  records(tag?: string): StoredRecord[];
-  /** Every stored record across tags in the order they arrived (`records()` groups them by tag). */
-  arrivals(): StoredRecord[];
-  recordCount(tag?: string): number;
   /** Every request answered (empty when `keepRecords` is false; see requestCount). */
   requests: ReceivedRequest[];
   requestCount(): number;
@@ -89,13 +80,10 @@ export interface FakeFluentd {
   /** TLS connections accepted so far. */
   connectionCount(): number;
   faults: FakeFluentdFaults;
-  /** Writes buffered lines to `outDir`. */
-  flush(): void;
   stop(): Promise<void>;
 }
 
 const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
-const FLUSH_INTERVAL_MS = 50;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
 
 class BadRequest extends Error {}
@@ -105,8 +93,10 @@ function tagOf(url: string | undefined): string {
   return decodeURIComponent(path).replace(/^\/+/, "").replaceAll("/", ".");
 }
 
-function fileNameOf(tag: string): string {
-  return `${tag.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\./, "_") || "_"}.jsonl`;
+function inflate(body: Buffer, encoding: string | undefined): Buffer {
+  if (encoding === "gzip") return gunzipSync(body);
+  if (encoding === "deflate") return inflateSync(body);
+  return body;
 }
 
 /** The records of a body as in_http's json parser sees them: [] for anything that is not JSON objects. */
@@ -137,10 +127,7 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
   const idleTimeoutMs = opts.idleTimeoutMs ?? 10_000;
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const keepRecords = opts.keepRecords ?? true;
-  const stored = new Map<string, StoredRecord[]>();
-  const arrivals: StoredRecord[] = [];
-  const counts = new Map<string, number>();
-  const pendingLines = new Map<string, string[]>();
+  const store = new RecordStore<StoredRecord>({ outDir: opts.outDir, keepRecords });
   const requests: ReceivedRequest[] = [];
   let requestCount = 0;
   let inFlight = 0;
@@ -156,30 +143,9 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
   let resets = 0;
   let reject: ((record: Record<string, unknown>) => boolean) | null = null;
   let redirectTo: string | null = null;
-  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
-
-  function flush(): void {
-    if (!opts.outDir) return;
-    for (const [tag, lines] of pendingLines) appendFileSync(join(opts.outDir, fileNameOf(tag)), lines.join(""));
-    pendingLines.clear();
-  }
-  const flushTimer = setInterval(flush, FLUSH_INTERVAL_MS);
-
-  function store(tag: string, records: Record<string, unknown>[]): void {
-    // Validate all first: one bad time refuses the whole request and stores nothing, as in_http does.
-    const entries = records.map((record) => ({ tag, time: extractTime(record), record }));
-    counts.set(tag, (counts.get(tag) ?? 0) + entries.length);
-    if (keepRecords) {
-      const list = stored.get(tag) ?? [];
-      for (const e of entries) list.push(e);
-      stored.set(tag, list);
-      arrivals.push(...entries);
-    }
-    if (opts.outDir) {
-      const lines = pendingLines.get(tag) ?? [];
-      for (const e of entries) lines.push(JSON.stringify({ time: e.time, record: e.record }) + "\n");
-      pendingLines.set(tag, lines);
-    }
+  /** Validates all first: one bad time refuses the whole request and stores nothing, as in_http does. */
+  function storeAll(tag: string, records: Record<string, unknown>[]): void {
+    store.add(tag, records.map((record) => ({ tag, time: extractTime(record), record })));
   }
 
   function armIdleClose(socket: TLSSocket): void {
@@ -222,10 +188,18 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
       const headers: Record<string, string> = failures.retryAfter === undefined ? {} : { "Retry-After": String(failures.retryAfter) };
       return answer(res, { ...log, fault: `status ${failures.status}` }, failures.status, `${failures.status} Injected failure\n`, headers);
     }
-    const records = parseRecords(body.toString("utf8"));
+    // in_http inflates gzip and deflate bodies (Content-Encoding) and answers 400 when that fails.
+    let payload: Buffer;
+    try {
+      payload = inflate(body, req.headers["content-encoding"]);
+    } catch {
+      return answer(res, { ...log, fault: "undecodable body" }, 400);
+    }
+    if (keepRecords && payload !== body) log.body = payload.toString("utf8");
+    const records = parseRecords(payload.toString("utf8"));
     if (reject && records.some(reject)) return answer(res, { ...log, fault: "rejectWhen" }, 400, "400 Bad Request\nrejected by fault injection\n");
     try {
-      store(log.tag, records);
+      storeAll(log.tag, records);
     } catch (err) {
       if (err instanceof BadRequest) return answer(res, log, 400, `400 Bad Request\n${err.message}\n`);
       throw err;
@@ -307,19 +281,18 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
   return {
     port,
     url: (tag) => `https://localhost:${port}/${tag}`,
-    records: (tag) => (tag === undefined ? [...stored.values()].flat() : (stored.get(tag) ?? [])),
-    arrivals: () => arrivals,
-    recordCount: (tag) => (tag === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : (counts.get(tag) ?? 0)),
+    records: (tag) => store.records(tag),
+    arrivals: () => store.arrivals(),
+    recordCount: (tag) => store.recordCount(tag),
     requests,
     requestCount: () => requestCount,
     peakInFlight: () => peakInFlight,
     inFlight: () => inFlight,
     connectionCount: () => connectionCount,
     faults,
-    flush,
+    flush: () => store.flush(),
     async stop() {
-      clearInterval(flushTimer);
-      flush();
+      store.close();
       await close(server);
     },
   };

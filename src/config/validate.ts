@@ -10,6 +10,7 @@ export function validateConfig(c: Config, now: Date): string[] {
   checkTeleportCredentials(c.teleport);
   checkFluentdTransport(c);
   checkFluentdClientKey(c.fluentd);
+  checkForwardSecurity(c.fluentd);
   checkStartTime(c.ingest.startTime, now);
   return metricsWarnings(c);
 }
@@ -70,6 +71,17 @@ function checkFluentdClientKey(f: Config["fluentd"]): void {
   }
   if ((f.keyPassphrase !== undefined || f.keyPassphraseFile !== undefined) && !hasKey) {
     throw new ConfigError("a fluentd key passphrase is set but fluentd-key is not; set fluentd-key or remove the passphrase");
+  }
+}
+
+/** in_forward's user_auth is part of the shared-key handshake: a user without a key would never be sent. */
+function checkForwardSecurity(f: Config["fluentd"]): void {
+  const user = f.username !== undefined ? "fluentd-username" : f.password !== undefined ? "fluentd-password" : undefined;
+  if (user && f.sharedKey === undefined) {
+    throw new ConfigError(`${user} is set but fluentd-shared-key is not; in_forward checks the user inside the shared-key handshake, so set fluentd-shared-key too`);
+  }
+  if ((f.username === undefined) !== (f.password === undefined)) {
+    throw new ConfigError("set both fluentd-username and fluentd-password, or neither");
   }
 }
 

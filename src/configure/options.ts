@@ -15,6 +15,8 @@ export interface ConfigureArgs {
   ip?: string;
   length?: string;
   force?: boolean;
+  /** in_forward (forward+tls:// URLs, a shared key) instead of in_http. */
+  forward?: boolean;
   /** Accepted because the Go tool has it; it never did anything. */
   output?: string;
 }
@@ -28,6 +30,7 @@ export interface ConfigureOptions {
   ips: string[];
   rsaBits: 1024 | 2048 | 4096;
   force: boolean;
+  protocol: "http" | "forward";
 }
 
 /**
@@ -125,5 +128,6 @@ export function resolveOptions(args: ConfigureArgs): ConfigureOptions {
     ips,
     rsaBits: parseLength(args.length),
     force: args.force ?? false,
+    protocol: args.forward ? "forward" : "http",
   };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { generateCertificates } from "./certificates.ts";
 import { writeFiles, prepareOutputDir, refuseExisting, type PlannedFile } from "./files.ts";
@@ -68,6 +69,9 @@ export async function runConfigure(args: ConfigureArgs, io: ConfigureIO = proces
     },
     passphrase: passphrase.value,
     bufferDir: at("fluentd-buffer"),
+    protocol: opts.protocol,
+    // 32 random bytes: the key only has to be unguessable, and base64url keeps it free of quotes.
+    sharedKey: opts.protocol === "forward" ? randomBytes(32).toString("base64url") : undefined,
   };
   const pems = [certs.caCert, certs.caKey, certs.serverCert, certs.serverKey, certs.clientCert, certs.clientKey];
   const files: PlannedFile[] = [

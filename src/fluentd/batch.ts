@@ -22,26 +22,32 @@ function makeBatch(records: SinkRecord[], asArray: boolean): Batch {
 }
 
 /**
- * Splits `records` in order into batches of at most `maxCount` records whose array body stays within
- * `maxBytes`. A record larger than `maxBytes` on its own still goes out, alone: the receiver decides.
+ * Splits `items` in order into groups of at most `maxCount` whose size stays within `maxBytes`, a
+ * group costing `overhead` bytes plus each item's size plus `separator` between items. An item
+ * larger than `maxBytes` on its own still forms a group, alone: the caller decides what to do with it.
  */
+export function groupBySize<T>(items: T[], sizeOf: (item: T) => number, maxCount: number, maxBytes: number, overhead = 0, separator = 0): T[][] {
+  const groups: T[][] = [];
+  let current: T[] = [];
+  let currentBytes = overhead;
+  for (const item of items) {
+    const bytes = sizeOf(item);
+    if (current.length > 0 && (current.length >= maxCount || currentBytes + separator + bytes > maxBytes)) {
+      groups.push(current);
+      current = [];
+      currentBytes = overhead;
+    }
+    currentBytes += bytes + (current.length > 0 ? separator : 0);
+    current.push(item);
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** `records` as JSON-array bodies (brackets and commas counted) within the count and byte limits. */
 export function splitIntoBatches(records: SinkRecord[], maxCount: number, maxBytes: number): Batch[] {
   const asArray = maxCount > 1;
-  const batches: Batch[] = [];
-  let current: SinkRecord[] = [];
-  let currentBytes = 2; // the array brackets
-  for (const record of records) {
-    const bytes = recordBytes(record);
-    if (current.length > 0 && (current.length >= maxCount || currentBytes + 1 + bytes > maxBytes)) {
-      batches.push(makeBatch(current, asArray));
-      current = [];
-      currentBytes = 2;
-    }
-    currentBytes += bytes + (current.length > 0 ? 1 : 0); // the comma
-    current.push(record);
-  }
-  if (current.length > 0) batches.push(makeBatch(current, asArray));
-  return batches;
+  return groupBySize(records, recordBytes, maxCount, maxBytes, 2, 1).map((group) => makeBatch(group, asArray));
 }
 
 /** The two halves of a refused batch, to isolate the record(s) the receiver objects to. */

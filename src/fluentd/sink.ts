@@ -1,16 +1,14 @@
-import { abortError, sleep } from "../lib/abort.ts";
-import { backoffDelay, type BackoffPolicy } from "../lib/backoff.ts";
-import { Semaphore } from "../lib/semaphore.ts";
-import { logger, rateLimited } from "../logger.ts";
-import { health } from "../observability/health.ts";
-import { bytesSent, deliveryLatency, errorKinds, requestOutcomes } from "../observability/metrics.ts";
-import { halve, splitIntoBatches, type Batch } from "./batch.ts";
 import type { FluentdConfig } from "../config/options.ts";
-import type { Header } from "../config/values.ts";
+import { abortError } from "../lib/abort.ts";
+import type { BackoffPolicy } from "../lib/backoff.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { redactUrl } from "../lib/redact.ts";
+import { Semaphore } from "../lib/semaphore.ts";
+import { logger } from "../logger.ts";
+import { halve, splitIntoBatches, type Batch } from "./batch.ts";
+import { observeOutcome, observePathRefusal, Retrier } from "./outcomes.ts";
 import { classifyStatus, DEFAULT_BACKOFF, parseRetryAfter } from "./status.ts";
-import { loadFluentdTls, type FluentdTlsMaterial } from "./tls.ts";
+import { describeSocketError, type FluentdTlsMaterial } from "./tls.ts";
 import type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
 /** What tests tune beyond the configuration. */
@@ -29,17 +27,12 @@ type Attempt =
 // Bun reports a socket the server closed while it sat in the pool with these codes; the request
 // never reached the application, so it is resent at once rather than after a backoff.
 const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
-const UNTRUSTED_SERVER = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
 
 function describeFetchError(err: unknown): { cause: string; code: string } {
   const e = err as { code?: string; name?: string; message?: string };
-  const code = e.code ?? e.name ?? "Error";
   // Bun appends advice about `verbose: true`, which means nothing to an operator.
   const message = (e.message ?? String(err)).split(" For more information")[0]!.trim();
-  let hint = "";
-  if (UNTRUSTED_SERVER.test(code)) hint = " (the Fluentd server certificate is not trusted: check fluentd-ca)";
-  else if (code === "EPROTO") hint = " (TLS handshake failed: does Fluentd trust fluentd-cert, and does it speak TLS?)";
-  return { cause: message.includes(code) ? message + hint : `${code}: ${message}${hint}`, code };
+  return { cause: describeSocketError({ code: e.code, name: e.name ?? "Error", message }), code: e.code ?? e.name ?? "Error" };
 }
 
 /** Where a redirect points, for the warning: the host only (the rest is the receiver's to tell). */
@@ -57,33 +50,15 @@ function firstLines(text: string): string {
   return text.split("\n").map((l) => l.trim()).filter(Boolean).join(" ").slice(0, 300);
 }
 
-/** Per request, not per record: metrics and readiness cost nothing per event. */
-function observeRequest(attempt: Attempt, batch: Batch, seconds: number): void {
-  deliveryLatency.observe(seconds);
-  if (attempt.kind === "retry") {
-    requestOutcomes.retry.inc();
-    errorKinds.fluentd.inc();
-    health.markFluentdFailed(attempt.cause);
-    return;
-  }
-  // A refusal says nothing yet about the receiver's health: one bad record, or a path that refuses
-  // everything (see sendBatch). Only an acknowledgement proves the path works.
-  if (attempt.kind === "refused") return requestOutcomes.rejected.inc();
-  health.markFluentdOk();
-  requestOutcomes.ok.inc();
-  bytesSent.inc(batch.bytes);
-}
-
-class HttpFluentdSink implements FluentdSink {
+/** The in_http sink: JSON-array POSTs over HTTPS, a refused batch halved down to the refused records. */
+export class HttpFluentdSink implements FluentdSink {
   private readonly semaphore: Semaphore;
-  private readonly warn: (key: string, fn: () => void) => void;
+  private readonly retrier: Retrier;
   private closed = false;
   /** The last request refused every record it held; cleared by the next acknowledgement. */
   private refusingAll = false;
   /** The last single-record request was refused (batch size 1: see sendBatch). */
   private lastRefused = false;
-
-  private readonly backoff: BackoffPolicy;
 
   constructor(
     private readonly opts: FluentdConfig,
@@ -91,8 +66,7 @@ class HttpFluentdSink implements FluentdSink {
     tuning: SinkTuning,
   ) {
     this.semaphore = new Semaphore(opts.maxConnections);
-    this.warn = rateLimited(tuning.warnIntervalMs ?? 60_000);
-    this.backoff = tuning.backoff ?? DEFAULT_BACKOFF;
+    this.retrier = new Retrier(tuning.backoff ?? DEFAULT_BACKOFF, tuning.warnIntervalMs ?? 60_000);
   }
 
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
@@ -133,18 +107,11 @@ class HttpFluentdSink implements FluentdSink {
         return;
       }
       this.refusingAll = true;
-      const where = redactUrl(url);
       const cause =
         `HTTP ${refused[0]!.status}: the receiver refused every record of a request one by one, so the fault is in the path ` +
         "(a proxy or firewall in front of Fluentd, fluentd-header, the URL), not in the events; nothing is dead-lettered";
-      errorKinds.fluentd.inc();
-      health.markFluentdFailed(cause);
-      const delay = backoffDelay(this.backoff, round);
-      this.warn(`refusing:${where}`, () =>
-        logger.warn(`Fluentd refuses every record for ${formatDuration(Date.now() - started)}, still retrying`, { url: where, cause }),
-      );
-      logger.debug("Fluentd refused a whole request, retrying", { url: where, records: batch.records.length, attempt: round, retryInMs: delay });
-      await sleep(delay, signal);
+      observePathRefusal(cause);
+      await this.retrier.pause({ where: redactUrl(url), cause, failures: round + 1, started, records: batch.records.length }, signal);
       report.retried += batch.records.length;
     }
   }
@@ -184,23 +151,15 @@ class HttpFluentdSink implements FluentdSink {
         if (failures > 1) report.retried += batch.records.length;
         const sent = performance.now();
         attempt = await this.post(url, batch, signal);
-        observeRequest(attempt, batch, (performance.now() - sent) / 1000);
+        observeOutcome(attempt.kind === "ok" ? { kind: "ok", bytes: batch.bytes } : attempt, (performance.now() - sent) / 1000);
       } finally {
         release();
       }
       if (attempt.kind !== "retry") return attempt;
 
       const immediate = failures === 1 && attempt.staleConnection === true;
-      const delay = attempt.retryAfterMs ?? (immediate ? 0 : backoffDelay(this.backoff, failures));
-      const where = redactUrl(url);
-      logger.debug("Fluentd request failed, retrying", { url: where, cause: attempt.cause, attempt: failures, records: batch.records.length, retryInMs: delay });
-      if (failures >= 2) {
-        const cause = attempt.cause;
-        this.warn(where, () =>
-          logger.warn(`Fluentd delivery failing for ${formatDuration(Date.now() - started)}, still retrying`, { url: where, cause }),
-        );
-      }
-      await sleep(delay, signal);
+      const pause = { where: redactUrl(url), cause: attempt.cause, failures, started, records: batch.records.length };
+      await this.retrier.pause({ ...pause, delayMs: attempt.retryAfterMs ?? (immediate ? 0 : undefined) }, signal);
     }
   }
 
@@ -209,6 +168,10 @@ class HttpFluentdSink implements FluentdSink {
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const headers = new Headers({ "Content-Type": "application/json" });
     for (const { name, value } of this.opts.header) headers.set(name, value);
+    // in_http inflates a gzip Content-Encoding before parsing; the batch stays JSON.
+    const gzip = this.opts.compress === "gzip";
+    const body = gzip ? Bun.gzipSync(batch.body) : batch.body;
+    if (gzip) headers.set("Content-Encoding", "gzip");
     let status: number;
     let text: string;
     let retryAfter: string | null;
@@ -216,7 +179,7 @@ class HttpFluentdSink implements FluentdSink {
     try {
       // Never follow a redirect: it would re-send the batch, client certificate and headers to
       // wherever the receiver points (even plain http), and count that answer as Fluentd's.
-      const res = await fetch(url, { method: "POST", body: batch.body, headers, tls: this.tls, signal: combined, keepalive: true, redirect: "manual" });
+      const res = await fetch(url, { method: "POST", body, headers, tls: this.tls, signal: combined, keepalive: true, redirect: "manual" });
       status = res.status;
       retryAfter = res.headers.get("retry-after");
       location = res.headers.get("location");
@@ -241,15 +204,4 @@ class HttpFluentdSink implements FluentdSink {
         return { kind: "refused", status, reason: firstLines(text) || `HTTP ${status}` };
     }
   }
-}
-
-/** Loads and checks the TLS material (one line naming the setting when a file is wrong), then returns a sink ready to deliver. */
-export async function createFluentdSink(config: FluentdConfig, tuning: SinkTuning = {}): Promise<FluentdSink> {
-  const tls = loadFluentdTls(config);
-  if (config.ca === undefined) {
-    // Not an error (a receiver with a public certificate needs no CA file), but it widens who may
-    // pose as Fluentd to every CA the system trusts: say so once.
-    logger.info("fluentd-ca is not set: the Fluentd server certificate is checked against the system's trusted CAs");
-  }
-  return new HttpFluentdSink(config, tls, tuning);
 }

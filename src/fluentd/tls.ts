@@ -105,3 +105,14 @@ export function loadFluentdTls(s: FluentdTlsSettings): FluentdTlsMaterial {
   if (passphrase && isEncrypted(keyPem)) material.passphrase = passphrase;
   return material;
 }
+
+const UNTRUSTED_SERVER = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
+
+/** A connection error as one line for the operator, with what to check for the common TLS failures. */
+export function describeSocketError(err: { code?: string; name: string; message: string }): string {
+  const code = err.code ?? err.name;
+  let hint = "";
+  if (UNTRUSTED_SERVER.test(code)) hint = " (the Fluentd server certificate is not trusted: check fluentd-ca)";
+  else if (code === "EPROTO") hint = " (TLS handshake failed: does Fluentd trust fluentd-cert, and does it speak TLS?)";
+  return err.message.includes(code) ? err.message + hint : `${code}: ${err.message}${hint}`;
+}

@@ -21,13 +21,15 @@ test("bench --quick runs every scenario and writes its table between the markers
   const [stdout, stderr, code] = [await new Response(proc.stdout).text(), await new Response(proc.stderr).text(), await proc.exited];
   expect(code, stderr).toBe(0);
   const rows = stdout.split("\n").filter((l) => /^\| \([a-d]/.test(l));
-  expect(rows.map((r) => r.slice(2, 5))).toEqual(["(a)", "(b)", "(b′", "(c)", "(d)"]);
+  expect(rows.map((r) => r.slice(2, 5))).toEqual(["(a)", "(b)", "(b)", "(b′", "(c)", "(d)"]);
+  expect(rows[2]).toContain("forward protocol");
   const events = rows.map((r) => Number(r.split("|")[2]!.trim().replaceAll(",", "")));
   // What the receiver stored: every audit event of each log; the recording has 32 KiB prints.
-  expect(events.slice(0, 4)).toEqual([300, 300, 300, 400]);
-  expect(events[4]).toBe(4 + 3 + 32);
+  expect(events.slice(0, 5)).toEqual([300, 300, 300, 300, 400]);
+  expect(events[5]).toBe(4 + 3 + 32);
   expect(rows.every((r) => !r.includes("exited with"))).toBe(true);
   expect(stdout).toMatch(/\(b\)\/\(a\) throughput ratio: [\d.]+×/);
+  expect(stdout).toMatch(/\(b\) forward\/in_http: [\d.]+× the events\/s, handler CPU s per 1k events [\d.]+ against [\d.]+/);
   expect(stdout).toMatch(/`version` cold start, median of 2: \d+ ms/);
   const written = readFileSync(out, "utf8");
   expect(written).toContain("Hand-written analysis that must survive.");

@@ -101,6 +101,8 @@ describe("configuration errors exit with code 2 and one line", () => {
     [["--batch", "99999999"], {}, 'invalid batch "99999999" from --batch: must be at most 10000: Teleport refuses pages larger than 10000 events'],
     [["--start-time", "2026-02-30T00:00:00Z"], {}, 'invalid start-time "2026-02-30T00:00:00Z" from --start-time: 2026-02-30 is not a date in the calendar'],
     [["--start-time", "2999-01-01T00:00:00Z"], {}, /^start-time 2999-01-01T00:00:00.000Z is in the future \(now .*\); nothing would be exported until then: give a time in the past, or leave start-time out to start now$/],
+    [["--fluentd-url", "forward://localhost:24224/x"], {}, "fluentd-url forward://localhost:24224/x is not encrypted; use forward+tls://, or set fluentd-allow-insecure (--fluentd-allow-insecure, FDFWD_FLUENTD_ALLOW_INSECURE) to accept plain text as the Go tool does"],
+    [["--fluentd-username", "u", "--fluentd-password", "p"], {}, "fluentd-username is set but fluentd-shared-key is not; in_forward checks the user inside the shared-key handshake, so set fluentd-shared-key too"],
     [[], { FDFWD_FLUENTD_KEY: "" }, "both fluentd-cert and fluentd-key must be set (only fluentd-cert is); set the other one"],
     [[], { FDFWD_FLUENTD_KEY: "", FDFWD_FLUENTD_CERT: "" }, "fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure for a test setup"],
     [["--fluentd-key-passphrase", "s3cret"], { FDFWD_FLUENTD_KEY_PASSPHRASE_FILE: "passphrase" }, "fluentd-key-passphrase and fluentd-key-passphrase-file are mutually exclusive; set only one"],

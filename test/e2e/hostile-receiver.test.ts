@@ -55,7 +55,7 @@ describe("a hostile receiver", () => {
     const serving = /Serving metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/;
     await handler.waitForLog(serving);
     const base = serving.exec(handler.log())![1]!;
-    await handler.waitForLog("Fluentd refuses every record");
+    await handler.waitForLog("the receiver refused every record of a request one by one");
     expect(handler.log()).toContain("the fault is in the path");
     // Teleport is connected by now: what /readyz reports is the receiver.
     let readyz = "";

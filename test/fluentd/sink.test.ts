@@ -1,12 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { LogObject } from "consola";
-import type { FluentdConfig } from "../../src/config/options.ts";
-import { createFluentdSink as createSink, FluentdSettingError, type SinkTuning } from "../../src/fluentd/index.ts";
-import { fluentdConfig } from "../support/config.ts";
+import { FluentdSettingError } from "../../src/fluentd/index.ts";
 import { sessionUrl } from "../../src/export/records.ts";
 import { logger } from "../../src/logger.ts";
 import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
-import { auditRecords } from "../support/fluentd-records.ts";
+import { auditRecords, sinkFrom, sinkOptions, type SinkTestOptions } from "../support/fluentd-records.ts";
 import { createTestPki, type PemPair, type TestPki } from "../../scripts/fakes/pki.ts";
 
 let pki: TestPki;
@@ -37,16 +35,11 @@ function freshTag(): string {
   return `test${++tagSeq}.log`;
 }
 
-type Options = Partial<FluentdConfig> & SinkTuning;
-
-function options(over: Options = {}): Options {
-  return { ca: pki.fluentdCA.caFile, cert: pki.fluentdClient.certFile, key: pki.fluentdClient.keyFile, allowInsecure: false, maxConnections: 4, ...over };
+function options(over: SinkTestOptions = {}): SinkTestOptions {
+  return sinkOptions(pki, over);
 }
 
-/** The sink from `fluentd` settings (the defaults of the options table) plus short retry delays. */
-function createFluentdSink({ backoff, warnIntervalMs, ...config }: Options) {
-  return createSink(fluentdConfig(config), { backoff: backoff ?? { baseMs: 5, capMs: 20 }, warnIntervalMs });
-}
+const createFluentdSink = sinkFrom;
 
 function requestsFor(tag: string) {
   return fluentd.requests.filter((r) => r.tag === tag);
@@ -160,6 +153,17 @@ describe("requests", () => {
     const sink = await createFluentdSink(options());
     await sink.deliver(url, auditRecords(3));
     expect(fluentd.recordCount("session.0b6e2f4e-1b7c-4a7e-9d7a-3d1f2c3b4a5e.log")).toBe(3);
+  });
+
+  test("fluentd-compress=gzip sends gzip bodies that in_http inflates", async () => {
+    const sink = await createFluentdSink(options({ compress: "gzip" }));
+    const tag = freshTag();
+    const records = auditRecords(30);
+    await sink.deliver(fluentd.url(tag), records);
+    await sink.close();
+    expectExactlyOnce(tag, records);
+    expect(requestsFor(tag).map((r) => r.headers["content-encoding"])).toEqual(["gzip"]);
+    expect(JSON.parse(requestsFor(tag)[0]!.body)).toHaveLength(30);
   });
 
   test("200, 201 and 204 all count as delivered", async () => {

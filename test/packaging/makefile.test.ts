@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 const ROOT = resolve(import.meta.dir, "../..");
 
 /** Every target that runs Bun, the TypeScript compiler or the proto tools from node_modules. */
-const TARGETS = ["build", "typecheck", "test", "proto", "demo", "bench", "release VERSION=0.0.0"];
+const TARGETS = ["build", "typecheck", "test", "proto", "demo", "bench", "release VERSION=0.0.0", "image VERSION=0.0.0"];
 
 /**
  * A fresh clone has no node_modules: each target must install the pinned toolchain (npm ci) before

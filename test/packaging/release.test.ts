@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
+import { imageName } from "../../scripts/release/image.ts";
+import { readOciArchive } from "../support/podman.ts";
 import { run } from "../../scripts/release/run.ts";
 import { archiveName, selectTargets, type Target } from "../../scripts/release/targets.ts";
 import { REPO_ROOT } from "../../scripts/release/templates.ts";
@@ -66,7 +68,9 @@ describe("release archives", () => {
   test("SHA256SUMS lists every archive and .deb and verifies with sha256sum -c", async () => {
     const assets = readdirSync(releaseDir).filter((f) => f !== "SHA256SUMS" && !f.endsWith(".rb"));
     expect([...sums.keys()].sort()).toEqual(assets.sort());
-    expect(assets.length).toBe(targets.length + debTargets.length);
+    // An archive per target, and a .deb and a container image per glibc Linux target.
+    expect(assets.length).toBe(targets.length + 2 * debTargets.length);
+    for (const t of debTargets) expect(sums.has(imageName(VERSION, t.debArch!))).toBe(true);
     const out = await run(["sha256sum", "-c", "SHA256SUMS"], { cwd: releaseDir });
     expect(out.trim().split("\n")).toEqual([...sums.keys()].map((name) => `${name}: OK`));
   });
@@ -96,6 +100,27 @@ describe("release archives", () => {
     const top = await unpack(arm);
     // The binary is linked against glibc; libc6-arm64-cross provides the arm64 loader and libc.
     expectVersionLine(await run(["qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu", join(top, "teleport-event-handler"), "version"]));
+  });
+});
+
+describe("container images", () => {
+  test.each(debTargets.map((t) => [t.debArch!, t] as const))("the %s image is for that architecture and version", (debArch) => {
+    const { index, config } = readOciArchive(join(releaseDir, imageName(VERSION, debArch)));
+    expect(index.manifests[0].platform).toEqual({ architecture: debArch, os: "linux" });
+    expect(index.manifests[0].annotations["org.opencontainers.image.ref.name"]).toBe(`teleport-event-handler:${VERSION}`);
+    expect(config.architecture).toBe(debArch);
+    expect(config.config.Labels["org.opencontainers.image.version"]).toBe(VERSION);
+    expect(config.config.Labels["org.opencontainers.image.revision"]).toBe(COMMIT);
+  });
+
+  test("the arm64 image's own glibc runs its binary (under qemu, with the image as the only root)", async () => {
+    if (!debTargets.some((t) => t.debArch === "arm64")) return; // not in PACKAGING_TEST_TARGETS
+    const { layers } = readOciArchive(join(releaseDir, imageName(VERSION, "arm64")));
+    expect(layers).toHaveLength(1);
+    const root = mkdtempSync(join(dir, "arm64-root-"));
+    const untar = Bun.spawnSync(["tar", "-xz", "-C", root], { stdin: layers[0]!(), stderr: "pipe" });
+    expect(untar.stderr.toString()).toBe("");
+    expectVersionLine(await run(["qemu-aarch64-static", "-L", root, join(root, "usr/local/bin/teleport-event-handler"), "version"]));
   });
 });
 

@@ -3,6 +3,8 @@ import { type Subprocess } from "bun";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startFakeFluentd, type FakeFluentd, type FakeFluentdOptions } from "../../scripts/fakes/fake-fluentd.ts";
+import { startFakeForward, type FakeForward, type FakeForwardOptions } from "../../scripts/fakes/fake-forward.ts";
+import type { ReceivedRecords } from "../../scripts/fakes/record-store.ts";
 import { startFakeTeleport, type FakeTeleport, type FakeTeleportOptions } from "../../scripts/fakes/fake-teleport.ts";
 import { createTestPki, tempDir, type TestPki } from "../../scripts/fakes/pki.ts";
 
@@ -32,15 +34,27 @@ export function compiledBinary(): Promise<string> {
   return binary;
 }
 
+export type Protocol = "http" | "forward";
+
 export interface WorldOptions {
   teleport?: Omit<FakeTeleportOptions, "pki">;
   fluentd?: Partial<Omit<FakeFluentdOptions, "ca" | "cert" | "key">>;
+  /** Starts the in_forward receiver too (over mTLS with the same certificates), with these options. */
+  forward?: Partial<Omit<FakeForwardOptions, "ca" | "cert" | "key">>;
+  /** Which receiver the handler's fluentd-url (audit) and fluentd-session-url point at (default http). */
+  protocols?: { audit?: Protocol; sessions?: Protocol };
 }
 
 export interface World {
   pki: TestPki;
   teleport: FakeTeleport;
+  /** The in_http receiver. */
   fluentd: FakeFluentd;
+  /** The in_forward receiver, when `forward` or a forward protocol was asked for. */
+  forward?: FakeForward;
+  /** The receivers the audit log and the recordings go to (per `protocols`). */
+  audit: ReceivedRecords;
+  sessions: ReceivedRecords;
   dir: string;
   /** A fresh storage directory per call unless one is given. */
   storage: string;
@@ -60,6 +74,12 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     key: pki.fluentdServer.keyPem,
     ...opts.fluentd,
   });
+  const protocols = { audit: opts.protocols?.audit ?? "http", sessions: opts.protocols?.sessions ?? "http" };
+  const forward =
+    opts.forward || protocols.audit === "forward" || protocols.sessions === "forward"
+      ? await startFakeForward({ ca: pki.fluentdCA.ca.certPem, cert: pki.fluentdServer.certPem, key: pki.fluentdServer.keyPem, ...opts.forward })
+      : undefined;
+  const urlOf = (protocol: Protocol, tag: string) => (protocol === "forward" ? forward!.url(tag) : `https://localhost:${fluentd.port}/${tag}`);
   // A day before the first event: the whole log, without paging through years of empty windows.
   const first = teleport.log.timeAt(0);
   const startTime = new Date((first.seconds - 86_400) * 1000).toISOString().replace(".000Z", "Z");
@@ -69,6 +89,9 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     pki,
     teleport,
     fluentd,
+    forward,
+    audit: protocols.audit === "forward" ? forward! : fluentd,
+    sessions: protocols.sessions === "forward" ? forward! : fluentd,
     dir,
     storage,
     startArgs(extra = [], store = storage) {
@@ -76,8 +99,8 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
         "start",
         "--teleport-addr", teleport.addr,
         "--teleport-identity", teleport.identity.identityFile,
-        "--fluentd-url", `https://localhost:${fluentd.port}/events.log`,
-        "--fluentd-session-url", `https://localhost:${fluentd.port}/session`,
+        "--fluentd-url", urlOf(protocols.audit, "events.log"),
+        "--fluentd-session-url", urlOf(protocols.sessions, "session"),
         "--fluentd-ca", pki.fluentdCA.caFile,
         "--fluentd-cert", pki.fluentdClient.certFile,
         "--fluentd-key", pki.fluentdClient.keyFile,
@@ -87,7 +110,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       ];
     },
     async stop() {
-      await Promise.allSettled([teleport.stop(), fluentd.stop()]);
+      await Promise.allSettled([teleport.stop(), fluentd.stop(), forward?.stop()]);
     },
   };
 }
@@ -157,7 +180,7 @@ export async function runToEnd(args: string[], env: Record<string, string> = {},
 
 /** Audit records the receiver stored, by the `uid` Teleport gave them. */
 export function auditUids(world: World): string[] {
-  return world.fluentd.records("events.log").map((r) => String(r.record.uid ?? r.record.id ?? ""));
+  return world.audit.records("events.log").map((r) => String(r.record.uid ?? r.record.id ?? ""));
 }
 
 /** Counts occurrences of each value; handy to assert exactly-once delivery. */
@@ -175,7 +198,7 @@ export function readJsonLines(file: string): unknown[] {
 /** The `ei` of every stored recording event, per session tag (`session.<sid>.log`), in arrival order. */
 export function sessionIndexes(world: World): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  for (const r of world.fluentd.records()) {
+  for (const r of world.sessions.records()) {
     if (!r.tag.startsWith("session.")) continue;
     const list = out.get(r.tag) ?? [];
     list.push(Number(r.record.ei));
@@ -215,7 +238,7 @@ export const sorted = (xs: string[]): string[] => [...xs].sort();
 
 /** Tags of the session recordings the receiver got (`session.<sid>.log`). */
 export function sessionTags(world: World): string[] {
-  return [...new Set(world.fluentd.records().map((r) => r.tag).filter((t) => t.startsWith("session.")))];
+  return [...new Set(world.sessions.records().map((r) => r.tag).filter((t) => t.startsWith("session.")))];
 }
 
 /** Polls `condition` until it holds (or throws after `timeoutMs`, naming `what`). */
@@ -244,5 +267,5 @@ export function expectRecordingsExactlyOnce(world: World, opts: { withPrints: bo
 
 /** Waits until the receiver holds `n` audit records. */
 export function untilAuditRecords(world: World, n: number, timeoutMs = 15_000): Promise<void> {
-  return waitUntil(`the receiver holds ${n} audit records`, () => world.fluentd.recordCount("events.log") >= n, timeoutMs);
+  return waitUntil(`the receiver holds ${n} audit records`, () => world.audit.recordCount("events.log") >= n, timeoutMs);
 }

@@ -20,6 +20,11 @@ export default defineCommand({
     ip: { type: "string", description: "Comma-separated IP addresses of the Fluentd server certificate" },
     length: { type: "string", default: DEFAULT_LENGTH, description: "RSA key length: 1024, 2048 or 4096" },
     force: { type: "boolean", default: false, description: "Overwrite existing files" },
+    forward: {
+      type: "boolean",
+      default: false,
+      description: "Fluentd's forward protocol (in_forward over mutual TLS with a generated shared key) instead of in_http",
+    },
     output: { type: "string", description: "Accepted for compatibility with the Go tool; unused" },
   },
   async run({ args }) {
@@ -39,6 +44,7 @@ export default defineCommand({
       ip: args.ip,
       length: args.length,
       force: args.force,
+      forward: args.forward,
       output: args.output,
     });
   },

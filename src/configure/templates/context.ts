@@ -13,4 +13,8 @@ export interface TemplateContext {
   passphrase: string;
   /** Where Fluentd keeps its durable output buffers. */
   bufferDir: string;
+  /** in_http (https:// URLs) or in_forward (forward+tls:// URLs and `sharedKey`). */
+  protocol: "http" | "forward";
+  /** in_forward's `<security>` shared key, written into fluent.conf and the handler TOML. */
+  sharedKey?: string;
 }

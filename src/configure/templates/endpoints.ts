@@ -3,6 +3,8 @@
  * files cannot drift apart (the Go templates posted to /events.log but matched `test.log`).
  */
 export const FLUENTD_PORT = 8888;
+/** in_forward's default port. */
+export const FORWARD_PORT = 24224;
 /** in_http turns the URL path into the tag: POST /events.log is tag `events.log`. */
 export const EVENTS_TAG = "events.log";
 /** The handler appends `.<session-id>.log`, giving tags `session.<sid>.log`. */
@@ -16,7 +18,8 @@ export function fluentdHost(dnsNames: string[], ips: string[]): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-export function fluentdUrls(host: string): { url: string; sessionUrl: string } {
-  const base = `https://${host}:${FLUENTD_PORT}`;
+/** in_forward takes the tag from the frame, and our forward sink puts the URL path there: the same tags. */
+export function fluentdUrls(host: string, protocol: "http" | "forward" = "http"): { url: string; sessionUrl: string } {
+  const base = protocol === "forward" ? `forward+tls://${host}:${FORWARD_PORT}` : `https://${host}:${FLUENTD_PORT}`;
   return { url: `${base}/${EVENTS_TAG}`, sessionUrl: `${base}/${SESSION_PATH}` };
 }

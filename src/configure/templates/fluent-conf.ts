@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { TemplateContext } from "./context.ts";
-import { EVENTS_TAG, FLUENTD_PORT, SESSION_TAG_PATTERN } from "./endpoints.ts";
+import { EVENTS_TAG, FLUENTD_PORT, fluentdUrls, FORWARD_PORT, SESSION_TAG_PATTERN } from "./endpoints.ts";
 import { fluentdString } from "./quote.ts";
 
 /**
@@ -23,25 +23,13 @@ function buffer(path: string): string {
   </buffer>`;
 }
 
-export function fluentConf(ctx: TemplateContext): string {
-  return `# Sample Fluentd configuration written by teleport-event-handler configure.
-# It receives the handler's POSTs over mutual TLS and prints them; replace the two outputs
-# (@type stdout) with your SIEM's output plugin and keep their <buffer> sections.
-# The paths below are the generated files; if Fluentd runs in a container, mount the directory at
-# the same path (docker run -v <dir>:<dir> ...) or edit them.
-
-<source>
+/** in_http parses the JSON body and takes the time from Teleport's `time` field. */
+function httpSource(ctx: TemplateContext): string {
+  return `<source>
   @type http
   port ${FLUENTD_PORT}
 
-  <transport tls>
-    # Only clients with a certificate from this CA (the handler's) may post.
-    client_cert_auth true
-    ca_path ${fluentdString(ctx.files.caCert)}
-    cert_path ${fluentdString(ctx.files.serverCert)}
-    private_key_path ${fluentdString(ctx.files.serverKey)}
-    private_key_passphrase ${fluentdString(ctx.passphrase)}
-  </transport>
+${transport(ctx)}
 
   <parse>
     @type json
@@ -51,15 +39,57 @@ export function fluentConf(ctx: TemplateContext): string {
     time_format %Y-%m-%dT%H:%M:%S
     keep_time_key true
   </parse>
-</source>
+</source>`;
+}
 
-# Audit events: POST https://<host>:${FLUENTD_PORT}/${EVENTS_TAG}
+/**
+ * in_forward needs no parser: the handler sends msgpack records with the event time as EventTime.
+ * <security> makes every connection prove the shared key (HELO/PING/PONG) on top of the client
+ * certificate; self_hostname only has to differ from the handler's host name.
+ */
+function forwardSource(ctx: TemplateContext): string {
+  return `<source>
+  @type forward
+  port ${FORWARD_PORT}
+
+${transport(ctx)}
+
+  <security>
+    self_hostname ${fluentdString(ctx.fluentdHost)}
+    shared_key ${fluentdString(ctx.sharedKey!)}
+  </security>
+</source>`;
+}
+
+function transport(ctx: TemplateContext): string {
+  return `  <transport tls>
+    # Only clients with a certificate from this CA (the handler's) may send.
+    client_cert_auth true
+    ca_path ${fluentdString(ctx.files.caCert)}
+    cert_path ${fluentdString(ctx.files.serverCert)}
+    private_key_path ${fluentdString(ctx.files.serverKey)}
+    private_key_passphrase ${fluentdString(ctx.passphrase)}
+  </transport>`;
+}
+
+export function fluentConf(ctx: TemplateContext): string {
+  const forward = ctx.protocol === "forward";
+  const { url, sessionUrl } = fluentdUrls("<host>", ctx.protocol);
+  return `# Sample Fluentd configuration written by teleport-event-handler configure.
+# It receives the handler's ${forward ? "forward protocol frames" : "POSTs"} over mutual TLS and prints them; replace the two outputs
+# (@type stdout) with your SIEM's output plugin and keep their <buffer> sections.
+# The paths below are the generated files; if Fluentd runs in a container, mount the directory at
+# the same path (docker run -v <dir>:<dir> ...) or edit them.
+
+${forward ? forwardSource(ctx) : httpSource(ctx)}
+
+# Audit events: ${url}
 <match ${EVENTS_TAG}>
   @type stdout
 ${buffer(join(ctx.bufferDir, "events"))}
 </match>
 
-# Session recordings: POST https://<host>:${FLUENTD_PORT}/session.<session-id>.log
+# Session recordings: ${sessionUrl}.<session-id>.log
 <match ${SESSION_TAG_PATTERN}>
   @type stdout
 ${buffer(join(ctx.bufferDir, "sessions"))}

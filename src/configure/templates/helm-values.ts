@@ -4,15 +4,25 @@ import { EVENTS_TAG, SESSION_PATH } from "./endpoints.ts";
 import { yamlString } from "./quote.ts";
 
 /**
- * Values for the teleport-plugin-event-handler Helm chart, as the Go tool writes them, with two fixes
- * from upstream: sessionUrl ends in /session (the handler appends `.<sid>.log`; /session.log gave
- * `session.log.<sid>.log`) and the secrets carry the chart's newer teleport-plugin-… names.
+ * Values for our chart, deploy/helm/teleport-event-handler. They use only names that Teleport's
+ * teleport-plugin-event-handler chart also has, so the file stays readable by both charts; the
+ * differences from what the Go tool writes:
+ * - storagePath is absolute (the Go tool writes "./storage"): our chart mounts the PVC there, and a
+ *   relative path would resolve against the read-only config directory;
+ * - sessionUrl ends in /session (the handler appends `.<sid>.log`; /session.log gave
+ *   `session.log.<sid>.log`) and the secrets carry the chart's newer teleport-plugin-… names;
+ * - metrics.enabled (ours only): the probes and the metrics Service need the metrics listener.
  * The certificate paths are keys of a secret made from the generated files, hence their base names.
  */
 export function helmValues(ctx: TemplateContext): string {
   const fluentd = "https://fluentd.fluentd.svc.cluster.local";
-  return `eventHandler:
-  storagePath: "./storage"
+  return `# Values for the teleport-event-handler chart (deploy/helm/teleport-event-handler); the names are
+# also those of Teleport's teleport-plugin-event-handler chart. Create the two secrets first:
+#   kubectl create secret generic teleport-plugin-event-handler-identity --from-file=identity
+#   kubectl create secret generic teleport-plugin-event-handler-client-tls \\
+#     --from-file=${basename(ctx.files.caCert)} --from-file=${basename(ctx.files.clientCert)} --from-file=${basename(ctx.files.clientKey)}
+eventHandler:
+  storagePath: "/var/lib/teleport-event-handler"
   timeout: "10s"
   batch: 20
 
@@ -31,6 +41,9 @@ fluentd:
     keyPath: ${yamlString(basename(ctx.files.clientKey))}
 
 persistentVolumeClaim:
+  enabled: true
+
+metrics:
   enabled: true
 `;
 }

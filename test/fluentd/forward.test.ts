@@ -1,0 +1,282 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { encode } from "@msgpack/msgpack";
+import { connect } from "node:tls";
+import { gzipSync } from "node:zlib";
+import { sessionUrl } from "../../src/export/records.ts";
+import { EventTime, eventTimeOf, forwardEncoder } from "../../src/fluentd/forward/event-time.ts";
+import { logger } from "../../src/logger.ts";
+import { startFakeForward, type FakeForward } from "../../scripts/fakes/fake-forward.ts";
+import { createTestPki, type TestPki } from "../../scripts/fakes/pki.ts";
+import { auditRecords, sinkFrom, sinkOptions, type SinkTestOptions } from "../support/fluentd-records.ts";
+
+/** Teleport session ids are UUIDs; no other id is ever put into a URL. */
+const SID = "0b6e2f4e-1b7c-4a7e-9d7a-3d1f2c3b4a5e";
+
+let pki: TestPki;
+let forward: FakeForward;
+let secured: FakeForward;
+let tagSeq = 0;
+
+beforeAll(async () => {
+  logger.level = 0; // retry warnings are expected here
+  pki = await createTestPki();
+  const tls = { ca: pki.fluentdCA.ca.certPem, cert: pki.fluentdServer.certPem, key: pki.fluentdServer.keyPem };
+  forward = await startFakeForward(tls);
+  secured = await startFakeForward({ ...tls, security: { sharedKey: "s3cret", users: [{ username: "teleport", password: "pw" }] } });
+});
+
+afterAll(async () => {
+  await Promise.all([forward.stop(), secured.stop()]);
+});
+
+afterEach(() => {
+  for (const r of [forward, secured]) {
+    r.faults.ackDelayMs = 0;
+    r.faults.noAckNext(0);
+    r.faults.resetNext(0);
+    r.faults.refuseHandshakeNext(0);
+  }
+});
+
+const freshTag = () => `fw${++tagSeq}.log`;
+
+function options(over: SinkTestOptions = {}): SinkTestOptions {
+  return sinkOptions(pki, { timeout: 2_000, ...over });
+}
+
+const createFluentdSink = sinkFrom;
+
+/** Every record stored once, the record exactly the event JSON (in_forward keeps `time` in it). */
+function expectExactlyOnce(receiver: FakeForward, tag: string, records: { id: string; body: string }[]): void {
+  const stored = receiver.records(tag);
+  expect(stored.map((s) => s.record.uid).sort()).toEqual(records.map((r) => r.id).sort());
+  const byId = new Map(stored.map((s) => [s.record.uid, s.record]));
+  for (const r of records) expect(byId.get(r.id)).toEqual(JSON.parse(r.body));
+}
+
+describe("forward sink against the in_forward receiver", () => {
+  test("PackedForward frames with acks: every record once, in order, tagged by the URL path", async () => {
+    const sink = await createFluentdSink(options({ batchSize: 10 }));
+    const tag = freshTag();
+    const records = auditRecords(35);
+    const report = await sink.deliver(forward.url(tag), records);
+    await sink.close();
+    expect(report.delivered).toBe(35);
+    expect(report.requests).toBe(4);
+    expectExactlyOnce(forward, tag, records);
+    expect(forward.records(tag).map((r) => r.record.uid)).toEqual(records.map((r) => r.id));
+    const frames = forward.frames.filter((f) => f.tag === tag);
+    expect(frames.map((f) => f.mode)).toEqual(["PackedForward", "PackedForward", "PackedForward", "PackedForward"]);
+    expect(frames.every((f) => typeof f.chunk === "string" && f.chunk.length > 0)).toBe(true);
+  });
+
+  test("the event time travels as EventTime with its nanoseconds", async () => {
+    const sink = await createFluentdSink(options());
+    const tag = freshTag();
+    const records = auditRecords(1, { extra: () => ({ time: "2024-05-01T12:34:56.123456789Z" }) });
+    await sink.deliver(forward.url(tag), records);
+    await sink.close();
+    const [stored] = forward.records(tag);
+    expect(stored!.eventTime).toEqual({ seconds: Date.UTC(2024, 4, 1, 12, 34, 56) / 1000, nanos: 123456789 });
+    expect(stored!.time).toBe("2024-05-01T12:34:56.123456789Z");
+  });
+
+  test("a path with slashes becomes a dotted tag; session URLs get <sid>.log", async () => {
+    const sink = await createFluentdSink(options());
+    const records = auditRecords(2);
+    await sink.deliver(sessionUrl(`forward+tls://localhost:${forward.port}/teleport/session`, SID), records);
+    await sink.close();
+    expect(forward.recordCount(`teleport.session.${SID}.log`)).toBe(2);
+  });
+
+  test("gzip sends CompressedPackedForward", async () => {
+    const sink = await createFluentdSink(options({ compress: "gzip" }));
+    const tag = freshTag();
+    const records = auditRecords(20);
+    await sink.deliver(forward.url(tag), records);
+    await sink.close();
+    expectExactlyOnce(forward, tag, records);
+    expect(forward.frames.filter((f) => f.tag === tag).map((f) => f.mode)).toEqual(["CompressedPackedForward"]);
+  });
+
+  test("a frame never acknowledged is sent again after fluentd-timeout: duplicates, no loss", async () => {
+    const sink = await createFluentdSink(options({ batchSize: 5, timeout: 300 }));
+    const tag = freshTag();
+    const records = auditRecords(10);
+    forward.faults.noAckNext(1);
+    const report = await sink.deliver(forward.url(tag), records);
+    await sink.close();
+    expect(report.delivered).toBe(10);
+    expect(report.retried).toBeGreaterThanOrEqual(5);
+    const uids = forward.records(tag).map((r) => String(r.record.uid));
+    expect(new Set(uids).size).toBe(10);
+    expect(uids.length).toBeGreaterThan(10);
+  });
+
+  test("an ack later than fluentd-timeout drops the connection and re-sends", async () => {
+    const sink = await createFluentdSink(options({ timeout: 200 }));
+    const tag = freshTag();
+    forward.faults.ackDelayMs = 400;
+    const delivering = sink.deliver(forward.url(tag), auditRecords(3));
+    // Once the first copy is stored, acks come in time again.
+    while (forward.recordCount(tag) === 0) await Bun.sleep(5);
+    forward.faults.ackDelayMs = 0;
+    const report = await delivering;
+    await sink.close();
+    expect(report.delivered).toBe(3);
+    expect(report.retried).toBe(3);
+    expect(forward.recordCount(tag)).toBe(6);
+  });
+
+  test("a connection reset mid-frame stores nothing and the frame is re-sent", async () => {
+    const sink = await createFluentdSink(options());
+    const tag = freshTag();
+    const records = auditRecords(7);
+    forward.faults.resetNext(1);
+    const report = await sink.deliver(forward.url(tag), records);
+    await sink.close();
+    expect(report.delivered).toBe(7);
+    expect(report.retried).toBe(7);
+    expectExactlyOnce(forward, tag, records);
+    expect(forward.frames.some((f) => f.fault === "reset")).toBe(true);
+  });
+
+  test("the shared-key handshake (with user auth) lets the frames through", async () => {
+    const sink = await createFluentdSink(options({ sharedKey: "s3cret", username: "teleport", password: "pw" }));
+    const tag = freshTag();
+    const records = auditRecords(4);
+    await sink.deliver(secured.url(tag), records);
+    await sink.close();
+    expectExactlyOnce(secured, tag, records);
+  });
+
+  test("a refused handshake is retried until the receiver accepts it", async () => {
+    const sink = await createFluentdSink(options({ sharedKey: "s3cret", username: "teleport", password: "pw" }));
+    const tag = freshTag();
+    const before = secured.refusedHandshakes();
+    secured.faults.refuseHandshakeNext(2);
+    const report = await sink.deliver(secured.url(tag), auditRecords(3));
+    await sink.close();
+    expect(report.delivered).toBe(3);
+    expect(secured.refusedHandshakes() - before).toBe(2);
+    expect(secured.recordCount(tag)).toBe(3);
+  });
+
+  test("a wrong shared key is refused by the receiver and never stores anything", async () => {
+    const sink = await createFluentdSink(options({ sharedKey: "wrong", username: "teleport", password: "pw" }));
+    const tag = freshTag();
+    const stop = new AbortController();
+    const before = secured.refusedHandshakes();
+    const delivering = sink.deliver(secured.url(tag), auditRecords(3), stop.signal);
+    while (secured.refusedHandshakes() - before < 2) await Bun.sleep(5);
+    stop.abort();
+    await expect(delivering).rejects.toThrow("aborted");
+    await sink.close();
+    expect(secured.recordCount(tag)).toBe(0);
+  });
+
+  test("without a shared key, a receiver that sends HELO is an error, not a silent drop", async () => {
+    const sink = await createFluentdSink(options());
+    const stop = new AbortController();
+    const tag = freshTag();
+    const delivering = sink.deliver(secured.url(tag), auditRecords(1), stop.signal);
+    await Bun.sleep(0);
+    const before = secured.connectionCount();
+    while (secured.connectionCount() < before + 2) await Bun.sleep(5);
+    stop.abort();
+    await expect(delivering).rejects.toThrow("aborted");
+    await sink.close();
+    expect(secured.recordCount(tag)).toBe(0);
+  });
+
+  test("a record over fluentd-batch-bytes is dead-lettered, the others delivered", async () => {
+    const sink = await createFluentdSink(options({ batchBytes: 2048 }));
+    const tag = freshTag();
+    const records = auditRecords(3, { extra: (i) => (i === 1 ? { blob: "x".repeat(4096) } : {}) });
+    const report = await sink.deliver(forward.url(tag), records);
+    await sink.close();
+    expect(report.delivered).toBe(2);
+    expect(report.deadLettered.map((d) => [d.record.id, d.status])).toEqual([[records[1]!.id, 413]]);
+    expect(report.deadLettered[0]!.reason).toContain("fluentd-batch-bytes");
+    expect(forward.records(tag).map((r) => r.record.uid)).toEqual([records[0]!.id, records[2]!.id]);
+  });
+
+  test("plain forward:// (allowed by fluentd-allow-insecure, which the configuration checks) works without TLS", async () => {
+    const plain = await startFakeForward();
+    try {
+      const sink = await createFluentdSink(options({ allowInsecure: true }));
+      const tag = freshTag();
+      await sink.deliver(plain.url(tag), auditRecords(2));
+      await sink.close();
+      expect(plain.recordCount(tag)).toBe(2);
+    } finally {
+      await plain.stop();
+    }
+  });
+});
+
+describe("EventTime from Teleport's time field", () => {
+  test("zones, fractions of any length (cut at nanoseconds), and anything else is no time", () => {
+    const at = Date.UTC(2024, 4, 1, 12, 34, 56) / 1000;
+    expect(eventTimeOf("2024-05-01T12:34:56Z")).toEqual(new EventTime(at, 0));
+    expect(eventTimeOf("2024-05-01T12:34:56.5Z")).toEqual(new EventTime(at, 500_000_000));
+    expect(eventTimeOf("2024-05-01T12:34:56.123456789123Z")).toEqual(new EventTime(at, 123_456_789));
+    expect(eventTimeOf("2024-05-01T14:34:56.000000001+02:00")).toEqual(new EventTime(at, 1));
+    for (const bad of [undefined, 42, "", "yesterday", "2024-05-01", "2024-05-01T12:34:56"]) expect(eventTimeOf(bad)).toBeUndefined();
+  });
+});
+
+/** Frames written by hand, as other in_forward clients send them: the receiver follows in_forward, not our sink. */
+describe("the receiver reads every in_forward mode", () => {
+  async function sendRaw(frames: Uint8Array[], acks: number): Promise<unknown[]> {
+    const socket = connect({ host: "127.0.0.1", port: forward.port, ca: pki.fluentdCA.ca.certPem, cert: pki.fluentdClient.certPem, key: pki.fluentdClient.keyPem, servername: "localhost" });
+    await new Promise<void>((resolve, reject) => socket.once("secureConnect", resolve).once("error", reject));
+    const got: Buffer[] = [];
+    socket.on("data", (d: Buffer) => got.push(d));
+    for (const f of frames) socket.write(f);
+    const { decodeMulti } = await import("@msgpack/msgpack");
+    const decoded = () => [...decodeMulti(Buffer.concat(got))];
+    const deadline = Date.now() + 5_000;
+    while (decoded().length < acks && Date.now() < deadline) await Bun.sleep(5);
+    socket.destroy();
+    return decoded();
+  }
+
+  test("Message, Forward, PackedForward and CompressedPackedForward, acked only with a chunk", async () => {
+    const enc = forwardEncoder();
+    const t = new EventTime(1_700_000_000, 5);
+    const entry = (n: number) => enc.encode([t, { n }]);
+    const acks = await sendRaw(
+      [
+        encode(["m.msg", 1_700_000_000, { n: 1 }, { chunk: "c1" }]),
+        encode(["m.noack", 1_700_000_000, { n: 2 }]),
+        enc.encode(["m.fwd", [[t, { n: 3 }], [t, null], [0, { n: 4 }]], { chunk: "c2" }]),
+        encode(["m.packed", Buffer.concat([entry(5), entry(6)]), { chunk: "c3", size: 2 }]),
+        encode(["m.gz", gzipSync(Buffer.concat([entry(7)])), { chunk: "c4", compressed: "gzip" }]),
+        encode(["m.norecord", 1_700_000_000, null, { chunk: "never" }]),
+      ],
+      4,
+    );
+    expect(acks).toEqual([{ ack: "c1" }, { ack: "c2" }, { ack: "c3" }, { ack: "c4" }]);
+    expect(forward.records("m.msg").map((r) => [r.record, r.eventTime])).toEqual([[{ n: 1 }, { seconds: 1_700_000_000, nanos: 0 }]]);
+    expect(forward.recordCount("m.noack")).toBe(1);
+    expect(forward.records("m.fwd").map((r) => r.record)).toEqual([{ n: 3 }, { n: 4 }]);
+    // A zero time is "now", as in_forward's `time.to_i == 0` rule has it.
+    expect(forward.records("m.fwd")[1]!.eventTime.seconds).toBeGreaterThan(1_700_000_000);
+    expect(forward.records("m.packed").map((r) => r.record)).toEqual([{ n: 5 }, { n: 6 }]);
+    expect(forward.records("m.gz").map((r) => [r.record, r.eventTime])).toEqual([[{ n: 7 }, { seconds: 1_700_000_000, nanos: 5 }]]);
+    expect(forward.recordCount("m.norecord")).toBe(0);
+  });
+
+  test("a client without a certificate is refused (client_cert_auth)", async () => {
+    const socket = connect({ host: "127.0.0.1", port: forward.port, ca: pki.fluentdCA.ca.certPem, servername: "localhost" });
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once("error", () => resolve("error"));
+      socket.once("close", () => resolve("closed"));
+      socket.once("secureConnect", () => socket.write(encode(["x", 1, { a: 1 }, { chunk: "z" }])));
+      socket.once("data", () => resolve("answered"));
+    });
+    socket.destroy();
+    expect(outcome).not.toBe("answered");
+  });
+});
