@@ -10,9 +10,11 @@ OUT := dist/teleport-event-handler
 
 all: build
 
-# npm ci installs the pinned Bun too (it is a devDependency), so a machine with only Node works.
+# npm ci installs the pinned Bun too (it is a devDependency), so a machine with only Node (22 or
+# later, which two dependencies require) works.
 deps: $(BUN)
 $(BUN):
+	@sh scripts/check-node.sh
 	npm ci
 
 # Bytecode (ESM needs --format esm) cuts `version` cold start from ~95 ms to ~30 ms: the bundle is not
@@ -25,7 +27,10 @@ typecheck: $(BUN)
 	$(TSC) --noEmit
 
 # TEST_FLAGS lets CI add reporters, e.g. TEST_FLAGS="--reporter=junit --reporter-outfile=junit.xml".
+# ci-deps installs the system tools the packaging tests need (qemu for the arm64 binary, zip, ruby)
+# when they are missing; without root or sudo it says so and those tests name what is missing.
 test: typecheck
+	@sh scripts/ci-deps.sh || echo "warning: scripts/ci-deps.sh could not install the packaging tools; the packaging tests will fail naming them"
 	$(BUN) test --timeout 60000 $(TEST_FLAGS)
 
 # Regenerates src/gen from proto/ (offline; the tools come from node_modules).

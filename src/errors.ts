@@ -1,6 +1,9 @@
 /** Exit code for anything the user can fix, so scripts can tell it from a runtime failure (1). */
 export const EXIT_USAGE = 2;
 
+/** exit-on-last-event: the run caught up, but some events were dead-lettered (see `dead-letters list`). */
+export const EXIT_DEAD_LETTERED = 3;
+
 /**
  * The one base of errors the user can fix: a setting, a file, the command line, the storage. The CLI
  * prints the message as one line (it must name what to change) and exits with EXIT_USAGE; anything

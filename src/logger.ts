@@ -6,10 +6,23 @@ import { createConsola, type ConsolaInstance, type LogObject } from "consola";
  */
 export type LogFormat = "text" | "json";
 
+/**
+ * Figures a JSON log line carries as fields (`events_delivered`, `lag_seconds`…); the text form
+ * leaves them out because its message already says the same in words.
+ */
+export class LogFields {
+  constructor(readonly fields: Record<string, unknown>) {}
+}
+
+export function logFields(fields: Record<string, unknown>): LogFields {
+  return new LogFields(fields);
+}
+
 /** Renders extra log arguments as ` key=value` pairs (objects) or ` value` (anything else). */
 function renderExtras(extras: unknown[]): string {
   return extras
     .map((extra) => {
+      if (extra instanceof LogFields) return "";
       if (extra instanceof Error) return ` error=${JSON.stringify(extra.message)}`;
       if (extra && typeof extra === "object") {
         return Object.entries(extra)
@@ -69,7 +82,8 @@ function jsonReporter() {
         msg: msg instanceof Error ? msg.message : String(msg),
       };
       for (const extra of rest) {
-        if (extra && typeof extra === "object" && !(extra instanceof Error)) Object.assign(line, extra);
+        if (extra instanceof LogFields) Object.assign(line, extra.fields);
+        else if (extra && typeof extra === "object" && !(extra instanceof Error)) Object.assign(line, extra);
         else if (extra !== undefined) line.detail = String(extra);
       }
       writeEntry(JSON.stringify(line) + "\n");

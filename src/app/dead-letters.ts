@@ -1,10 +1,42 @@
 import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { logDeadLetters } from "../export/index.ts";
+import { deadLetterLog } from "../export/dead-letter-log.ts";
+import { isSessionId, sessionUrl } from "../export/records.ts";
 import { unredactUrl } from "../lib/redact.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
 import { createFluentdSink } from "../fluentd/index.ts";
+
+/** Where a letter goes: its stored URL, or the URL configured now for its stream. */
+export type Destination = (letter: StoredDeadLetter) => string;
+
+export const toStoredUrl: Destination = (letter) => letter.url;
+
+/**
+ * The stored URL with its credentials back: URLs are stored redacted, so they come from the
+ * configured URL the stored one was redacted from. A URL no longer configured goes out as stored.
+ */
+export function toStoredUrlOf(configured: readonly string[]): Destination {
+  return (letter) => unredactUrl(letter.url, configured) ?? letter.url;
+}
+
+/**
+ * The URL configured now for the letter's stream: a recording event was stored at
+ * `<session-url>.<sid>.log`, anything else at the audit URL. An operator who fixed a wrong
+ * fluentd-url (the usual reason letters pile up) wants them to follow the fix.
+ */
+export function toConfiguredUrl(auditUrl: string, sessionBaseUrl: string): Destination {
+  return (letter) => {
+    let sid: unknown;
+    try {
+      sid = (JSON.parse(letter.body) as { sid?: unknown }).sid;
+    } catch {
+      // Not JSON: it can only have been stored as an audit event.
+    }
+    return typeof sid === "string" && isSessionId(sid) && letter.url.endsWith(`.${sid}.log`) ? sessionUrl(sessionBaseUrl, sid) : auditUrl;
+  };
+}
 
 /**
  * Resends stored dead letters, one sink call per URL. Delivered ones are removed; rejected ones
@@ -13,24 +45,23 @@ import { createFluentdSink } from "../fluentd/index.ts";
 export async function retryDeadLetters(
   state: StateStore,
   sink: FluentdSink,
-  configuredUrls: readonly string[],
   signal?: AbortSignal,
+  destination: Destination = toStoredUrl,
 ): Promise<{ delivered: number; stillDead: number }> {
   const byUrl = new Map<string, StoredDeadLetter[]>();
   for (const d of state.deadLetters.list()) {
-    const list = byUrl.get(d.url);
+    const url = destination(d);
+    const list = byUrl.get(url);
     if (list) list.push(d);
-    else byUrl.set(d.url, [d]);
+    else byUrl.set(url, [d]);
   }
   let delivered = 0;
   let stillDead = 0;
-  for (const [shown, letters] of byUrl) {
-    // Stored URLs are redacted; the credentials come back from the configuration, or, for a URL
-    // no longer configured, the letters go out as stored (a receiver needing them will refuse).
-    const url = unredactUrl(shown, configuredUrls) ?? shown;
+  for (const [url, letters] of byUrl) {
     const report = await sink.deliver(url, letters.map((d) => ({ id: d.eventId, body: d.body })), signal);
     state.deadLetters.replace(letters.map((d) => d.id), report.deadLettered);
     logDeadLetters(report.deadLettered);
+    deadLetterLog.flush();
     delivered += letters.length - report.deadLettered.length;
     stillDead += report.deadLettered.length;
   }
@@ -41,9 +72,10 @@ export async function retryDeadLetters(
  * `dead-letters retry`: the sink is built from the full configuration, exactly as `start` builds
  * it, so the letters go out with the same TLS material, headers and limits. The instance lock is
  * not taken: a running export only ever adds rows, and this only removes the rows it resent, so
- * operators need not stop the service to retry. Exit code 0 when nothing is left, 1 otherwise.
+ * operators need not stop the service to retry. Letters go to the URLs configured now unless
+ * `toStoredUrls`. Exit code 0 when nothing is left, 1 otherwise.
  */
-export async function runDeadLetterRetry(config: Config, cluster?: string): Promise<number> {
+export async function runDeadLetterRetry(config: Config, cluster?: string, toStoredUrls = false): Promise<number> {
   const sink = await createFluentdSink(config.fluentd);
   const state = StateStore.open(findStateFile(config.ingest.storage, cluster), { create: false });
   // A receiver that is down makes the sink retry forever; Ctrl-C leaves the letters in place.
@@ -54,7 +86,9 @@ export async function runDeadLetterRetry(config: Config, cluster?: string): Prom
   try {
     const total = state.deadLetters.count();
     if (total > 0) logger.info(`resending ${total} dead letters`);
-    const { delivered, stillDead } = await retryDeadLetters(state, sink, [config.fluentd.url.href, config.fluentd.sessionUrl.href], interrupted.signal);
+    const { url, sessionUrl: sessionBase } = config.fluentd;
+    const destination = toStoredUrls ? toStoredUrlOf([url.href, sessionBase.href]) : toConfiguredUrl(url.href, sessionBase.href);
+    const { delivered, stillDead } = await retryDeadLetters(state, sink, interrupted.signal, destination);
     process.stdout.write(`${delivered} delivered, ${stillDead} remain\n`);
     return stillDead === 0 ? 0 : 1;
   } catch (err) {

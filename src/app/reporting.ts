@@ -1,24 +1,35 @@
-import type { ExportStats } from "../export/index.ts";
-import { drawStatusLine, logger } from "../logger.ts";
+import { type ExportStats, recentRate } from "../export/index.ts";
+import { formatDuration } from "../lib/duration.ts";
+import { drawStatusLine, logFields, logger, type LogFields } from "../logger.ts";
 
-function seconds(ms: number): string {
-  if (ms < 120_000) return `${Math.round(ms / 1000)}s`;
-  if (ms < 7_200_000) return `${Math.round(ms / 60_000)}m`;
-  return `${(ms / 3_600_000).toFixed(1)}h`;
-}
-
-export function summaryLine(stats: ExportStats, now = Date.now(), dryRun = false): string {
+/**
+ * The summary and progress figures, in words for text logs and as fields for JSON logs. `rate`
+ * defaults to the average since start (the exit summary); the progress line passes the last minute's.
+ */
+export function summary(stats: ExportStats, now = Date.now(), dryRun = false, rate = stats.rate(now)): { line: string; fields: LogFields } {
   const lag = stats.lagMs(now);
   // A dry run sends nothing, so it must not claim deliveries.
   const verb = dryRun ? "read (dry run, not sent)" : "delivered";
-  return [
+  const line = [
     `${stats.eventsDelivered} events ${verb}`,
     `${stats.sessionsDelivered} sessions ${verb}`,
     `${stats.deadLettered} dead-lettered`,
-    `in ${seconds(now - stats.startedAt)}`,
-    `${Math.round(stats.rate(now))} events/s`,
-    `lag ${lag === undefined ? "n/a" : seconds(lag)}`,
+    `in ${formatDuration(now - stats.startedAt)}`,
+    `${Math.round(rate)} events/s`,
+    `lag ${lag === undefined ? "n/a" : formatDuration(lag)}`,
   ].join(", ");
+  const fields = logFields({
+    events_delivered: stats.eventsDelivered,
+    sessions_delivered: stats.sessionsDelivered,
+    dead_lettered: stats.deadLettered,
+    rate: Math.round(rate * 10) / 10,
+    lag_seconds: lag === undefined ? null : Math.round(lag / 1000),
+  });
+  return { line, fields };
+}
+
+export function summaryLine(stats: ExportStats, now = Date.now(), dryRun = false): string {
+  return summary(stats, now, dryRun).line;
 }
 
 function progressLine(stats: ExportStats, startTime: Date, now = Date.now()): string | undefined {
@@ -29,26 +40,32 @@ function progressLine(stats: ExportStats, startTime: Date, now = Date.now()): st
   const fraction = total > 0 ? Math.min(1, Math.max(0, done / total)) : 1;
   const elapsed = now - stats.startedAt;
   const eta = fraction > 0 ? (elapsed / fraction) * (1 - fraction) : undefined;
-  return `catching up: ${position.toISOString()} (${(fraction * 100).toFixed(1)}%), ${Math.round(stats.rate(now))} events/s, ETA ${eta === undefined ? "n/a" : seconds(eta)}`;
+  return `catching up: ${position.toISOString()} (${(fraction * 100).toFixed(1)}%), ${Math.round(stats.rate(now))} events/s, ETA ${eta === undefined ? "n/a" : formatDuration(eta)}`;
 }
 
 /**
- * The once-a-minute summary, plus a live progress line when stderr is a terminal (never in logs
- * collected from a pipe). Returns a function that stops both and clears the line.
+ * The once-a-minute progress line (rate over that minute), plus a live progress line when stderr
+ * is a terminal (never in logs collected from a pipe). Returns a function that stops both and
+ * clears the line.
  */
-export function startReporting(stats: ExportStats, startTime: () => Date | undefined): () => void {
-  const summary = setInterval(() => logger.info(`progress: ${summaryLine(stats)}`), 60_000);
-  const progress = process.stderr.isTTY
+export function startReporting(stats: ExportStats, startTime: () => Date | undefined, dryRun = false, intervalMs = 60_000): () => void {
+  const lastMinute = recentRate(stats);
+  const progress = setInterval(() => {
+    const now = Date.now();
+    const { line, fields } = summary(stats, now, dryRun, lastMinute(now));
+    logger.info(`progress: ${line}`, fields);
+  }, intervalMs);
+  const live = process.stderr.isTTY
     ? setInterval(() => {
         const start = startTime();
         drawStatusLine(start ? progressLine(stats, start) : undefined);
       }, 1_000)
     : undefined;
-  summary.unref();
-  progress?.unref();
+  progress.unref();
+  live?.unref();
   return () => {
-    clearInterval(summary);
-    if (progress) clearInterval(progress);
+    clearInterval(progress);
+    if (live) clearInterval(live);
     drawStatusLine(undefined);
   };
 }

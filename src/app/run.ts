@@ -4,25 +4,58 @@ import { join } from "node:path";
 import { type ExportOptions, ExportStats, runExport } from "../export/index.ts";
 import { type AutoLock, startAutoLock } from "../autolock/index.ts";
 import type { Config } from "../config/options.ts";
+import { deadLetterLog } from "../export/dead-letter-log.ts";
 import { untilSuccess } from "../export/retry.ts";
-import type { FluentdSink } from "../fluentd/types.ts";
+import type { DeliveryReport, FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { UserError } from "../errors.ts";
 import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore } from "../state/index.ts";
+import { storageError } from "../state/storage-errors.ts";
 import type { TeleportSource } from "../teleport/types.ts";
+import { recordDeliveryFailures } from "./delivery-failure.ts";
 import { DryRunSink } from "./dry-run-sink.ts";
-import { startReporting, summaryLine } from "./reporting.ts";
+import { watchForStall } from "./exit-timeout.ts";
+import { watchFilters } from "./filter-watch.ts";
+import { startReporting, summary } from "./reporting.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
 
 export interface AppParts {
   source: TeleportSource;
   sink: FluentdSink;
-  /** The groups the run reads: ingest (storage, filters, modes), fluentd (URLs, batching), locking. */
+  /** The groups the run reads: ingest (storage, filters, modes, exit-timeout), fluentd (URLs, batching), locking. */
   config: ExportOptions & Pick<Config, "locking">;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
   handleSignals?: boolean;
   shutdown?: Shutdown;
+}
+
+/**
+ * A run that ended because it stopped making progress (exit-timeout): exit 1, an outage and not a
+ * setting to fix, with what failed as its message.
+ */
+export class StalledRun extends Error {
+  constructor(summary: string) {
+    super(summary);
+    this.name = "StalledRun";
+  }
+}
+
+/** Counts deliveries waiting for Fluentd, so shutdown only warns about abandoned ones when there are some. */
+class InFlightSink implements FluentdSink {
+  inFlight = 0;
+  constructor(private readonly inner: FluentdSink) {}
+  async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
+    this.inFlight++;
+    try {
+      return await this.inner.deliver(url, records, signal);
+    } finally {
+      this.inFlight--;
+    }
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 /**
@@ -32,13 +65,25 @@ export interface AppParts {
  */
 export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   const { source, config: options } = parts;
-  const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false });
+  const sink = new InFlightSink(options.ingest.dryRun ? new DryRunSink() : parts.sink);
+  const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false, inFlight: () => sink.inFlight });
   const stats = new ExportStats();
+  let stalled: string | undefined;
+  const stopWatching =
+    options.ingest.exitOnLastEvent && options.ingest.exitTimeout > 0
+      ? watchForStall(options.ingest.exitTimeout, stats, (why) => {
+          stalled = why;
+          // The deliveries in flight are the ones failing: waiting out the grace period helps nothing.
+          shutdown.request("exit-timeout reached", 0);
+        })
+      : undefined;
   let lock: InstanceLock | undefined;
   let state: StateStore | undefined;
   const storage = options.ingest.storage;
   let dir = storage;
   let stopReporting: (() => void) | undefined;
+  let stopRecordingFailures: (() => void) | undefined;
+  let stopWatchingFilters: (() => void) | undefined;
   let autoLock: AutoLock | undefined;
   let userError = false;
   try {
@@ -49,18 +94,20 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
       ensureStorageDir(dir);
       lock = acquireInstanceLock(dir);
     }
-    const cluster = await untilSuccess("connecting to Teleport", () => source.ping(), shutdown.stop);
+    const cluster = await untilSuccess("connecting to Teleport", () => source.ping(shutdown.stop), shutdown.stop);
     logger.info(`connected to Teleport cluster ${cluster.clusterName} (version ${cluster.serverVersion})`);
     const opened = openClusterState(dir, cluster.clusterName);
     state = opened;
     // Lag is measured from the last event ever delivered, so a cron run that finds nothing new
     // still reports how far behind the export is.
     stats.lastEventTime = opened.meta.lastDelivered()?.time;
-    stopReporting = startReporting(stats, () => opened.meta.startTime());
+    stopReporting = startReporting(stats, () => opened.meta.startTime(), options.ingest.dryRun);
+    stopRecordingFailures = recordDeliveryFailures(opened);
+    stopWatchingFilters = watchFilters();
     if (options.locking.enabled) autoLock = startAutoLock({ state, source, settings: options.locking, dryRun: options.ingest.dryRun });
     await runExport({
       source,
-      sink: options.ingest.dryRun ? new DryRunSink() : parts.sink,
+      sink,
       state,
       options,
       stats,
@@ -68,8 +115,13 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
       stopSignal: shutdown.stop,
       deliverySignal: shutdown.abandon,
     });
+    if (stalled) throw new StalledRun(stalled);
     return stats;
   } catch (err) {
+    if (stalled) throw new StalledRun(stalled);
+    // A full disk or a storage that turned read-only while running: name storage and the path.
+    const storageFailure = state && /^(SQLITE_|ENOSPC)/.test(String((err as { code?: string }).code)) ? storageError(err, dir) : undefined;
+    if (storageFailure) throw storageFailure;
     // A stop requested before the state was even opened is a normal, clean exit.
     if (shutdown.stop.aborted && isAbort(err)) return stats;
     // A setting to fix (cursor, start-time) ends the run with its one line as the last word, not
@@ -77,10 +129,17 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     userError = err instanceof UserError;
     throw err;
   } finally {
+    stopWatching?.();
     // Before the state closes: the worker reads and writes the lock queue.
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });
     stopReporting?.();
-    if (state && !userError) logger.info(`summary: ${summaryLine(stats, Date.now(), options.ingest.dryRun)}`);
+    stopRecordingFailures?.();
+    stopWatchingFilters?.();
+    deadLetterLog.flush();
+    if (state && !userError) {
+      const { line, fields } = summary(stats, Date.now(), options.ingest.dryRun);
+      logger.info(`summary: ${line}`, fields);
+    }
     state?.close();
     lock?.release();
     if (options.ingest.dryRun && dir !== storage) rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { dirname } from "node:path";
+import { formatDuration } from "../lib/duration.ts";
 import { lagMs } from "../lib/lag.ts";
 import { lockHolder, StateStore } from "../state/index.ts";
 
@@ -11,7 +12,10 @@ export interface StatusReport {
   /** Where reading resumes: the legacy window start, or the bulk dates still open. */
   position: { windowStart: string } | { dates: string[] } | null;
   lastDelivered: { id: string; time: string } | null;
+  /** Now minus the last delivered event (or the start time before the first delivery). */
   lagSeconds: number | null;
+  /** Fluentd deliveries failing, as the running (or last) instance recorded it; null when they were not. */
+  deliveriesFailing: { since: string; reason: string } | null;
   delivered: { events: number; sessions: number; deadLettered: number };
   /** `refused`: recordings never exported because the session id was not a UUID. */
   sessions: { pending: number; missing: number; givenUp: number; refused: number };
@@ -25,6 +29,8 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
     const engine = state.meta.engine() ?? null;
     const legacy = state.checkpoints.legacyCheckpoint();
     const last = state.meta.lastDelivered();
+    const lag = lagMs(last?.time, now, state.meta.startTime());
+    const failing = state.meta.deliveryFailure();
     const totals = state.meta.totals();
     const position =
       engine === "bulk" ? { dates: state.checkpoints.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
@@ -36,7 +42,8 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
       engine,
       position,
       lastDelivered: last ? { id: last.id, time: last.time.toISOString() } : null,
-      lagSeconds: last ? Math.round(lagMs(last.time, now)! / 1000) : null,
+      lagSeconds: lag === undefined ? null : Math.round(lag / 1000),
+      deliveriesFailing: failing ? { since: failing.since.toISOString(), reason: failing.reason } : null,
       delivered: { events: totals.events, sessions: totals.sessions, deadLettered: totals.deadLettered },
       sessions: {
         pending: state.sessions.count("pending"),
@@ -51,7 +58,7 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
   }
 }
 
-export function formatStatus(r: StatusReport): string {
+export function formatStatus(r: StatusReport, now = Date.now()): string {
   const position =
     r.position === null ? "not started" : "dates" in r.position ? `bulk export of ${r.position.dates.join(", ")}` : `legacy window from ${r.position.windowStart}`;
   return [
@@ -60,7 +67,12 @@ export function formatStatus(r: StatusReport): string {
     `start time:       ${r.startTime ?? "not set"}`,
     `position:         ${position}`,
     `last delivered:   ${r.lastDelivered ? `${r.lastDelivered.id} at ${r.lastDelivered.time}` : "none"}`,
-    `lag:              ${r.lagSeconds === null ? "n/a" : `${r.lagSeconds}s`}`,
+    `lag:              ${r.lagSeconds === null ? "n/a" : formatDuration(r.lagSeconds * 1000)}${r.lastDelivered ? "" : r.lagSeconds === null ? "" : " (nothing delivered yet: since the start time)"}`,
+    `deliveries:       ${
+      r.deliveriesFailing
+        ? `failing since ${r.deliveriesFailing.since} (${formatDuration(now - Date.parse(r.deliveriesFailing.since))}): ${r.deliveriesFailing.reason}`
+        : "ok"
+    }`,
     `delivered:        ${r.delivered.events} events, ${r.delivered.sessions} sessions`,
     `sessions:         ${r.sessions.pending} pending, ${r.sessions.missing} missing, ${r.sessions.givenUp} given up, ${r.sessions.refused} refused (invalid session id)`,
     `dead letters:     ${r.deadLetters}`,

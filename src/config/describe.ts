@@ -21,6 +21,7 @@ export const LOG_LABELS: Partial<Record<OptionKey, string>> = {
   windowSize: "Using window size",
   dryRun: "Dry run (nothing is sent to Fluentd)",
   exitOnLastEvent: "Exiting after the last event",
+  exitTimeout: "Exiting without progress after",
   fluentdUrl: "Using Fluentd url",
   fluentdSessionUrl: "Using Fluentd session url",
   fluentdCa: "Using Fluentd ca",
@@ -59,6 +60,7 @@ export const LOG_LABELS: Partial<Record<OptionKey, string>> = {
 const SHOWN_ONLY_IF: Partial<Record<OptionKey, (c: Config) => boolean>> = {
   dryRun: (c) => c.ingest.dryRun,
   exitOnLastEvent: (c) => c.ingest.exitOnLastEvent,
+  exitTimeout: (c) => c.ingest.exitOnLastEvent,
   fluentdAllowInsecure: (c) => c.fluentd.allowInsecure,
   teleportRefreshInterval: (c) => c.teleport.refreshEnabled,
   lockEnabled: (c) => c.locking.enabled,

@@ -432,6 +432,16 @@ export const OPTIONS = {
     group: "ingest",
     help: "Exit once the newest event has been exported instead of polling",
   }),
+  exitTimeout: option({
+    flag: "exit-timeout",
+    kind: "duration",
+    env: ["FDFWD_EXIT_TIMEOUT"],
+    toml: "exit-timeout",
+    default: "5m",
+    min: 0,
+    group: "ingest",
+    help: "With exit-on-last-event: exit 1 after this long without progress (a persistent failure); 0 = never",
+  }),
 
   // --- locking ---
   lockEnabled: option({

@@ -1,9 +1,8 @@
 import type { DeadLetter } from "../fluentd/types.ts";
-import { quoteUntrusted } from "../lib/untrusted.ts";
-import { logger } from "../logger.ts";
 import { countStateErrors, recordDelivered, streamMetrics } from "../observability/metrics.ts";
 import type { AuditCommit, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
+import { deadLetterLog } from "./dead-letter-log.ts";
 import type { ExportStats } from "./stats.ts";
 
 /**
@@ -31,16 +30,9 @@ export function commitAuditBatch(state: StateStore, commit: AuditCommit, partici
   for (const p of participants) p.committed?.();
 }
 
+/** Reports dead letters through the process's rate-limited dead-letter log (never the bodies). */
 export function logDeadLetters(letters: readonly DeadLetter[]): void {
-  for (const d of letters) {
-    // Never the body: it may carry secrets or terminal output. Status 0: Fluentd never saw it.
-    const what = d.status === 0 ? `Event ${quoteUntrusted(d.record.id)} not exported (${d.reason})` : `Fluentd rejected event ${d.record.id} permanently (HTTP ${d.status}: ${d.reason})`;
-    logger.warn(`${what}; kept in dead letters`, {
-      id: d.record.id,
-      url: d.url,
-      status: d.status,
-    });
-  }
+  deadLetterLog.note(letters);
 }
 
 /** One acknowledged sink call, as the accounting sees it. */

@@ -1,6 +1,7 @@
 import type { FluentdSink } from "../fluentd/types.ts";
 import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
+import { setLagBaseline } from "../observability/metrics.ts";
 import type { Engine, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import type { CommitParticipant } from "./acknowledge.ts";
@@ -16,7 +17,7 @@ import { ExportStats } from "./stats.ts";
 
 export type { ExportOptions } from "./options.ts";
 export { logDeadLetters, type CommitParticipant } from "./acknowledge.ts";
-export { ExportStats } from "./stats.ts";
+export { ExportStats, recentRate } from "./stats.ts";
 
 export interface ExportRun {
   source: TeleportSource;
@@ -91,6 +92,8 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
   const now = run.now ?? Date.now;
   const stats = run.stats ?? new ExportStats();
   const startTime = settleStart(state, options, new Date(now()));
+  stats.startTime = startTime;
+  setLagBaseline(startTime);
   const failed = new AbortController();
   const sessionStop = AbortSignal.any([stopSignal, failed.signal]);
   const sessions = new SessionExporter({ source, sink, state, options, stats, stopSignal: sessionStop, deliverySignal, now });

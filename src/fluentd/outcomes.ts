@@ -22,7 +22,8 @@ export function observeOutcome(outcome: Outcome, seconds: number): void {
   // A refusal says nothing yet about the receiver's health: one bad record, or a path that refuses
   // everything (see the in_http sink). Only an acknowledgement proves the path works.
   if (outcome.kind === "refused") return requestOutcomes.rejected.inc();
-  health.markFluentdOk();
+  const failedFor = health.markFluentdOk();
+  if (failedFor !== undefined) logger.info(`Fluentd deliveries recovered after ${formatDuration(failedFor)}; the events held back are being sent now`);
   requestOutcomes.ok.inc();
   bytesSent.inc(outcome.bytes);
 }

@@ -8,6 +8,7 @@ import { logger } from "../logger.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
 import { observeOutcome, observePathRefusal, Retrier } from "./outcomes.ts";
 import { classifyStatus, DEFAULT_BACKOFF, parseRetryAfter } from "./status.ts";
+import { serverCertificateNames } from "./server-names.ts";
 import { describeSocketError, type FluentdTlsMaterial } from "./tls.ts";
 import type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
@@ -28,11 +29,21 @@ type Attempt =
 // never reached the application, so it is resent at once rather than after a backoff.
 const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
 
-function describeFetchError(err: unknown): { cause: string; code: string } {
+/**
+ * Fluentd refuses a client certificate (expired, or from a CA not in its ca_path) after the TLS
+ * handshake: TLS 1.3 clients see only a reset connection. A reset on a fresh connection, with a
+ * client certificate configured, almost always means that.
+ */
+const REFUSED_CLIENT_CERT =
+  "Fluentd closed the connection after the TLS handshake: it probably refused the client certificate (fluentd-cert); check that its CA is in Fluentd's ca_path";
+
+function describeFetchError(err: unknown, clientCert: boolean, freshConnection: boolean): { cause: string; code: string } {
   const e = err as { code?: string; name?: string; message?: string };
+  const code = e.code ?? e.name ?? "Error";
+  if (clientCert && freshConnection && STALE_CONNECTION_CODES.has(code)) return { cause: `${REFUSED_CLIENT_CERT} (${code})`, code };
   // Bun appends advice about `verbose: true`, which means nothing to an operator.
-  const message = (e.message ?? String(err)).split(" For more information")[0]!.trim();
-  return { cause: describeSocketError({ code: e.code, name: e.name ?? "Error", message }), code: e.code ?? e.name ?? "Error" };
+  const message = (e.message ?? String(err)).split(" For more information")[0]!.trim().replace(/\.$/, "");
+  return { cause: describeSocketError({ code: e.code, name: e.name ?? "Error", message }), code };
 }
 
 /** Where a redirect points, for the warning: the host only (the rest is the receiver's to tell). */
@@ -150,7 +161,7 @@ export class HttpFluentdSink implements FluentdSink {
         report.requests++;
         if (failures > 1) report.retried += batch.records.length;
         const sent = performance.now();
-        attempt = await this.post(url, batch, signal);
+        attempt = await this.post(url, batch, signal, failures > 1);
         observeOutcome(attempt.kind === "ok" ? { kind: "ok", bytes: batch.bytes } : attempt, (performance.now() - sent) / 1000);
       } finally {
         release();
@@ -163,7 +174,25 @@ export class HttpFluentdSink implements FluentdSink {
     }
   }
 
-  private async post(url: string, batch: Batch, signal?: AbortSignal): Promise<Attempt> {
+  private readonly mismatches = new Map<string, string>();
+
+  /** "check fluentd-ca" does not help with a name mismatch: say which name was asked for and which the certificate has. */
+  private async nameMismatch(url: string, fallback: string): Promise<string> {
+    const { hostname, port } = new URL(url);
+    const host = hostname.replace(/^\[|\]$/g, "");
+    const key = `${host}:${port}`;
+    const known = this.mismatches.get(key);
+    if (known) return known;
+    const names = await serverCertificateNames(host, Number(port) || 443);
+    const cause = names
+      ? `the Fluentd server certificate is for ${names.join(", ")}, not ${host}: use one of those names in the URL, or issue a server certificate that names ${host} (configure --dns-names)`
+      : fallback;
+    this.mismatches.set(key, cause);
+    return cause;
+  }
+
+  /** `retrying`: the previous attempt failed, so this one cannot have met a stale pooled connection. */
+  private async post(url: string, batch: Batch, signal?: AbortSignal, retrying = false): Promise<Attempt> {
     const timeout = AbortSignal.timeout(this.opts.timeout);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const headers = new Headers({ "Content-Type": "application/json" });
@@ -188,7 +217,8 @@ export class HttpFluentdSink implements FluentdSink {
     } catch (err) {
       if (signal?.aborted) throw abortError();
       if (timeout.aborted) return { kind: "retry", cause: `no response within ${formatDuration(this.opts.timeout)} (fluentd-timeout)` };
-      const { cause, code } = describeFetchError(err);
+      const { cause, code } = describeFetchError(err, this.tls.cert !== undefined, retrying);
+      if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return { kind: "retry", cause: await this.nameMismatch(url, cause) };
       return { kind: "retry", cause, staleConnection: STALE_CONNECTION_CODES.has(code) };
     }
     switch (classifyStatus(status)) {

@@ -2,7 +2,8 @@ import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { FluentdConfig } from "../config/options.ts";
 import { ConfigError } from "../errors.ts";
-import { redactUrl } from "../lib/redact.ts";
+import { logger } from "../logger.ts";
+import { fluentdClientCertExpiry } from "../observability/metrics.ts";
 
 /**
  * Loads and checks the Fluentd client's key material at start-up. Bun's fetch reports a wrong
@@ -82,6 +83,27 @@ function parseKey(path: string, pem: string, passphrase: string | undefined): Ke
   }
 }
 
+/** A client certificate Fluentd will refuse soon: warned this long ahead, as the Teleport identity is. */
+const EXPIRY_WARNING_MS = 7 * 24 * 3_600_000;
+
+/**
+ * Fluentd answers an expired or not-yet-valid client certificate by resetting the connection,
+ * which reaches us as a bare ECONNRESET on every request: so the dates are checked here, once.
+ */
+function checkValidity(path: string, cert: X509Certificate, now = Date.now()): void {
+  const notBefore = new Date(cert.validFrom);
+  const notAfter = new Date(cert.validTo);
+  fluentdClientCertExpiry.set(notAfter.getTime() / 1000);
+  const where = `fluentd-cert ${JSON.stringify(path)}`;
+  if (notAfter.getTime() <= now) {
+    throw new FluentdSettingError("fluentd-cert", `${JSON.stringify(path)} expired on ${notAfter.toISOString()}; issue a new client certificate (configure can write one)`);
+  }
+  if (notBefore.getTime() > now) {
+    throw new FluentdSettingError("fluentd-cert", `${JSON.stringify(path)} is not valid before ${notBefore.toISOString()}; check this machine's clock or the certificate's dates`);
+  }
+  if (notAfter.getTime() - now < EXPIRY_WARNING_MS) logger.warn(`${where}: the certificate expires on ${notAfter.toISOString()}; renew it soon`);
+}
+
 /** Reads every file, checks it, and returns the PEM strings for Bun's fetch. Throws FluentdSettingError. */
 export function loadFluentdTls(s: FluentdTlsSettings): FluentdTlsMaterial {
   const material: FluentdTlsMaterial = {};
@@ -94,6 +116,7 @@ export function loadFluentdTls(s: FluentdTlsSettings): FluentdTlsMaterial {
 
   const certPem = readSetting("fluentd-cert", s.cert);
   const [leaf] = parseCertificates("fluentd-cert", s.cert, certPem);
+  checkValidity(s.cert, leaf!);
   const keyPem = readSetting("fluentd-key", s.key);
   const passphrase = readPassphrase(s);
   const key = parseKey(s.key, keyPem, passphrase);

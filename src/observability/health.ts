@@ -1,29 +1,60 @@
+import { formatDuration } from "../lib/duration.ts";
+
+/** One failure that persists: since when, and the latest reason. */
+export interface Failing {
+  since: number;
+  reason: string;
+}
+
 /**
- * What /readyz reports: Teleport reachable, and Fluentd deliveries not failing for longer than the
- * configured period. The sink and the source mark outcomes; nothing here polls.
+ * What /readyz, exit-timeout and `status` report: Teleport reachable, and Fluentd deliveries not
+ * failing. The sink and the source mark outcomes; nothing here polls.
  */
 export class Health {
   private teleportOk = false;
   private teleportError = "not connected yet";
+  private teleportFailingSince: number | undefined;
   private fluentdFailingSince: number | undefined;
   private fluentdError = "";
 
   markTeleportOk(): void {
     this.teleportOk = true;
+    this.teleportFailingSince = undefined;
   }
 
-  markTeleportFailed(reason: string): void {
+  markTeleportFailed(reason: string, now = Date.now()): void {
     this.teleportOk = false;
     this.teleportError = reason;
+    this.teleportFailingSince ??= now;
   }
 
-  markFluentdOk(): void {
+  /** Returns how long deliveries had been failing when they recover (undefined if they were not). */
+  markFluentdOk(now = Date.now()): number | undefined {
+    const since = this.fluentdFailingSince;
     this.fluentdFailingSince = undefined;
+    return since === undefined ? undefined : now - since;
   }
 
   markFluentdFailed(reason: string, now = Date.now()): void {
     this.fluentdFailingSince ??= now;
     this.fluentdError = reason;
+  }
+
+  /** Fluentd deliveries failing right now, or undefined. */
+  fluentdFailing(): Failing | undefined {
+    return this.fluentdFailingSince === undefined ? undefined : { since: this.fluentdFailingSince, reason: this.fluentdError };
+  }
+
+  /** One sentence per persisting failure, for exit-timeout's summary. */
+  failures(now = Date.now()): string[] {
+    const out: string[] = [];
+    if (!this.teleportOk) {
+      const since = this.teleportFailingSince;
+      out.push(since === undefined ? `Teleport: ${this.teleportError}` : `Teleport calls failing for ${formatDuration(now - since)}: ${this.teleportError}`);
+    }
+    const fluentd = this.fluentdFailing();
+    if (fluentd) out.push(`Fluentd deliveries failing for ${formatDuration(now - fluentd.since)}: ${fluentd.reason}`);
+    return out;
   }
 
   readiness(failurePeriodMs: number, now = Date.now()): { ready: boolean; reasons: string[] } {

@@ -1,12 +1,13 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { readdirSync } from "node:fs";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { lagMs } from "../lib/lag.ts";
+import { COMMIT, VERSION } from "../version.ts";
 
 /**
  * Every metric the handler exposes, in one registry. The jobs and the sink update these; the
  * metrics server only renders them. `stream` is "audit" or "session".
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: "teleport_event_handler_" });
 
 const prefix = "teleport_event_handler_";
 type Stream = "audit" | "session";
@@ -68,13 +69,18 @@ export const lagSeconds = new Gauge({
   help: "Now minus the time of the newest audit event acknowledged by Fluentd.",
   registers: [registry],
   collect() {
-    const lag = lagMs(newestDelivered, Date.now());
+    const lag = lagMs(newestDelivered, Date.now(), lagBaseline);
     if (lag !== undefined) this.set(lag / 1000);
   },
 });
 const lastDeliveryTimestamp = new Gauge({
   name: `${prefix}last_successful_delivery_timestamp_seconds`,
   help: "When Fluentd last acknowledged a request (Unix seconds).",
+  registers: [registry],
+});
+export const fluentdClientCertExpiry = new Gauge({
+  name: `${prefix}fluentd_client_cert_expiry_timestamp_seconds`,
+  help: "When the Fluentd client certificate (fluentd-cert) expires (Unix seconds).",
   registers: [registry],
 });
 export const identityExpiry = new Gauge({
@@ -90,6 +96,68 @@ export const deliveryLatency = new Histogram({
 });
 
 let newestDelivered: Date | undefined;
+/** Until the first delivery, lag counts from the export's start time: a fresh deploy that never delivers must still alert. */
+let lagBaseline: Date | undefined;
+let lastDeliveryAtMs = 0;
+
+/** Where lag is measured from before anything was delivered: the settled start time. */
+export function setLagBaseline(start: Date): void {
+  lagBaseline = start;
+}
+
+/** When Fluentd last acknowledged anything (0: never); exit-timeout reads it as progress. */
+export function lastDeliveryAt(): number {
+  return lastDeliveryAtMs;
+}
+
+new Gauge({
+  name: `${prefix}build_info`,
+  help: "Always 1; the labels say which build is running.",
+  labelNames: ["version", "commit", "bun"] as const,
+  registers: [registry],
+}).set({ version: VERSION, commit: COMMIT, bun: Bun.version }, 1);
+
+// Process metrics under their standard names (as every Prometheus client library exports them),
+// so generic dashboards and alerts work; prom-client's defaults would add nodejs_* series that
+// mean little for a Bun binary.
+const processStart = Date.now() / 1000 - process.uptime();
+new Counter({
+  name: "process_cpu_seconds_total",
+  help: "Total user and system CPU time spent in seconds.",
+  registers: [registry],
+  collect() {
+    const { user, system } = process.cpuUsage();
+    this.reset();
+    this.inc((user + system) / 1e6);
+  },
+});
+new Gauge({
+  name: "process_resident_memory_bytes",
+  help: "Resident memory size in bytes.",
+  registers: [registry],
+  collect() {
+    this.set(process.memoryUsage.rss());
+  },
+});
+new Gauge({
+  name: "process_start_time_seconds",
+  help: "Start time of the process since unix epoch in seconds.",
+  registers: [registry],
+}).set(processStart);
+if (process.platform === "linux") {
+  new Gauge({
+    name: "process_open_fds",
+    help: "Number of open file descriptors.",
+    registers: [registry],
+    collect() {
+      try {
+        this.set(readdirSync("/proc/self/fd").length);
+      } catch {
+        // /proc not mounted: leave the last value.
+      }
+    },
+  });
+}
 
 /**
  * The labelled series the hot paths touch, resolved once: the jobs add whole batches to these and
@@ -97,17 +165,27 @@ let newestDelivered: Date | undefined;
  */
 function perStream(stream: Stream) {
   return {
-    received: eventsReceived.labels(stream),
-    delivered: eventsDelivered.labels(stream),
-    retried: eventsRetried.labels(stream),
-    deadLettered: eventsDeadLettered.labels(stream),
-    filtered: eventsFiltered.labels(stream),
+    received: series(eventsReceived, stream),
+    delivered: series(eventsDelivered, stream),
+    retried: series(eventsRetried, stream),
+    deadLettered: series(eventsDeadLettered, stream),
+    filtered: series(eventsFiltered, stream),
   };
+}
+
+/**
+ * A labelled series, exported at 0 from the start: prom-client only shows a series after its first
+ * increment, and `rate(...{outcome="ok"}[5m]) == 0` cannot match a series that does not exist.
+ */
+function series<L extends string>(counter: Counter<L>, value: string) {
+  const child = counter.labels(value);
+  child.inc(0);
+  return child;
 }
 export const streamMetrics = { audit: perStream("audit"), session: perStream("session") };
 
-export const requestOutcomes = { ok: batchesSent.labels("ok"), retry: batchesSent.labels("retry"), rejected: batchesSent.labels("rejected") };
-export const errorKinds = { teleport: errors.labels("teleport"), fluentd: errors.labels("fluentd"), state: errors.labels("state") };
+export const requestOutcomes = { ok: series(batchesSent, "ok"), retry: series(batchesSent, "retry"), rejected: series(batchesSent, "rejected") };
+export const errorKinds = { teleport: series(errors, "teleport"), fluentd: series(errors, "fluentd"), state: series(errors, "state") };
 
 /** Runs a state database write, counting its failure (which still ends the export, loudly). */
 export function countStateErrors<T>(write: () => T): T {
@@ -121,10 +199,27 @@ export function countStateErrors<T>(write: () => T): T {
 
 /** Records that Fluentd acknowledged events of `stream`, the newest of which happened at `newest`. */
 export function recordDelivered(stream: Stream, count: number, newest?: Date): void {
-  if (count > 0) streamMetrics[stream].delivered.inc(count);
-  lastDeliveryTimestamp.set(Date.now() / 1000);
+  // An empty window's checkpoint is no delivery: the lag alert must still see a Fluentd that never answered.
+  if (count > 0) {
+    streamMetrics[stream].delivered.inc(count);
+    lastDeliveryAtMs = Date.now();
+    lastDeliveryTimestamp.set(lastDeliveryAtMs / 1000);
+  }
   if (stream === "audit" && newest && (newestDelivered === undefined || newest > newestDelivered)) {
     newestDelivered = newest;
     lastDeliveredEventTime.set(newest.getTime() / 1000);
   }
+}
+
+/** Events read from Teleport and dropped by the type filters so far, per stream. */
+export interface FilterCounts {
+  received: number;
+  filtered: number;
+}
+
+export async function filterCounts(): Promise<Record<Stream, FilterCounts>> {
+  const out: Record<Stream, FilterCounts> = { audit: { received: 0, filtered: 0 }, session: { received: 0, filtered: 0 } };
+  for (const v of (await eventsReceived.get()).values) out[v.labels.stream as Stream].received = v.value;
+  for (const v of (await eventsFiltered.get()).values) out[v.labels.stream as Stream].filtered = v.value;
+  return out;
 }

@@ -1,8 +1,10 @@
 import { Database } from "bun:sqlite";
-import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { ConfigError, UserError } from "../errors.ts";
 import { migrate, StateTooNewError } from "./schema.ts";
+import { isCorruption, storageError } from "./storage-errors.ts";
 
 /** The file is not a healthy state database; the user restores it or moves it away. */
 export class StateUnreadableError extends UserError {
@@ -25,7 +27,42 @@ export function databasePath(storageDir: string, clusterName: string): string {
 }
 
 export function ensureStorageDir(storageDir: string): void {
-  mkdirSync(storageDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(storageDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw storageError(err, storageDir) ?? err;
+  }
+}
+
+/** The state cannot be opened for a reason other than damage: said as such, never as "corrupt". */
+export class StateInaccessibleError extends ConfigError {
+  constructor(path: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super(`cannot open state database ${path} (${detail}); the file is not damaged: check that this user may read it and its directory (storage)`);
+    this.name = "StateInaccessibleError";
+  }
+}
+
+/**
+ * Read-only commands on a state this user may read but not write (another user's service, a
+ * read-only mount): SQLite still wants to create the WAL index next to it, so the file (and its
+ * WAL) is copied to a private temporary directory and the copy is read.
+ */
+function openSnapshot(path: string): Database {
+  const dir = mkdtempSync(join(tmpdir(), "teleport-event-handler-state-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const copy = join(dir, basename(path));
+  copyFileSync(path, copy);
+  if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`);
+  const db = new Database(copy, { readwrite: true, create: false });
+  checkIntegrity(db);
+  return db;
+}
+
+function checkIntegrity(db: Database): void {
+  const check = db.query("PRAGMA quick_check").get() as Record<string, string> | null;
+  const verdict = check ? Object.values(check)[0] : undefined;
+  if (verdict !== "ok") throw new Error(`integrity check failed: ${verdict ?? "no answer"}`);
 }
 
 /**
@@ -42,20 +79,6 @@ export function refuseSymlink(path: string): void {
   if (isLink) {
     throw new ConfigError(`storage: ${path} is a symbolic link, and state files are never followed through links; replace it with the file itself, or point storage at the real directory`);
   }
-}
-
-/** SQLite's "database or disk is full" does not say where: this does, and what to do. */
-export class StateFullError extends UserError {
-  constructor(path: string, cause: unknown) {
-    super(
-      `cannot write state database ${path}: ${cause instanceof Error ? cause.message : String(cause)}; free space on that file system (or move storage): nothing after the last checkpoint is lost, and the export resumes from it`,
-    );
-    this.name = "StateFullError";
-  }
-}
-
-export function isDiskFull(err: unknown): boolean {
-  return (err as { code?: string }).code === "SQLITE_FULL";
 }
 
 /**
@@ -88,7 +111,11 @@ function restrictPermissions(path: string): void {
  */
 export function openDatabase(path: string, opts: { create: boolean; readonly?: boolean }): Database {
   for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) refuseSymlink(file);
-  if (opts.create && !existsSync(path)) createDatabase(path);
+  try {
+    if (opts.create && !existsSync(path)) createDatabase(path);
+  } catch (err) {
+    throw storageError(err, dirname(path)) ?? err;
+  }
   if (!existsSync(path)) throw new StateUnreadableError(path, new Error("no such file"));
   // SQLite takes an empty file for a new database: the export would silently restart from
   // start-time and skip the backlog. A file this code created is never empty (see createDatabase).
@@ -101,14 +128,21 @@ export function openDatabase(path: string, opts: { create: boolean; readonly?: b
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = FULL");
     }
-    const check = db.query("PRAGMA quick_check").get() as Record<string, string> | null;
-    const verdict = check ? Object.values(check)[0] : undefined;
-    if (verdict !== "ok") throw new Error(`integrity check failed: ${verdict ?? "no answer"}`);
+    checkIntegrity(db);
     if (!opts.readonly) migrate(db, path);
   } catch (err) {
     db?.close();
     if (err instanceof StateTooNewError) throw err;
-    throw new StateUnreadableError(path, err);
+    // Only SQLite's own verdict makes a file "damaged": advice to move it away loses the position.
+    if (isCorruption(err)) throw new StateUnreadableError(path, err);
+    if (opts.readonly) {
+      try {
+        return openSnapshot(path);
+      } catch (copyErr) {
+        throw isCorruption(copyErr) ? new StateUnreadableError(path, copyErr) : new StateInaccessibleError(path, copyErr);
+      }
+    }
+    throw storageError(err, dirname(path)) ?? new StateInaccessibleError(path, err);
   }
   if (!opts.readonly) restrictPermissions(path);
   return db;

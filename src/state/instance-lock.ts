@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { refuseSymlink } from "./database.ts";
+import { storageError } from "./storage-errors.ts";
 
 /** The kernel lock: a small SQLite database held in exclusive locking mode by the running instance. */
 const LOCK_FILE = "instance.lock";
@@ -71,9 +72,14 @@ export function acquireInstanceLock(storageDir: string): InstanceLock {
     db?.close();
     if (isBusy(err)) throw new InstanceLockedError(readPid(pidPath), path);
     if (isNotADatabase(err)) return takeOverPidFile(storageDir, path);
-    throw err;
+    throw storageError(err, path) ?? err;
   }
-  writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o600 });
+  } catch (err) {
+    db.close();
+    throw storageError(err, pidPath) ?? err;
+  }
   const held = db;
   heldLocks.add(held);
   return {

@@ -121,6 +121,28 @@ export class MetaState {
     this.set("last_event_time", String(event.time.getTime()));
   }
 
+  /**
+   * Why Fluentd deliveries are failing, written by the running instance (and left by a run that
+   * ended on exit-timeout), so `status` can tell a stalled export from a quiet cluster.
+   */
+  deliveryFailure(): { since: Date; reason: string } | undefined {
+    const since = this.get("delivery_failing_since");
+    return since === undefined ? undefined : { since: new Date(Number(since)), reason: this.get("delivery_failure") ?? "" };
+  }
+
+  setDeliveryFailure(failure: { since: Date; reason: string } | undefined): void {
+    this.db.transaction(() => {
+      if (!failure) {
+        this.delete("delivery_failing_since");
+        this.delete("delivery_failure");
+        return;
+      }
+      this.set("delivery_failing_since", String(failure.since.getTime()));
+      // Network error text: bounded before it is stored.
+      this.set("delivery_failure", failure.reason.slice(0, 300));
+    })();
+  }
+
   totals(): { events: number; sessions: number; deadLettered: number; sessionsRefused: number } {
     return {
       events: this.total("events_delivered"),

@@ -3,7 +3,7 @@ import type { DeadLetter } from "../fluentd/types.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { LockState } from "./autolock-tables.ts";
 import { type AuditPosition, CheckpointState } from "./checkpoint-tables.ts";
-import { isDiskFull, openDatabase, StateFullError } from "./database.ts";
+import { openDatabase } from "./database.ts";
 import { DeadLetterState } from "./dead-letter-table.ts";
 import { MetaState } from "./meta-table.ts";
 import { SessionQueueState, type SessionUpload } from "./session-table.ts";
@@ -34,7 +34,7 @@ export class StateStore {
 
   private constructor(
     private readonly db: Database,
-    readonly path: string,
+    path: string,
   ) {
     this.meta = new MetaState(db, path);
     this.checkpoints = new CheckpointState(db);
@@ -51,17 +51,9 @@ export class StateStore {
     this.db.close();
   }
 
-  /**
-   * Runs `fn` as one transaction (nested ones become savepoints): all its writes commit or none.
-   * SQLite's "database or disk is full" does not say where; the error thrown here does.
-   */
+  /** Runs `fn` as one transaction (nested ones become savepoints): all its writes commit or none. */
   transaction<T>(fn: () => T): T {
-    try {
-      return this.db.transaction(fn)();
-    } catch (err) {
-      if (isDiskFull(err)) throw new StateFullError(this.path, err);
-      throw err;
-    }
+    return this.db.transaction(fn)();
   }
 
   /**

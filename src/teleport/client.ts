@@ -4,8 +4,9 @@ import type { RawEventUnstructured } from "../gen/teleport_event_handler/v1/raw_
 import { AuthService } from "../gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { health } from "../observability/health.ts";
 import { errorKinds } from "../observability/metrics.ts";
-import { READ_MAX_BYTES } from "./grpc-stream.ts";
 import { RawAuditLogService } from "./raw-audit-log.ts";
+import { explainTeleportFailure, type ConnectionContext } from "./explain.ts";
+import { READ_MAX_BYTES } from "./grpc-stream.ts";
 import { decodeStruct, StructTooDeepError } from "./struct-json.ts";
 import {
   TeleportError,
@@ -51,7 +52,7 @@ function kindOf(err: ConnectError, callerAborted: boolean): TeleportErrorKind {
 }
 
 /** Folds any failure of a call into a TeleportError the export jobs can act on. */
-function toTeleportError(err: unknown, signal?: AbortSignal): TeleportError {
+function toTeleportError(err: unknown, signal?: AbortSignal, context?: ConnectionContext): TeleportError {
   if (err instanceof TeleportError) return err;
   const ce = ConnectError.from(err);
   if (ce.code === Code.ResourceExhausted && /readMaxBytes/.test(ce.rawMessage)) {
@@ -59,15 +60,17 @@ function toTeleportError(err: unknown, signal?: AbortSignal): TeleportError {
     const cap = `${READ_MAX_BYTES / 1024 / 1024} MiB`;
     return new TeleportError("transient", `teleport: refused a message from Teleport larger than ${cap}, the cap on one gRPC message (${ce.rawMessage})`, ce.code);
   }
-  return new TeleportError(kindOf(ce, signal?.aborted ?? false), `teleport: ${ce.rawMessage || Code[ce.code]}`, ce.code);
+  const raw = ce.rawMessage || Code[ce.code];
+  const explained = context ? explainTeleportFailure(raw, context) : undefined;
+  return new TeleportError(kindOf(ce, signal?.aborted ?? false), `teleport: ${explained ?? raw}`, ce.code);
 }
 
 /** Expected answers (the engine probe, a recording not uploaded yet) are not failures. */
 const ANSWERS: ReadonlySet<TeleportErrorKind> = new Set(["unimplemented", "not-found"]);
 
 /** Readiness and the error counter, once per call or stream (never per event). */
-function observed(err: unknown, signal?: AbortSignal): TeleportError {
-  const e = toTeleportError(err, signal);
+function observed(err: unknown, signal?: AbortSignal, context?: ConnectionContext): TeleportError {
+  const e = toTeleportError(err, signal, context);
   if (signal?.aborted) return e;
   if (ANSWERS.has(e.kind)) {
     health.markTeleportOk();
@@ -110,22 +113,22 @@ function lazyPage(items: RawEventUnstructured[], nextKey: string): SearchPage {
   };
 }
 
-async function* mapped<T, R>(source: () => AsyncIterable<T>, fn: (item: T) => R, signal?: AbortSignal): AsyncIterable<R> {
+async function* mapped<T, R>(source: () => AsyncIterable<T>, fn: (item: T) => R, signal?: AbortSignal, context?: ConnectionContext): AsyncIterable<R> {
   try {
     for await (const item of source()) yield fn(item);
   } catch (err) {
-    throw observed(err, signal);
+    throw observed(err, signal, context);
   }
   health.markTeleportOk();
 }
 
-async function call<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+async function call<T>(fn: () => Promise<T>, signal?: AbortSignal, context?: ConnectionContext): Promise<T> {
   try {
     const result = await fn();
     health.markTeleportOk();
     return result;
   } catch (err) {
-    throw observed(err, signal);
+    throw observed(err, signal, context);
   }
 }
 
@@ -135,7 +138,11 @@ export class TeleportClient {
   private readonly audit: Client<RawAuditLogService>;
   private readonly auth: Client<typeof AuthService>;
 
-  constructor(transport: Transport) {
+  /** `context` lets connection failures name the setting to check. */
+  constructor(
+    transport: Transport,
+    private readonly context?: ConnectionContext,
+  ) {
     this.audit = createClient(RawAuditLogService, transport);
     this.auth = createClient(AuthService, transport);
   }
@@ -144,7 +151,7 @@ export class TeleportClient {
     return call(async () => {
       const res = await this.auth.ping({}, { signal });
       return { clusterName: res.ClusterName, serverVersion: res.ServerVersion };
-    }, signal);
+    }, signal, this.context);
   }
 
   searchEvents(q: SearchQuery, signal?: AbortSignal): Promise<SearchPage> {
@@ -162,11 +169,11 @@ export class TeleportClient {
         { signal },
       );
       return lazyPage(res.items, res.lastKey);
-    }, signal);
+    }, signal, this.context);
   }
 
   eventExportChunks(date: Date, signal?: AbortSignal): AsyncIterable<string> {
-    return mapped(() => this.audit.getEventExportChunks({ date: timestampFromDate(date) }, { signal }), (c) => c.chunk, signal);
+    return mapped(() => this.audit.getEventExportChunks({ date: timestampFromDate(date) }, { signal }), (c) => c.chunk, signal, this.context);
   }
 
   exportEvents(q: { date: Date; chunk: string; cursor: string }, signal?: AbortSignal): AsyncIterable<ExportedEvent> {
@@ -177,11 +184,12 @@ export class TeleportClient {
         return { event: toAuditEvent(item.event), cursor: item.cursor };
       },
       signal,
+      this.context,
     );
   }
 
   sessionEvents(sessionId: string, startIndex: number, signal?: AbortSignal): AsyncIterable<AuditEvent> {
-    return mapped(() => this.audit.streamUnstructuredSessionEvents({ sessionId, startIndex }, { signal }), toAuditEvent, signal);
+    return mapped(() => this.audit.streamUnstructuredSessionEvents({ sessionId, startIndex }, { signal }), toAuditEvent, signal, this.context);
   }
 
   upsertLock(lock: LockRequest, signal?: AbortSignal): Promise<void> {
@@ -199,6 +207,6 @@ export class TeleportClient {
         },
         { signal },
       );
-    }, signal);
+    }, signal, this.context);
   }
 }

@@ -49,11 +49,20 @@ function splitIdentity(text: string, where: string): { pemBlocks: string[] } {
   return parts;
 }
 
+/** What OpenSSL's "no start line" and friends mean, for someone who did not write OpenSSL. */
+function pemProblem(err: unknown, expected: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/NO_START_LINE|no start line/i.test(message)) return `there is no "-----BEGIN ${expected}-----" block`;
+  if (/bad (base64|end line)|BAD_BASE64|BAD_END_LINE|too long|wrong tag|header too long|nested asn1/i.test(message)) return "the PEM block is damaged (truncated or edited)";
+  if (/unsupported|DECODER routines/i.test(message)) return "the key type or format is not supported";
+  return "it does not parse";
+}
+
 function certificate(pem: string, where: string, what: string): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch (err) {
-    throw new CredentialsError(`${where}: the ${what} is not a readable PEM certificate (${(err as Error).message})`);
+    throw new CredentialsError(`${where}: the ${what} is not a readable PEM certificate: ${pemProblem(err, "CERTIFICATE")}`);
   }
 }
 
@@ -61,7 +70,7 @@ function privateKey(pem: string, where: string): KeyObject {
   try {
     return createPrivateKey(pem);
   } catch (err) {
-    throw new CredentialsError(`${where}: the private key is not a readable PEM key (${(err as Error).message})`);
+    throw new CredentialsError(`${where}: the private key is not a readable PEM key: ${pemProblem(err, "PRIVATE KEY")}`);
   }
 }
 
@@ -100,6 +109,10 @@ export function parseIdentity(text: string, where = "teleport-identity", now = n
   const [keyPem, certPem, ...caPems] = parts.pemBlocks;
   if (!keyPem) throw new CredentialsError(`${where}: no PEM block found (expected the private key first); ${REGENERATE}`);
   if (!certPem) throw new CredentialsError(`${where}: missing the TLS certificate (the 2nd PEM block); ${REGENERATE}`);
+  // tctl writes the user's certificate before the CAs; a CA in its place means it is missing.
+  if (certificate(certPem, where, "TLS certificate").ca) {
+    throw new CredentialsError(`${where}: holds a CA certificate but no TLS client certificate; ${REGENERATE}`);
+  }
   return assemble(keyPem, certPem, caPems, where, now);
 }
 

@@ -1,5 +1,6 @@
 import type { TeleportConfig } from "../config/options.ts";
 import { readFileSync } from "node:fs";
+import { formatHostPort } from "../config/values.ts";
 import { logger } from "../logger.ts";
 import { identityExpiry } from "../observability/metrics.ts";
 import { TeleportClient } from "./client.ts";
@@ -42,7 +43,13 @@ export async function createTeleportSource(opts: TeleportConfig): Promise<Telepo
     { addr: opts.addr, tlsRouting: opts.tlsRouting, clusterName: opts.cluster },
     creds,
   );
-  const client = new TeleportClient(transport);
+  const client = new TeleportClient(transport, {
+    addr: formatHostPort(opts.addr),
+    caSetting: identityFile ? "teleport-identity" : "teleport-ca",
+    get cluster() {
+      return opts.cluster ?? creds.clusterName;
+    },
+  });
 
   const reloadCredentials = (): boolean => {
     if (!identityFile) return false;
@@ -70,7 +77,7 @@ export async function createTeleportSource(opts: TeleportConfig): Promise<Telepo
       return creds;
     },
     reloadCredentials,
-    ping: () => client.ping(),
+    ping: (signal) => client.ping(signal),
     searchEvents: (q, signal) => client.searchEvents(q, signal),
     eventExportChunks: (date, signal) => client.eventExportChunks(date, signal),
     exportEvents: (q, signal) => client.exportEvents(q, signal),

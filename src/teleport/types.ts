@@ -54,7 +54,7 @@ export interface ClusterInfo {
 }
 
 export interface TeleportSource {
-  ping(): Promise<ClusterInfo>;
+  ping(signal?: AbortSignal): Promise<ClusterInfo>;
   searchEvents(q: SearchQuery, signal?: AbortSignal): Promise<SearchPage>;
   eventExportChunks(date: Date, signal?: AbortSignal): AsyncIterable<string>;
   exportEvents(q: { date: Date; chunk: string; cursor: string }, signal?: AbortSignal): AsyncIterable<ExportedEvent>;

@@ -57,7 +57,7 @@ test("retry resends dead letters and keeps only those rejected again", async () 
   const { state } = seed();
   const sink = new MemoryFluentd();
   sink.rejectIds.add("bad-2");
-  expect(await retryDeadLetters(state, sink, [])).toEqual({ delivered: 1, stillDead: 1 });
+  expect(await retryDeadLetters(state, sink)).toEqual({ delivered: 1, stillDead: 1 });
   expect(sink.uids(URL)).toEqual(["bad-1"]);
   expect(state.deadLetters.list().map((d) => d.eventId)).toEqual(["bad-2"]);
   state.close();

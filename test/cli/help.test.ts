@@ -92,9 +92,11 @@ describe("the compiled binary", () => {
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("bakes in the version and commit", () => {
+  test("bakes in the version and commit; --version says the same", () => {
     const r = runCli(["version"], { command: [bin] });
     expect(r.stdout).toBe(`teleport-event-handler v9.8.7 git:abc1234 bun ${Bun.version}\n`);
+    const flag = runCli(["--version"], { command: [bin] });
+    expect({ code: flag.code, stdout: flag.stdout }).toEqual({ code: 0, stdout: r.stdout });
   });
 
   test("reports a configuration error in one line with exit code 2", () => {

@@ -54,6 +54,7 @@ describe("defaults", () => {
       windowSize: 86_400_000,
       dryRun: false,
       exitOnLastEvent: false,
+      exitTimeout: 300_000,
       lockEnabled: false,
       lockFailedAttemptsCount: 3,
       lockPeriod: 60_000,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { auditUids, countBy, runToEnd, startWorld, statusJson, type World } from "../support/world.ts";
+import { auditUids, countBy, runInTerminal, runToEnd, startWorld, statusJson, type World } from "../support/world.ts";
 
 /**
  * A poison event (the receiver answers 400 for it, whatever the batch) is dead-lettered: kept in
@@ -15,7 +15,12 @@ describe("poison events", () => {
   const list = async (json = false) => {
     const result = await runToEnd(["dead-letters", "list", "--storage", world.storage, ...(json ? ["--json"] : [])]);
     expect(result.code).toBe(0);
-    return result.stdout.split("\n").filter(Boolean);
+    const lines = result.stdout.split("\n").filter(Boolean);
+    if (json) return lines;
+    // The text form starts with a header, or says there is nothing.
+    if (lines[0] === "no dead letters") return [];
+    expect(lines[0]).toBe("ID\tTIME\tEVENT\tSTATUS\tURL\tREASON");
+    return lines.slice(1);
   };
 
   beforeAll(async () => {
@@ -33,7 +38,8 @@ describe("poison events", () => {
 
   test("is dead-lettered while everything else is delivered", async () => {
     const result = await runToEnd(world.startArgs(["--exit-on-last-event", "--fluentd-batch-size", "50"]));
-    expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
+    // Caught up, but with events parked: exit 3 tells a scheduler so.
+    expect({ code: result.code, stderr: result.code === 3 ? "" : result.stderr }).toEqual({ code: 3, stderr: "" });
     expect(result.stderr).toContain(`Fluentd rejected event ${poison} permanently (HTTP 400`);
     expect(result.stderr).toMatch(/summary: .*2 dead-lettered/);
 
@@ -66,7 +72,7 @@ describe("poison events", () => {
 
   test("retry delivers them once the receiver accepts them, and empties the store", async () => {
     world.fluentd.faults.rejectWhen(null);
-    const result = await runToEnd(retryArgs());
+    const result = await runToEnd([...retryArgs(), "--to-stored-url"]);
     expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
     expect(result.stdout).toBe("2 delivered, 0 remain\n");
     expect(countBy(auditUids(world)).get(poison)).toBe(1);
@@ -77,5 +83,41 @@ describe("poison events", () => {
     const again = await runToEnd(retryArgs());
     expect(again.code).toBe(0);
     expect(again.stdout).toBe("0 delivered, 0 remain\n");
+    expect((await runToEnd(["dead-letters", "list", "--storage", world.storage])).stdout).toBe("no dead letters\n");
+  });
+});
+
+/**
+ * Letters usually pile up because a URL was wrong: once the configuration is fixed, `retry` sends
+ * them to the URLs configured now for their stream, not to the ones that refused them.
+ */
+describe("dead-letters retry after fixing the URLs", () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({ teleport: { events: 200, days: 1, sessions: 3, printsPerSession: 2 } });
+  });
+  afterAll(() => world.stop());
+
+  test("resends to the configured fluentd-url and session URL", async () => {
+    const log = world.teleport.log;
+    const poison = log.eventAt(10).id;
+    const resize = [...log.recording(0)].find((e) => e.type === "resize")!.id;
+    const poisoned = new Set([poison, resize]);
+    world.fluentd.faults.rejectWhen((r) => poisoned.has(String(r.uid)));
+    expect((await runToEnd(world.startArgs(["--exit-on-last-event"]))).code).toBe(3);
+    world.fluentd.faults.rejectWhen(null);
+
+    // At a terminal, purge wants --yes: these events exist nowhere else.
+    const purge = await runInTerminal(["dead-letters", "purge", "--storage", world.storage]);
+    expect(purge.code).toBe(2);
+    expect(purge.screen).toContain("purge deletes 2 dead letters for good; run it again with --yes");
+
+    const args = ["dead-letters", "retry", ...world.startArgs().slice(1)];
+    args[args.indexOf("--fluentd-url") + 1] = `https://localhost:${world.fluentd.port}/fixed.log`;
+    args[args.indexOf("--fluentd-session-url") + 1] = `https://localhost:${world.fluentd.port}/fixed-session`;
+    const result = await runToEnd(args);
+    expect(result.stdout).toBe("2 delivered, 0 remain\n");
+    expect(world.fluentd.records("fixed.log").map((r) => r.record.uid)).toEqual([poison]);
+    expect(world.fluentd.records(`fixed-session.${log.sessionId(0)}.log`).map((r) => r.record.uid)).toEqual([resize]);
   });
 });

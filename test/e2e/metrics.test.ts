@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectUserError } from "../support/cli.ts";
-import { auditUids, runHandler, runToEnd, startWorld, type Handler, type World } from "../support/world.ts";
-import { freePort, parseMetrics } from "../support/metrics.ts";
+import { valuesByKey, parseExposition } from "../support/promql.ts";
+import { auditUids, freePort, metricsBase, runHandler, runToEnd, startWorld, stopAll, type Handler, type World } from "../support/world.ts";
 
 const P = "teleport_event_handler_";
 const SKIPPED = "cert.create";
@@ -20,7 +20,7 @@ describe("metrics and readiness of the compiled binary", () => {
   let world: World;
   let handler: Handler;
   let base: string;
-  const scrape = async () => parseMetrics(await (await fetch(`${base}/metrics`)).text());
+  const scrape = async () => valuesByKey(parseExposition(await (await fetch(`${base}/metrics`)).text()));
   const metric = (m: Map<string, number>, name: string) => m.get(`${P}${name}`) ?? 0;
   const sessionRecords = () => world.fluentd.records().filter((r) => r.tag.startsWith("session.")).length;
   const okRequests = () => world.fluentd.requests.filter((r) => r.status === 200);
@@ -38,15 +38,9 @@ describe("metrics and readiness of the compiled binary", () => {
         "--fluentd-batch-size", "50",
       ]),
     );
-    const serving = /Serving metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/;
-    await handler.waitForLog(serving);
-    base = serving.exec(handler.log())![1]!;
+    base = await metricsBase(handler);
   });
-  afterAll(async () => {
-    handler?.kill();
-    await handler?.done;
-    await world.stop();
-  });
+  afterAll(() => stopAll(handler, world));
 
   test("counters never run ahead of the receiver and end equal to what it stored", async () => {
     const log = world.teleport.log;
@@ -111,6 +105,8 @@ describe("metrics and readiness of the compiled binary", () => {
       return metric(m, 'events_delivered_total{stream="audit"}') === before + appended ? m : undefined;
     }, 40_000);
     expect(auditUids(world).length).toBe(before + appended);
+    // One line says the outage is over, and how long it lasted.
+    expect(handler.log()).toMatch(/INFO +Fluentd deliveries recovered after [\d.]+m?s; the events held back are being sent now/);
     expect(metric(m, 'errors_total{kind="fluentd"}')).toBeGreaterThan(0);
     expect(metric(m, 'fluentd_requests_total{outcome="retry"}')).toBe(metric(m, 'errors_total{kind="fluentd"}'));
     expect(metric(m, 'events_retried_total{stream="audit"}')).toBeGreaterThanOrEqual(appended);

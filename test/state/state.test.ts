@@ -132,16 +132,6 @@ describe("state database", () => {
     expect(() => acquireInstanceLock(dir)).toThrow(/instance\.pid is a symbolic link/);
   });
 
-  test("a full disk names the state file", () => {
-    const store = openClusterState(dir, "full");
-    // SQLite's own page limit fails a write exactly like a full disk (SQLITE_FULL).
-    const pages = (store as unknown as { db: { query(sql: string): { get(): Record<string, number> } } }).db.query("PRAGMA page_count").get().page_count!;
-    (store as unknown as { db: { exec(sql: string): void } }).db.exec(`PRAGMA max_page_count = ${pages}`);
-    const big = Array.from({ length: 50 }, (_, i) => ({ record: { id: `e${i}`, body: "x".repeat(4000) }, url: "https://f/x", status: 400, reason: "r" }));
-    expect(() => store.commitAudit({ position: { kind: "chunk", progress: { date: "2024-01-01", chunk: "c", cursor: "", completed: false } }, delivered: [], sessions: [], deadLetters: big })).toThrow(`cannot write state database ${store.path}: database or disk is full`);
-    store.close();
-  });
-
   test("status finds the only state file, or asks for a cluster", () => {
     expect(() => findStateFile(dir)).toThrow(/no export state/);
     openClusterState(dir, "a").close();

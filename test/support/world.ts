@@ -269,3 +269,34 @@ export function expectRecordingsExactlyOnce(world: World, opts: { withPrints: bo
 export function untilAuditRecords(world: World, n: number, timeoutMs = 15_000): Promise<void> {
   return waitUntil(`the receiver holds ${n} audit records`, () => world.audit.recordCount("events.log") >= n, timeoutMs);
 }
+
+/** A port nothing listens on right now (for settings that want a real port, not 0). */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+/** Waits until a handler started with --metrics-addr serves, and returns its base URL. */
+export async function metricsBase(handler: Handler): Promise<string> {
+  const serving = /Serving metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/;
+  await handler.waitForLog(serving);
+  return serving.exec(handler.log())![1]!;
+}
+
+/** Stops a handler (SIGTERM) and then the world around it. */
+export async function stopAll(handler: Handler | undefined, world: World | undefined): Promise<void> {
+  handler?.kill();
+  await handler?.done;
+  await world?.stop();
+}
+
+/** Runs the compiled handler on a pseudo-terminal (script(1)); `screen` is what the terminal showed. */
+export async function runInTerminal(args: string[]): Promise<{ code: number; screen: string }> {
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  const command = [await compiledBinary(), ...args].map(quote).join(" ");
+  const proc = Bun.spawn(["script", "-qfec", command, "/dev/null"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const screen = await new Response(proc.stdout).text();
+  return { code: await proc.exited, screen };
+}

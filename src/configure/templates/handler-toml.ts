@@ -10,7 +10,7 @@ export function handlerToml(ctx: TemplateContext): string {
 # Run: teleport-event-handler start --config teleport-event-handler.toml
 
 storage = "./storage" # The handler keeps its checkpoints here (relative to the working directory)
-timeout = "10s"
+timeout = "10s" # Wait between polls of the audit log once caught up (not a Fluentd time limit)
 batch = 20
 
 [forward.fluentd]
