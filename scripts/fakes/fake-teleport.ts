@@ -25,8 +25,10 @@ import { encodeEventsPage, encodeRawEvent, encodeStruct } from "./struct-encode.
  */
 
 export interface FakeTeleportOptions extends EventLogOptions {
-  /** 0 (default) picks a free port. Always listens on 127.0.0.1. */
+  /** 0 (default) picks a free port. */
   port?: number;
+  /** Loopback address to listen on: 127.0.0.1 (default) or ::1. */
+  host?: "127.0.0.1" | "::1";
   /** Serve GetEventExportChunks/ExportUnstructuredEvents; otherwise UNIMPLEMENTED (non-Athena backends). */
   bulk?: boolean;
   /** Events per bulk-export chunk. */
@@ -60,7 +62,7 @@ export interface RecordedLock {
 
 export interface FakeTeleport {
   port: number;
-  /** `127.0.0.1:<port>`, what teleport-addr takes. */
+  /** `127.0.0.1:<port>` (or `[::1]:<port>`), what teleport-addr takes. */
   addr: string;
   url: string;
   pki: TestPki;
@@ -96,6 +98,10 @@ export interface FakeTeleport {
    * of a generated one. Each event's index is its `ei`, which may be a bigint beyond 2^53.
    */
   serveRecording(sessionId: string, events: CustomRecordingEvent[]): void;
+  /** The start_key GetUnstructuredEvents pages from at log position `i` (to write Go-state fixtures). */
+  pageKeyAt(i: number): string;
+  /** The export chunks of a UTC date as ExportUnstructuredEvents streams them: each item's log position and cursor. */
+  exportChunksOf(date: Date): { chunk: string; items: { position: number; cursor: string }[] }[];
   stop(): Promise<void>;
 }
 
@@ -157,6 +163,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   const clusterName = pki.clusterName;
   const log = new FakeEventLog({ ...opts, clusterName });
   const chunkSize = opts.chunkSize ?? 1000;
+  const host = opts.host ?? "127.0.0.1";
   const locks: RecordedLock[] = [];
   const calls: Record<string, number> = {};
   const sessionStreams: FakeTeleport["sessionStreams"] = [];
@@ -246,6 +253,11 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     return order;
   }
 
+  /** A chunk's events in stream order, each with the cursor that resumes after it. */
+  function chunkItems(a: number, b: number): { position: number; cursor: string }[] {
+    return chunkOrder(a, b).map((position, k) => ({ position, cursor: encodeKey([k]) }));
+  }
+
   function requireBulk(): void {
     if (!opts.bulk) throw new ConnectError("event export is not implemented by this audit log backend", Code.Unimplemented);
   }
@@ -318,13 +330,10 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
         const day = utcDay(timeOrDefault(req.date, new Date()));
         const [chunkDay, a, b] = decodeKey(req.chunk, "chunk").map(Number);
         if (chunkDay !== day || a === undefined || b === undefined) throw new ConnectError(`chunk ${req.chunk} not found for this date`, Code.NotFound);
-        const order = chunkOrder(a, b);
         let from = 0;
         if (req.cursor) from = Number(decodeKey(req.cursor, "cursor")[0]) + 1;
-        const positions = order.keys();
-        const wanted = [...positions].filter((p) => p >= from);
-        for await (const p of faulty(ctx, wanted)) {
-          yield { event: toProto(log.eventAt(order[p]!)), cursor: encodeKey([p]) };
+        for await (const item of faulty(ctx, chunkItems(a, b).slice(from))) {
+          yield { event: toProto(log.eventAt(item.position)), cursor: item.cursor };
         }
       },
     });
@@ -398,9 +407,10 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
+    server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 
   const identity = await writeIdentity(opts.outDir ?? pki.dir, clusterName, {
     keyPem: pki.teleportClient.keyPem,
@@ -412,8 +422,8 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
 
   return {
     port,
-    addr: `127.0.0.1:${port}`,
-    url: `https://127.0.0.1:${port}`,
+    addr,
+    url: `https://${addr}`,
     pki,
     clusterName,
     identity,
@@ -447,6 +457,8 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
       denyLocks = deny;
     },
     serveRecording: (sessionId, events) => void customRecordings.set(sessionId, events),
+    pageKeyAt: (i) => encodeKey([i]),
+    exportChunksOf: (date) => sealChunks(utcDay(date)).map(([a, b]) => ({ chunk: encodeKey([utcDay(date), a, b]), items: chunkItems(a, b) })),
     async stop() {
       if (appendTimer) clearInterval(appendTimer);
       await new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@ import { logger } from "../logger.ts";
 import { startMetricsServer } from "../observability/server.ts";
 import { createFluentdSink } from "../fluentd/index.ts";
 import { createTeleportSource } from "../teleport/index.ts";
+import { goStateDirOf } from "./migrate.ts";
 import { runWithParts } from "./run.ts";
 
 /**
@@ -19,7 +20,7 @@ export async function runApp(config: Config): Promise<number> {
   const { metricsAddr } = config.observability;
   const metrics = metricsAddr ? startMetricsServer({ ...config.observability, metricsAddr }) : undefined;
   try {
-    const stats = await runWithParts({ source, sink, config, handleSignals: true });
+    const stats = await runWithParts({ source, sink, config, goStateDir: goStateDirOf(config), handleSignals: true });
     logger.info("Successfully shut down");
     // A scheduler must be able to tell "caught up" from "caught up, but events are parked".
     if (config.ingest.exitOnLastEvent && stats.deadLettered > 0) {

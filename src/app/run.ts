@@ -13,10 +13,12 @@ import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore } from "../state/index.ts";
 import { storageError } from "../state/storage-errors.ts";
 import type { TeleportSource } from "../teleport/types.ts";
+import { importGoState } from "../state/go-import/index.ts";
 import { recordDeliveryFailures } from "./delivery-failure.ts";
 import { DryRunSink } from "./dry-run-sink.ts";
 import { watchForStall } from "./exit-timeout.ts";
 import { watchFilters } from "./filter-watch.ts";
+import { reportImport } from "./migrate.ts";
 import { startReporting, summary } from "./reporting.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
 
@@ -25,6 +27,8 @@ export interface AppParts {
   sink: FluentdSink;
   /** The groups the run reads: ingest (storage, filters, modes, exit-timeout), fluentd (URLs, batching), locking. */
   config: ExportOptions & Pick<Config, "locking">;
+  /** Where the Go tool kept its state for this teleport-addr: imported at first start when present. */
+  goStateDir?: string;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
   handleSignals?: boolean;
   shutdown?: Shutdown;
@@ -96,6 +100,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     }
     const cluster = await untilSuccess("connecting to Teleport", () => source.ping(shutdown.stop), shutdown.stop);
     logger.info(`connected to Teleport cluster ${cluster.clusterName} (version ${cluster.serverVersion})`);
+    if (parts.goStateDir) reportImport(importGoState(dir, cluster.clusterName, parts.goStateDir));
     const opened = openClusterState(dir, cluster.clusterName);
     state = opened;
     // Lag is measured from the last event ever delivered, so a cron run that finds nothing new

@@ -11,6 +11,8 @@ export interface StatusReport {
   engine: string | null;
   /** Where reading resumes: the legacy window start, or the bulk dates still open. */
   position: { windowStart: string } | { dates: string[] } | null;
+  /** Set when the position was taken over from the Go tool's state (`from`: its directory). */
+  imported: { from: string; at: string } | null;
   lastDelivered: { id: string; time: string } | null;
   /** Now minus the last delivered event (or the start time before the first delivery). */
   lagSeconds: number | null;
@@ -29,6 +31,7 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
     const engine = state.meta.engine() ?? null;
     const legacy = state.checkpoints.legacyCheckpoint();
     const last = state.meta.lastDelivered();
+    const imported = state.meta.goImport();
     const lag = lagMs(last?.time, now, state.meta.startTime());
     const failing = state.meta.deliveryFailure();
     const totals = state.meta.totals();
@@ -41,6 +44,7 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
       startTime: state.meta.startTime()?.toISOString() ?? null,
       engine,
       position,
+      imported: imported ? { from: imported.dir, at: imported.at.toISOString() } : null,
       lastDelivered: last ? { id: last.id, time: last.time.toISOString() } : null,
       lagSeconds: lag === undefined ? null : Math.round(lag / 1000),
       deliveriesFailing: failing ? { since: failing.since.toISOString(), reason: failing.reason } : null,
@@ -66,6 +70,7 @@ export function formatStatus(r: StatusReport, now = Date.now()): string {
     `state:            ${r.stateFile}${r.runningPid ? ` (in use by pid ${r.runningPid})` : ""}`,
     `start time:       ${r.startTime ?? "not set"}`,
     `position:         ${position}`,
+    `position from:    ${r.imported ? `imported from the Go tool's state in ${r.imported.from} on ${r.imported.at}` : "this handler"}`,
     `last delivered:   ${r.lastDelivered ? `${r.lastDelivered.id} at ${r.lastDelivered.time}` : "none"}`,
     `lag:              ${r.lagSeconds === null ? "n/a" : formatDuration(r.lagSeconds * 1000)}${r.lastDelivered ? "" : r.lagSeconds === null ? "" : " (nothing delivered yet: since the start time)"}`,
     `deliveries:       ${

@@ -266,6 +266,11 @@ export function loadConfig(input: LoadInput): LoadResult {
 
   const config = groups as unknown as Config;
   if (config.fluentd.maxConnections < 1) config.fluentd.maxConnections = 2 * config.ingest.concurrency;
+  if (origins.cursor === "toml") {
+    // The Go tool has no cursor setting and ignores this key, which a stale README row put in
+    // some of its files; here it picks where a first export starts, so say so.
+    warnings.push(`cursor from ${toml!.file} is honoured (the Go tool ignores this key): with no saved state, the export starts after event ${config.ingest.cursor}; remove it unless that is meant`);
+  }
   warnings.push(...validateConfig(config, new Date()));
   return { config, origins, warnings };
 }

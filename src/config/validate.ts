@@ -64,7 +64,7 @@ function checkFluentdClientKey(f: Config["fluentd"]): void {
     throw new ConfigError(`both fluentd-cert and fluentd-key must be set (only ${hasCert ? "fluentd-cert" : "fluentd-key"} is); set the other one`);
   }
   if (!hasCert && !f.allowInsecure) {
-    throw new ConfigError("fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure for a test setup");
+    throw new ConfigError("fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure (--fluentd-allow-insecure, FDFWD_FLUENTD_ALLOW_INSECURE) to connect without a client certificate as the Go tool does");
   }
   if (f.keyPassphrase !== undefined && f.keyPassphraseFile !== undefined) {
     throw new ConfigError("fluentd-key-passphrase and fluentd-key-passphrase-file are mutually exclusive; set only one");

@@ -7,7 +7,7 @@ import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import type { CommitParticipant } from "./acknowledge.ts";
 import { AuditDelivery } from "./audit-delivery.ts";
 import { runBulk } from "./bulk.ts";
-import { daysFromNow } from "./dates.ts";
+import { daysFromNow, utcDate } from "./dates.ts";
 import type { AuditJob } from "./job.ts";
 import { runLegacy } from "./legacy.ts";
 import type { ExportOptions } from "./options.ts";
@@ -60,6 +60,15 @@ async function chooseEngine(source: TeleportSource, state: StateStore, signal: A
   );
   state.meta.setEngine(engine);
   logger.info(`using the ${engine === "bulk" ? "bulk export" : "legacy search"} API to read the audit log`);
+  // Only an import from the Go tool leaves a legacy position before the engine is chosen.
+  const legacy = state.checkpoints.legacyCheckpoint();
+  if (engine === "bulk" && legacy) {
+    const date = utcDate(legacy.windowStart);
+    state.checkpoints.addBulkDate(date);
+    logger.warn(
+      `the legacy position imported from the Go tool cannot be resumed with the bulk export API; as the Go tool does, the export restarts at the start of ${date} (events of that day before the position are sent again)`,
+    );
+  }
   return engine;
 }
 

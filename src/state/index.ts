@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { databasePath, ensureStorageDir } from "./database.ts";
+import { otherGoStateDirs } from "./go-import/read.ts";
 import { StateStore } from "./store.ts";
 
 export { acquireInstanceLock, lockHolder, InstanceLockedError, type InstanceLock } from "./instance-lock.ts";
@@ -32,7 +33,11 @@ export function findStateFile(storageDir: string, cluster?: string): string {
     return path;
   }
   const files = existsSync(storageDir) ? readdirSync(storageDir).filter((f) => f.endsWith(".sqlite")) : [];
-  if (files.length === 0) throw new ConfigError(`no export state in storage ${storageDir}; check storage (it is created by the first start)`);
+  if (files.length === 0) {
+    const go = otherGoStateDirs(storageDir, "");
+    const hint = go.length > 0 ? `; the Go tool's state in ${go.join(", ")} is imported by the first start, or now by migrate` : "";
+    throw new ConfigError(`no export state in storage ${storageDir}; check storage (it is created by the first start)${hint}`);
+  }
   if (files.length > 1) {
     throw new ConfigError(`storage ${storageDir} holds several clusters (${files.join(", ")}); choose one with --cluster`);
   }

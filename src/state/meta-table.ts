@@ -5,9 +5,12 @@ export type Engine = "legacy" | "bulk";
 
 /** The user changed start-time mid-export: they remove the setting or restart from scratch. */
 export class StartTimeChangedError extends UserError {
-  constructor(stored: Date, requested: Date, dbPath: string) {
+  constructor(stored: Date, requested: Date, dbPath: string, importedFrom?: string) {
+    const origin = importedFrom ? ` (imported from the Go tool's state in ${importedFrom})` : "";
+    // Deleting only our file would import the Go state again at the next start.
+    const restart = importedFrom ? `delete ${dbPath} and move ${importedFrom} away` : `delete ${dbPath}`;
     super(
-      `start-time ${requested.toISOString()} differs from ${stored.toISOString()} stored in ${dbPath}; the start time cannot change in the middle of an export: remove start-time to continue, or delete ${dbPath} to restart the export from scratch`,
+      `start-time ${requested.toISOString()} differs from ${stored.toISOString()} stored in ${dbPath}${origin}; the start time cannot change in the middle of an export: remove start-time to continue, or ${restart} to restart the export from scratch`,
     );
   }
 }
@@ -71,7 +74,7 @@ export class MetaState {
       return start;
     }
     if (requested !== undefined && requested.getTime() !== stored.getTime()) {
-      throw new StartTimeChangedError(stored, requested, this.path);
+      throw new StartTimeChangedError(stored, requested, this.path, this.goImport()?.dir);
     }
     return stored;
   }
@@ -79,6 +82,19 @@ export class MetaState {
   /** Forgets the start time: only while the cursor is still being looked for (see `StateStore.restartSeek`). */
   clearStartTime(): void {
     this.delete("start_time");
+  }
+
+  /** Where the position came from, when it was imported from the Go tool's state. */
+  goImport(): { dir: string; at: Date } | undefined {
+    const value = this.get("go_import");
+    if (value === undefined) return undefined;
+    const { dir, at } = JSON.parse(value) as { dir: string; at: number };
+    return { dir, at: new Date(at) };
+  }
+
+  /** Records the import, so that it runs once (see state/go-import). */
+  setGoImport(dir: string, at: Date): void {
+    this.set("go_import", JSON.stringify({ dir, at: at.getTime() }));
   }
 
   engine(): Engine | undefined {

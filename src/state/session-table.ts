@@ -57,6 +57,13 @@ export class SessionQueueState {
       .run(s.sid, s.uploadTime.getTime());
   }
 
+  /** Puts a session in the queue as another tool left it (state/go-import): at its index, with its attempts. */
+  restore(row: SessionRow): void {
+    this.db
+      .query("INSERT OR REPLACE INTO sessions (sid, next_index, upload_time, attempts, status, not_before) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(row.sid, row.nextIndex, row.uploadTime.getTime(), row.attempts, row.status, row.notBefore.getTime());
+  }
+
   /** Sessions ready to stream now, oldest upload first. */
   ready(now: Date, limit: number): SessionRow[] {
     const rows = this.db

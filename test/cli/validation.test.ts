@@ -104,7 +104,7 @@ describe("configuration errors exit with code 2 and one line", () => {
     [["--fluentd-url", "forward://localhost:24224/x"], {}, "fluentd-url forward://localhost:24224/x is not encrypted; use forward+tls://, or set fluentd-allow-insecure (--fluentd-allow-insecure, FDFWD_FLUENTD_ALLOW_INSECURE) to accept plain text as the Go tool does"],
     [["--fluentd-username", "u", "--fluentd-password", "p"], {}, "fluentd-username is set but fluentd-shared-key is not; in_forward checks the user inside the shared-key handshake, so set fluentd-shared-key too"],
     [[], { FDFWD_FLUENTD_KEY: "" }, "both fluentd-cert and fluentd-key must be set (only fluentd-cert is); set the other one"],
-    [[], { FDFWD_FLUENTD_KEY: "", FDFWD_FLUENTD_CERT: "" }, "fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure for a test setup"],
+    [[], { FDFWD_FLUENTD_KEY: "", FDFWD_FLUENTD_CERT: "" }, "fluentd-cert and fluentd-key are required for mutual TLS with Fluentd; set them, or set fluentd-allow-insecure (--fluentd-allow-insecure, FDFWD_FLUENTD_ALLOW_INSECURE) to connect without a client certificate as the Go tool does"],
     [["--fluentd-key-passphrase", "s3cret"], { FDFWD_FLUENTD_KEY_PASSPHRASE_FILE: "passphrase" }, "fluentd-key-passphrase and fluentd-key-passphrase-file are mutually exclusive; set only one"],
     [[], { FDFWD_MAX_CONNECTIONS: "4", FDWRD_MAX_CONNECTIONS: "5" }, "FDFWD_MAX_CONNECTIONS and FDWRD_MAX_CONNECTIONS both set fluentd-max-connections to different values; unset one of them"],
   ] as Array<[string[], Record<string, string>, string]>)("%p %p", (args, env, message) => {
@@ -163,12 +163,12 @@ describe("usage errors exit with code 2", () => {
   test("an unknown command", () => {
     const r = runCli(["stat"]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe('unknown command "stat"; expected one of: start, configure, version, status, dead-letters');
+    expect(errorLine(r.stderr)).toBe('unknown command "stat"; expected one of: start, configure, version, status, dead-letters, migrate');
   });
   test("no command", () => {
     const r = runCli([]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe("no command given; expected one of: start, configure, version, status, dead-letters");
+    expect(errorLine(r.stderr)).toBe("no command given; expected one of: start, configure, version, status, dead-letters, migrate");
   });
   test("a command with sub-commands: none, an unknown one, and flags of the sub-command", () => {
     const none = runCli(["dead-letters"]);

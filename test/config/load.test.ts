@@ -177,6 +177,13 @@ tls-routing = "on"
     });
   });
 
+  test("a cursor key from a Go-era file is honoured, and said so", () => {
+    const { config, warnings } = load({ toml: 'cursor = "evt-1"\n' });
+    expect(config.ingest.cursor).toBe("evt-1");
+    expect(warnings.join("\n")).toContain("cursor from");
+    expect(load({ cli: { cursor: ["evt-1"] } }).warnings.join("\n")).not.toContain("cursor from");
+  });
+
   test("[fluentd] is an alias of [forward.fluentd]", () => {
     const { config } = load({
       toml: '[fluentd]\nurl = "https://alias:1/a"\nsession-url = "https://alias:1/s"\nmax-connections = 2\n',

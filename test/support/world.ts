@@ -58,6 +58,8 @@ export interface World {
   dir: string;
   /** A fresh storage directory per call unless one is given. */
   storage: string;
+  /** The --start-time `startArgs` passes: a day before the first event. */
+  startTime: Date;
   /** The `start` flags that point the handler at this world. */
   startArgs(extra?: string[], storage?: string): string[];
   stop(): Promise<void>;
@@ -94,6 +96,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     sessions: protocols.sessions === "forward" ? forward! : fluentd,
     dir,
     storage,
+    startTime: new Date(startTime),
     startArgs(extra = [], store = storage) {
       return [
         "start",

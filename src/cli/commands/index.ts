@@ -13,6 +13,7 @@ export const COMMANDS = {
   version: () => import("./version.ts").then(load),
   status: () => import("./status.ts").then(load),
   "dead-letters": () => import("./dead-letters.ts").then(load),
+  migrate: () => import("./migrate.ts").then(load),
 };
 
 export const rootCommand = defineCommand({
