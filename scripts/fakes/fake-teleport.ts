@@ -10,6 +10,7 @@ import type { RawEventUnstructured } from "../../src/gen/teleport_event_handler/
 import { RawAuditLogService } from "../../src/teleport/raw-audit-log.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import type { LockV2 } from "../../src/gen/teleport/legacy/types/types_pb.ts";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { FakeEventLog, type AppendedEvent, type EventLogOptions, type FakeEvent } from "./fake-events.ts";
 import { writeIdentity, type WrittenIdentity } from "./identity.ts";
 import { createTestPki, type TestPki } from "./pki.ts";
@@ -92,11 +93,23 @@ export interface FakeTeleport {
   setFailEvery(n: number): void;
   setLatency(ms: number): void;
   setDenyLocks(deny: boolean): void;
+  /**
+   * Serves `events` as the recording of `sessionId` (any string: hostile ids included), instead
+   * of a generated one. Each event's index is its `ei`, which may be a bigint beyond 2^53.
+   */
+  serveRecording(sessionId: string, events: CustomRecordingEvent[]): void;
   /** The start_key GetUnstructuredEvents pages from at log position `i` (to write Go-state fixtures). */
   pageKeyAt(i: number): string;
   /** The export chunks of a UTC date as ExportUnstructuredEvents streams them: each item's log position and cursor. */
   exportChunksOf(date: Date): { chunk: string; items: { position: number; cursor: string }[] }[];
   stop(): Promise<void>;
+}
+
+export interface CustomRecordingEvent {
+  type: string;
+  ei: number | bigint;
+  /** Merged into the event JSON (which carries `ei` as a number, as Teleport's does). */
+  fields?: JsonObject;
 }
 
 const EVENTS_DEFAULT_LIMIT = 500;
@@ -116,6 +129,18 @@ function toProto(e: FakeEvent): Omit<RawEventUnstructured, "$typeName"> {
     time: { $typeName: "google.protobuf.Timestamp", seconds: BigInt(e.time.seconds), nanos: e.time.nanos },
     index: BigInt(e.ei),
     unstructured: encodeStruct(e.json),
+  };
+}
+
+function customProto(sessionId: string, e: CustomRecordingEvent, n: number): Omit<RawEventUnstructured, "$typeName"> {
+  const now = new Date();
+  const json: JsonObject = { ei: Number(e.ei), event: e.type, sid: sessionId, time: now.toISOString(), ...e.fields };
+  return {
+    type: e.type,
+    id: `custom-${n}-${String(e.ei)}`,
+    time: { $typeName: "google.protobuf.Timestamp", seconds: BigInt(Math.floor(now.getTime() / 1000)), nanos: 0 },
+    index: BigInt(e.ei),
+    unstructured: encodeStruct(json),
   };
 }
 
@@ -161,6 +186,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   let latencyMs = opts.latencyMs ?? 0;
   let denyLocks = opts.denyLocks ?? false;
   let dropNext: number | undefined;
+  const customRecordings = new Map<string, CustomRecordingEvent[]>();
   /**
    * Sealed chunks per UTC day: index ranges, fixed once listed so appends land in new chunks.
    * Events not searchable yet when their range was sealed (late arrival) are held out of it and
@@ -308,6 +334,12 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
       async *streamUnstructuredSessionEvents(req, ctx) {
         await admit("StreamUnstructuredSessionEvents", ctx);
         sessionStreams.push({ sessionId: req.sessionId, startIndex: req.startIndex });
+        const custom = customRecordings.get(req.sessionId);
+        if (custom) {
+          const items = custom.filter((e) => BigInt(e.ei) >= BigInt(req.startIndex)).map((e, n) => customProto(req.sessionId, e, n));
+          for await (const item of faulty(ctx, items)) yield item;
+          return;
+        }
         const k = log.sessionIndexOf(req.sessionId);
         if (k === undefined || !log.hasRecording(k)) throw new ConnectError(`session recording ${req.sessionId} not found`, Code.NotFound);
         for await (const e of faulty(ctx, log.recording(k, req.startIndex))) yield toProto(e);
@@ -453,6 +485,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     setDenyLocks: (deny) => {
       denyLocks = deny;
     },
+    serveRecording: (sessionId, events) => void customRecordings.set(sessionId, events),
     pageKeyAt: (i) => encodeKey([i]),
     exportChunksOf: (date) => sealChunks(utcDay(date)).map((chunk) => ({ chunk, items: chunkItems(chunkPositions(utcDay(date), decodeKey(chunk, "chunk"))!) })),
     async stop() {

@@ -1,15 +1,15 @@
 import { isAbort } from "../lib/abort.ts";
 import { Wakeup } from "../lib/wakeup.ts";
 import { Backoff } from "../lib/backoff.ts";
-import type { FluentdSink, SinkRecord } from "../fluentd/types.ts";
+import type { DeadLetter, FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { logger, rateLimited } from "../logger.ts";
-import { sessionUrl } from "../fluentd/index.ts";
 import { countStateErrors, missingRecordings, pendingSessions, streamMetrics } from "../observability/metrics.ts";
 import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import { recordBatch } from "./acknowledge.ts";
 import type { SessionQueue } from "./audit-delivery.ts";
-import { toRecord } from "./records.ts";
+import { quoteUntrusted } from "../lib/untrusted.ts";
+import { isSessionId, sessionUrl, toRecord, unreadableLetter } from "./records.ts";
 import { afterLargeGarbage } from "./gc-hint.ts";
 import {
   type ExportOptions,
@@ -117,6 +117,12 @@ export class SessionExporter implements SessionQueue {
 
   private async export(s: SessionRow, retryMissingMs: number): Promise<void> {
     const { state, stats, stopSignal } = this.deps;
+    if (!isSessionId(s.sid)) {
+      // Queued by a version that did not check ids: never put it into a URL.
+      state.sessions.park(s.sid, "given-up", s.attempts, new Date());
+      logger.warn(`queued session id ${quoteUntrusted(s.sid)} is not a UUID; its recording is not exported`);
+      return;
+    }
     try {
       await this.stream(s);
       state.sessions.delivered(s.sid);
@@ -160,21 +166,36 @@ export class SessionExporter implements SessionQueue {
     const maxChars = options.fluentd.batchBytes ?? Number.POSITIVE_INFINITY;
     let nextIndex = s.nextIndex;
     let received = 0;
+    let unreadable: DeadLetter[] = [];
+    let belowStart = 0;
     const flush = async () => {
       const report = records.length > 0 ? await sink.deliver(url, records, deliverySignal) : { deadLettered: [], retried: 0 };
-      countStateErrors(() => state.sessions.commitProgress(s.sid, nextIndex, report.deadLettered));
+      const deadLettered = unreadable.concat(report.deadLettered);
+      countStateErrors(() => state.transaction(() => state.sessions.commitProgress(s.sid, nextIndex, deadLettered)));
       metrics.received.inc(received);
-      metrics.filtered.inc(received - records.length);
-      recordBatch("session", stats, { delivered: records.length - report.deadLettered.length, deadLettered: report.deadLettered, retried: report.retried });
+      metrics.filtered.inc(received - records.length - unreadable.length);
+      recordBatch("session", stats, { delivered: records.length - report.deadLettered.length, deadLettered, retried: report.retried });
       afterLargeGarbage(pendingChars);
       records = [];
+      unreadable = [];
       pendingChars = 0;
       received = 0;
     };
     for await (const e of source.sessionEvents(s.sid, s.nextIndex, stopSignal)) {
-      if (e.index < nextIndex) continue; // a server that resends the resume point
-      nextIndex = e.index + 1;
       received++;
+      if (e.invalid !== undefined) {
+        unreadable.push(unreadableLetter(e, url));
+        if (unreadable.length >= options.fluentd.batchSize) await flush();
+        continue;
+      }
+      // The start is inclusive, so nothing below it should come; what does was acknowledged before.
+      if (e.index < s.nextIndex) {
+        belowStart++;
+        continue;
+      }
+      // An index lower than the last one (…,10,4,11) is still delivered, in arrival order; the
+      // checkpoint only moves forward.
+      nextIndex = Math.max(nextIndex, e.index + 1);
       if (!skip.has(e.type)) {
         const record = toRecord(e);
         records.push(record);
@@ -184,6 +205,9 @@ export class SessionExporter implements SessionQueue {
       // about one request body, instead of fluentd-batch-size events of any size.
       if (records.length >= options.fluentd.batchSize || pendingChars >= maxChars) await flush();
     }
-    if (records.length > 0 || received > 0) await flush();
+    if (belowStart > 0) {
+      logger.warn(`session ${s.sid}: Teleport resent ${belowStart} event(s) below the resume index ${s.nextIndex}; they were delivered before and are not sent again`);
+    }
+    if (records.length > 0 || received > 0 || unreadable.length > 0) await flush();
   }
 }

@@ -60,6 +60,11 @@ export const missingRecordings = new Gauge({
   help: "Session recordings Teleport did not have yet (NotFound), waiting for a retry.",
   registers: [registry],
 });
+export const refusedSessions = new Counter({
+  name: `${prefix}sessions_refused_total`,
+  help: "Recordings not exported because their session id is not a UUID (it would go into the URL).",
+  registers: [registry],
+});
 const lastDeliveredEventTime = new Gauge({
   name: `${prefix}last_delivered_event_timestamp_seconds`,
   help: "Time of the newest audit event acknowledged by Fluentd (Unix seconds).",

@@ -17,6 +17,8 @@ export interface AuditCommit {
   delivered: readonly AuditEvent[];
   sessions: readonly SessionUpload[];
   deadLetters: readonly DeadLetter[];
+  /** Uploads whose session id was refused (not a UUID): counted, never queued. */
+  refusedSessions?: number;
 }
 
 /**
@@ -74,6 +76,7 @@ export class StateStore {
       const last = commit.delivered.at(-1);
       if (last) this.meta.setLastDelivered(last);
       this.meta.addToTotal("events_delivered", commit.delivered.length);
+      this.meta.addToTotal("sessions_refused", commit.refusedSessions ?? 0);
     });
   }
 

@@ -6,7 +6,8 @@ import { health } from "../observability/health.ts";
 import { errorKinds } from "../observability/metrics.ts";
 import { RawAuditLogService } from "./raw-audit-log.ts";
 import { explainTeleportFailure, type ConnectionContext } from "./explain.ts";
-import { decodeStruct } from "./struct-json.ts";
+import { READ_MAX_BYTES } from "./grpc-stream.ts";
+import { decodeStruct, StructTooDeepError } from "./struct-json.ts";
 import {
   TeleportError,
   type AuditEvent,
@@ -54,6 +55,11 @@ function kindOf(err: ConnectError, callerAborted: boolean): TeleportErrorKind {
 function toTeleportError(err: unknown, signal?: AbortSignal, context?: ConnectionContext): TeleportError {
   if (err instanceof TeleportError) return err;
   const ce = ConnectError.from(err);
+  if (ce.code === Code.ResourceExhausted && /readMaxBytes/.test(ce.rawMessage)) {
+    // Retried like any overload, but said plainly: it will not pass until Teleport sends less.
+    const cap = `${READ_MAX_BYTES / 1024 / 1024} MiB`;
+    return new TeleportError("transient", `teleport: refused a message from Teleport larger than ${cap}, the cap on one gRPC message (${ce.rawMessage})`, ce.code);
+  }
   const raw = ce.rawMessage || Code[ce.code];
   const explained = context ? explainTeleportFailure(raw, context) : undefined;
   return new TeleportError(kindOf(ce, signal?.aborted ?? false), `teleport: ${explained ?? raw}`, ce.code);
@@ -75,15 +81,23 @@ function observed(err: unknown, signal?: AbortSignal, context?: ConnectionContex
   return e;
 }
 
+/**
+ * One event from the wire. An event that cannot be read safely becomes an `invalid` event, so that
+ * it alone is dead-lettered, instead of failing (and, on every restart, re-failing) its whole page.
+ */
 function toAuditEvent(item: RawEventUnstructured): AuditEvent {
-  return {
-    id: item.id,
-    type: item.type,
-    time: item.time ? timestampDate(item.time) : new Date(0),
-    index: Number(item.index),
-    json: item.unstructured.length > 0 ? decodeStruct(item.unstructured) : {},
-  };
+  const event = { id: item.id, type: item.type, time: item.time ? timestampDate(item.time) : new Date(0) };
+  // Recording indexes are checkpoints: one that a double cannot hold exactly would resume wrongly.
+  if (item.index > MAX_INDEX || item.index < 0n) return { ...event, index: -1, json: {}, invalid: `its index ${item.index} is outside 0..2^53-1` };
+  try {
+    return { ...event, index: Number(item.index), json: item.unstructured.length > 0 ? decodeStruct(item.unstructured) : {} };
+  } catch (err) {
+    if (err instanceof StructTooDeepError) return { ...event, index: Number(item.index), json: {}, invalid: err.message };
+    throw err;
+  }
 }
+
+const MAX_INDEX = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * The key is ready as soon as the response is; the payloads are decoded when first read. A reader
