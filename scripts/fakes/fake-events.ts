@@ -41,6 +41,21 @@ export interface EventLogOptions {
    * log, a few seconds apart and ending about now: what auto-locking should catch.
    */
   failedLoginBurst?: number;
+  /** Late arrival: events searchable only some time after their timestamp (see `visibleAt`). */
+  late?: LateArrival;
+}
+
+/**
+ * How events reach the search index late, as with several Auth servers and batching backends.
+ * Each event's delay is drawn from its index, so the same log is late the same way every run.
+ */
+export interface LateArrival {
+  /** Shares of events (0..1) searchable `delayMs` after their time, e.g. 5% 30 s and 1% 5 min. */
+  shares?: { share: number; delayMs: number }[];
+  /** One Auth server of `servers` has its clock `behindMs` behind: its events are stamped that much too early. */
+  clockBehind?: { servers: number; behindMs: number };
+  /** The clock deciding what is searchable yet; Date.now by default (tests inject one). */
+  now?: () => number;
 }
 
 export interface AppendedEvent {
@@ -141,6 +156,7 @@ export class FakeEventLog {
   private readonly stepNs: number;
   /** Times of live appends; their contents come from the generator like the rest. */
   private readonly appendedTimes: GoTime[] = [];
+  private readonly late: LateArrival | undefined;
   /** Appends whose type and fields a test chose (see `appendEvent`), by log position. */
   private readonly chosen = new Map<number, AppendedEvent>();
 
@@ -156,6 +172,7 @@ export class FakeEventLog {
     this.start = { seconds: Math.floor(startMs / 1000), nanos: (startMs % 1000) * 1e6 };
     this.stepNs = roundStep((days * DAY_NS) / Math.max(this.baseCount, 1));
     this.failedLoginBurst = opts.failedLoginBurst ?? 0;
+    this.late = opts.late;
     if (this.failedLoginBurst > 0) {
       // Stored like live appends (they are the newest events), never before the generated log ends.
       const burstStart = Math.floor(Date.now() / 1000) - (this.failedLoginBurst * BURST_SPACING_NS) / NS_PER_SEC;
@@ -203,6 +220,30 @@ export class FakeEventLog {
     const h = hash(this.seed, group, 7);
     const jitter = h % 4 === 0 ? (h % Math.max(1, Math.floor(this.stepNs / 2))) : 0;
     return addNs(this.start, group * this.stepNs + jitter);
+  }
+
+  /**
+   * How long after its timestamp event `i` becomes searchable (0: at once). Stamped times stay in
+   * order while visibility does not: late events are inserted out of order.
+   */
+  lateByMs(i: number): number {
+    const late = this.late;
+    if (!late) return 0;
+    let delay = 0;
+    if (late.clockBehind && hash(this.seed, i, 0x5e4) % late.clockBehind.servers === 0) delay = late.clockBehind.behindMs;
+    let r = (hash(this.seed, i, 0x1a7e) % 1_000_000) / 1_000_000;
+    for (const { share, delayMs } of late.shares ?? []) {
+      if (r < share) return Math.max(delay, delayMs);
+      r -= share;
+    }
+    return delay;
+  }
+
+  /** Whether event `i` is searchable yet (always, without late arrival). */
+  isVisible(i: number): boolean {
+    if (!this.late) return true;
+    const delay = this.lateByMs(i);
+    return delay === 0 || goTimeToDate(this.timeAt(i)).getTime() + delay <= (this.late.now ?? Date.now)();
   }
 
   /** Index of the first event at or after `t` (binary search; times never decrease). */

@@ -57,6 +57,8 @@ export interface FakeFluentdFaults {
   unavailableNext(n: number, retryAfterSeconds: number): void;
   /** Requests holding a record for which `predicate` is true get 400 and store nothing (null clears). */
   rejectWhen(predicate: ((record: Record<string, unknown>) => boolean) | null): void;
+  /** While set, every request is answered `307 Location: <location>` and stores nothing (null clears). */
+  redirect(location: string | null): void;
   /** Delay before answering each request. */
   latencyMs: number;
   /** The next `n` requests have their connection destroyed instead of an answer. */
@@ -140,6 +142,7 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
   let failures: { n: number; status: number; retryAfter?: number } = { n: 0, status: 500 };
   let resets = 0;
   let reject: ((record: Record<string, unknown>) => boolean) | null = null;
+  let redirectTo: string | null = null;
   /** Validates all first: one bad time refuses the whole request and stores nothing, as in_http does. */
   function storeAll(tag: string, records: Record<string, unknown>[]): void {
     store.add(tag, records.map((record) => ({ tag, time: extractTime(record), record })));
@@ -179,6 +182,7 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
       socket.destroy();
       return;
     }
+    if (redirectTo !== null) return answer(res, { ...log, fault: "redirect" }, 307, "", { Location: redirectTo });
     if (failures.n > 0) {
       failures.n--;
       const headers: Record<string, string> = failures.retryAfter === undefined ? {} : { "Retry-After": String(failures.retryAfter) };
@@ -265,6 +269,7 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
     failNext: (n, status = 500) => void (failures = { n, status }),
     unavailableNext: (n, retryAfterSeconds) => void (failures = { n, status: 503, retryAfter: retryAfterSeconds }),
     rejectWhen: (predicate) => void (reject = predicate),
+    redirect: (location) => void (redirectTo = location),
     resetNext: (n) => void (resets = n),
     async down(ms) {
       await close(server);

@@ -14,6 +14,7 @@ import type { RawEventUnstructured } from "../../src/gen/teleport_event_handler/
 import { RawAuditLogService } from "../../src/teleport/raw-audit-log.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import type { LockV2 } from "../../src/gen/teleport/legacy/types/types_pb.ts";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { FakeEventLog, type AppendedEvent, type EventLogOptions, type FakeEvent } from "./fake-events.ts";
 import { writeIdentity, type WrittenIdentity } from "./identity.ts";
 import { createTestPki, type TestPki } from "./pki.ts";
@@ -102,11 +103,23 @@ export interface FakeTeleport {
   setFailEvery(n: number): void;
   setLatency(ms: number): void;
   setDenyLocks(deny: boolean): void;
+  /**
+   * Serves `events` as the recording of `sessionId` (any string: hostile ids included), instead
+   * of a generated one. Each event's index is its `ei`, which may be a bigint beyond 2^53.
+   */
+  serveRecording(sessionId: string, events: CustomRecordingEvent[]): void;
   /** The start_key GetUnstructuredEvents pages from at log position `i` (to write Go-state fixtures). */
   pageKeyAt(i: number): string;
   /** The export chunks of a UTC date as ExportUnstructuredEvents streams them: each item's log position and cursor. */
   exportChunksOf(date: Date): { chunk: string; items: { position: number; cursor: string }[] }[];
   stop(): Promise<void>;
+}
+
+export interface CustomRecordingEvent {
+  type: string;
+  ei: number | bigint;
+  /** Merged into the event JSON (which carries `ei` as a number, as Teleport's does). */
+  fields?: JsonObject;
 }
 
 const EVENTS_DEFAULT_LIMIT = 500;
@@ -126,6 +139,18 @@ function toProto(e: FakeEvent): Omit<RawEventUnstructured, "$typeName"> {
     time: { $typeName: "google.protobuf.Timestamp", seconds: BigInt(e.time.seconds), nanos: e.time.nanos },
     index: BigInt(e.ei),
     unstructured: encodeStruct(e.json),
+  };
+}
+
+function customProto(sessionId: string, e: CustomRecordingEvent, n: number): Omit<RawEventUnstructured, "$typeName"> {
+  const now = new Date();
+  const json: JsonObject = { ei: Number(e.ei), event: e.type, sid: sessionId, time: now.toISOString(), ...e.fields };
+  return {
+    type: e.type,
+    id: `custom-${n}-${String(e.ei)}`,
+    time: { $typeName: "google.protobuf.Timestamp", seconds: BigInt(Math.floor(now.getTime() / 1000)), nanos: 0 },
+    index: BigInt(e.ei),
+    unstructured: encodeStruct(json),
   };
 }
 
@@ -171,8 +196,13 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   let latencyMs = opts.latencyMs ?? 0;
   let denyLocks = opts.denyLocks ?? false;
   let dropNext: number | undefined;
-  /** Sealed chunks per UTC day: index ranges, fixed once listed so appends land in new chunks. */
-  const sealed = new Map<number, { ranges: [number, number][]; next: number }>();
+  const customRecordings = new Map<string, CustomRecordingEvent[]>();
+  /**
+   * Sealed chunks per UTC day: index ranges, fixed once listed so appends land in new chunks.
+   * Events not searchable yet when their range was sealed (late arrival) are held out of it and
+   * sealed later in chunks of their own, as a backend writes a late batch into a new file.
+   */
+  const sealed = new Map<number, { ranges: [number, number][]; next: number; held: Set<number>; waiting: number[]; late: number[][] }>();
 
   /** Counting, peer bookkeeping, the version header check and the call faults, for every method. */
   async function admitCall(method: string, version: string | null | undefined, session: http2.Http2Session | undefined): Promise<void> {
@@ -206,6 +236,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     const step = descending ? -1 : 1;
     for (let i = start; descending ? i >= end : i < end; i += step) {
       if (types.size > 0 && !types.has(log.typeAt(i))) continue;
+      if (!log.isVisible(i)) continue;
       if (out.length === limit) {
         yield i;
         return;
@@ -218,14 +249,37 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     return t ? timestampDate(t) : fallback;
   }
 
-  function sealChunks(day: number): [number, number][] {
+  function sealChunks(day: number): string[] {
     const lo = log.lowerBound(new Date(day * DAY_MS));
     const hi = log.lowerBound(new Date((day + 1) * DAY_MS));
-    const state = sealed.get(day) ?? { ranges: [], next: lo };
-    for (let a = Math.max(state.next, lo); a < hi; a += chunkSize) state.ranges.push([a, Math.min(a + chunkSize, hi)]);
+    const state = sealed.get(day) ?? { ranges: [], next: lo, held: new Set<number>(), waiting: [], late: [] };
+    const arrived = state.waiting.filter((i) => log.isVisible(i));
+    if (arrived.length > 0) {
+      state.waiting = state.waiting.filter((i) => !log.isVisible(i));
+      state.late.push(arrived);
+    }
+    for (let a = Math.max(state.next, lo); a < hi; a += chunkSize) {
+      const b = Math.min(a + chunkSize, hi);
+      for (let i = a; i < b; i++) {
+        if (log.isVisible(i)) continue;
+        state.held.add(i);
+        state.waiting.push(i);
+      }
+      state.ranges.push([a, b]);
+    }
     state.next = Math.max(state.next, hi);
     sealed.set(day, state);
-    return state.ranges;
+    return [...state.ranges.map(([a, b]) => encodeKey([day, a, b])), ...state.late.map((_, n) => encodeKey([day, "late", n]))];
+  }
+
+  /** The log positions of a chunk in its served order, without those held back as late. */
+  function chunkPositions(day: number, parts: string[]): number[] | undefined {
+    const state = sealed.get(day);
+    if (parts[1] === "late") return state?.late[Number(parts[2])];
+    const [a, b] = [Number(parts[1]), Number(parts[2])];
+    if (!Number.isInteger(a) || !Number.isInteger(b)) return undefined;
+    const order = chunkOrder(a, b);
+    return state && state.held.size > 0 ? order.filter((i) => !state.held.has(i)) : order;
   }
 
   /** A fixed shuffle of a chunk: Teleport promises no order inside a chunk. */
@@ -237,9 +291,9 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     return order;
   }
 
-  /** A chunk's events in stream order, each with the cursor that resumes after it. */
-  function chunkItems(a: number, b: number): { position: number; cursor: string }[] {
-    return chunkOrder(a, b).map((position, k) => ({ position, cursor: encodeKey([k]) }));
+  /** A chunk's events in stream order (see `chunkPositions`), each with the cursor that resumes after it. */
+  function chunkItems(positions: number[]): { position: number; cursor: string }[] {
+    return positions.map((position, k) => ({ position, cursor: encodeKey([k]) }));
   }
 
   function requireBulk(): void {
@@ -317,6 +371,13 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
 
       async *streamUnstructuredSessionEvents(req, ctx) {
         await admit("StreamUnstructuredSessionEvents", ctx);
+        const custom = customRecordings.get(req.sessionId);
+        if (custom) {
+          sessionStreams.push({ sessionId: req.sessionId, startIndex: req.startIndex });
+          const items = custom.filter((e) => BigInt(e.ei) >= BigInt(req.startIndex)).map((e, n) => customProto(req.sessionId, e, n));
+          for await (const item of faulty(ctx, items)) yield item;
+          return;
+        }
         const k = recordingOf(req);
         for await (const e of faulty(ctx, log.recording(k, req.startIndex))) yield toProto(e);
       },
@@ -325,18 +386,19 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
         await admit("GetEventExportChunks", ctx);
         requireBulk();
         const day = utcDay(timeOrDefault(req.date, new Date()));
-        for await (const [a, b] of faulty(ctx, sealChunks(day))) yield { chunk: encodeKey([day, a, b]) };
+        for await (const chunk of faulty(ctx, sealChunks(day))) yield { chunk };
       },
 
       async *exportUnstructuredEvents(req, ctx) {
         await admit("ExportUnstructuredEvents", ctx);
         requireBulk();
         const day = utcDay(timeOrDefault(req.date, new Date()));
-        const [chunkDay, a, b] = decodeKey(req.chunk, "chunk").map(Number);
-        if (chunkDay !== day || a === undefined || b === undefined) throw new ConnectError(`chunk ${req.chunk} not found for this date`, Code.NotFound);
+        const parts = decodeKey(req.chunk, "chunk");
+        const order = Number(parts[0]) === day ? chunkPositions(day, parts) : undefined;
+        if (!order) throw new ConnectError(`chunk ${req.chunk} not found for this date`, Code.NotFound);
         let from = 0;
         if (req.cursor) from = Number(decodeKey(req.cursor, "cursor")[0]) + 1;
-        for await (const item of faulty(ctx, chunkItems(a, b).slice(from))) {
+        for await (const item of faulty(ctx, chunkItems(order).slice(from))) {
           yield { event: toProto(log.eventAt(item.position)), cursor: item.cursor };
         }
       },
@@ -401,7 +463,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   }, {
     [`/${RawAuditLogService.typeName}/${RawAuditLogService.method.streamUnstructuredSessionEvents.name}`]: {
       // A warmed recording in one write; a stream-drop fault needs the item-by-item path.
-      accept: () => warmed.size > 0 && dropNext === undefined && opts.dropStreamsAfter === undefined,
+      accept: () => warmed.size > 0 && customRecordings.size === 0 && dropNext === undefined && opts.dropStreamsAfter === undefined,
       serve: async (bytes, call) => {
         await admitCall("StreamUnstructuredSessionEvents", call.headers["version"] as string | undefined, call.session);
         const req = fromBinary(StreamUnstructuredSessionEventsRequestSchema, bytes);
@@ -473,8 +535,9 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     setDenyLocks: (deny) => {
       denyLocks = deny;
     },
+    serveRecording: (sessionId, events) => void customRecordings.set(sessionId, events),
     pageKeyAt: (i) => encodeKey([i]),
-    exportChunksOf: (date) => sealChunks(utcDay(date)).map(([a, b]) => ({ chunk: encodeKey([utcDay(date), a, b]), items: chunkItems(a, b) })),
+    exportChunksOf: (date) => sealChunks(utcDay(date)).map((chunk) => ({ chunk, items: chunkItems(chunkPositions(utcDay(date), decodeKey(chunk, "chunk"))!) })),
     async stop() {
       if (appendTimer) clearInterval(appendTimer);
       await new Promise<void>((resolve) => {

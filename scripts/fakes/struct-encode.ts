@@ -10,9 +10,46 @@ import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
  * benchmark's bottleneck. Here the sizes are computed first and the bytes written once.
  */
 export function encodeStruct(json: JsonObject): Uint8Array {
-  const out = Buffer.allocUnsafe(structSize(json));
-  const end = writeStruct(out, 0, json);
-  return end === out.length ? out : out.subarray(0, end);
+  try {
+    const out = Buffer.allocUnsafe(structSize(json));
+    const end = writeStruct(out, 0, json);
+    return end === out.length ? out : out.subarray(0, end);
+  } catch (err) {
+    // Only tests' deliberately deep events get here: the recursion is the fast path.
+    if (!(err instanceof RangeError)) throw err;
+    return encodeStructIteratively(json);
+  }
+}
+
+/** The same bytes with an explicit stack, for nesting deeper than the call stack allows. */
+export function encodeStructIteratively(json: JsonObject): Uint8Array {
+  type Step = { entry: [string, JsonValue] } | { item: JsonValue } | { value: JsonValue } | { joins: number };
+  const w = new BinaryWriter();
+  const entries = (obj: JsonObject): Step[] => Object.keys(obj).map((key) => ({ entry: [key, obj[key]!] as [string, JsonValue] })).reverse();
+  const stack: Step[] = entries(json);
+  for (let step = stack.pop(); step !== undefined; step = stack.pop()) {
+    if ("joins" in step) {
+      for (let i = 0; i < step.joins; i++) w.join();
+    } else if ("entry" in step) {
+      w.tag(1, WireType.LengthDelimited).fork();
+      w.tag(1, WireType.LengthDelimited).string(step.entry[0]);
+      w.tag(2, WireType.LengthDelimited).fork();
+      stack.push({ joins: 2 }, { value: step.entry[1] });
+    } else if ("item" in step) {
+      w.tag(1, WireType.LengthDelimited).fork();
+      stack.push({ joins: 1 }, { value: step.item });
+    } else {
+      const v = step.value;
+      if (Array.isArray(v)) {
+        w.tag(6, WireType.LengthDelimited).fork();
+        stack.push({ joins: 1 }, ...v.map((item) => ({ item })).reverse());
+      } else if (v !== null && typeof v === "object") {
+        w.tag(5, WireType.LengthDelimited).fork();
+        stack.push({ joins: 1 }, ...entries(v));
+      } else writeScalar(w, v);
+    }
+  }
+  return w.finish();
 }
 
 const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
@@ -98,6 +135,14 @@ function writeValue(out: Buffer, at: number, v: JsonValue): number {
     at = writeStruct(out, at, v);
   }
   return at;
+}
+
+/** A scalar Value (null, number, string, bool) for the iterative encoder. */
+function writeScalar(w: BinaryWriter, v: null | number | string | boolean): void {
+  if (v === null) w.tag(1, WireType.Varint).int32(0);
+  else if (typeof v === "number") w.tag(2, WireType.Bit64).double(v);
+  else if (typeof v === "string") w.tag(3, WireType.LengthDelimited).string(v);
+  else w.tag(4, WireType.Varint).bool(v);
 }
 
 /**

@@ -2,7 +2,8 @@ import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { logDeadLetters } from "../export/index.ts";
 import { deadLetterLog } from "../export/dead-letter-log.ts";
-import { sessionUrl } from "../fluentd/sink.ts";
+import { isSessionId, sessionUrl } from "../export/records.ts";
+import { unredactUrl } from "../lib/redact.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";
 import { createFluentdSink } from "../fluentd/index.ts";
@@ -11,6 +12,14 @@ import { createFluentdSink } from "../fluentd/index.ts";
 export type Destination = (letter: StoredDeadLetter) => string;
 
 export const toStoredUrl: Destination = (letter) => letter.url;
+
+/**
+ * The stored URL with its credentials back: URLs are stored redacted, so they come from the
+ * configured URL the stored one was redacted from. A URL no longer configured goes out as stored.
+ */
+export function toStoredUrlOf(configured: readonly string[]): Destination {
+  return (letter) => unredactUrl(letter.url, configured) ?? letter.url;
+}
 
 /**
  * The URL configured now for the letter's stream: a recording event was stored at
@@ -25,7 +34,7 @@ export function toConfiguredUrl(auditUrl: string, sessionBaseUrl: string): Desti
     } catch {
       // Not JSON: it can only have been stored as an audit event.
     }
-    return typeof sid === "string" && sid !== "" && letter.url.endsWith(`.${sid}.log`) ? sessionUrl(sessionBaseUrl, sid) : auditUrl;
+    return typeof sid === "string" && isSessionId(sid) && letter.url.endsWith(`.${sid}.log`) ? sessionUrl(sessionBaseUrl, sid) : auditUrl;
   };
 }
 
@@ -77,7 +86,8 @@ export async function runDeadLetterRetry(config: Config, cluster?: string, toSto
   try {
     const total = state.deadLetters.count();
     if (total > 0) logger.info(`resending ${total} dead letters`);
-    const destination = toStoredUrls ? toStoredUrl : toConfiguredUrl(config.fluentd.url.href, config.fluentd.sessionUrl.href);
+    const { url, sessionUrl: sessionBase } = config.fluentd;
+    const destination = toStoredUrls ? toStoredUrlOf([url.href, sessionBase.href]) : toConfiguredUrl(url.href, sessionBase.href);
     const { delivered, stillDead } = await retryDeadLetters(state, sink, interrupted.signal, destination);
     process.stdout.write(`${delivered} delivered, ${stillDead} remain\n`);
     return stillDead === 0 ? 0 : 1;

@@ -14,6 +14,7 @@ export function summary(stats: ExportStats, now = Date.now(), dryRun = false, ra
     `${stats.eventsDelivered} events ${verb}`,
     `${stats.sessionsDelivered} sessions ${verb}`,
     `${stats.deadLettered} dead-lettered`,
+    `${stats.lateEvents} late`,
     `in ${formatDuration(now - stats.startedAt)}`,
     `${Math.round(rate)} events/s`,
     `lag ${lag === undefined ? "n/a" : formatDuration(lag)}`,
@@ -22,6 +23,7 @@ export function summary(stats: ExportStats, now = Date.now(), dryRun = false, ra
     events_delivered: stats.eventsDelivered,
     sessions_delivered: stats.sessionsDelivered,
     dead_lettered: stats.deadLettered,
+    late_events: stats.lateEvents,
     rate: Math.round(rate * 10) / 10,
     lag_seconds: lag === undefined ? null : Math.round(lag / 1000),
   });

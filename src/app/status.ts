@@ -19,8 +19,11 @@ export interface StatusReport {
   /** Fluentd deliveries failing, as the running (or last) instance recorded it; null when they were not. */
   deliveriesFailing: { since: string; reason: string } | null;
   delivered: { events: number; sessions: number; deadLettered: number };
-  sessions: { pending: number; missing: number; givenUp: number };
+  /** `refused`: recordings never exported because the session id was not a UUID. */
+  sessions: { pending: number; missing: number; givenUp: number; refused: number };
   deadLetters: number;
+  /** Slices of the legacy engine still to be read again for late events. */
+  lateSweepsPending: number;
 }
 
 /** Reads the state without locking it: safe while an instance is exporting (WAL readers don't block). */
@@ -33,6 +36,7 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
     const imported = state.meta.goImport();
     const lag = lagMs(last?.time, now, state.meta.startTime());
     const failing = state.meta.deliveryFailure();
+    const totals = state.meta.totals();
     const position =
       engine === "bulk" ? { dates: state.checkpoints.bulkDates() } : legacy ? { windowStart: legacy.windowStart.toISOString() } : null;
     return {
@@ -46,13 +50,15 @@ export function readStatus(stateFile: string, now = Date.now()): StatusReport {
       lastDelivered: last ? { id: last.id, time: last.time.toISOString() } : null,
       lagSeconds: lag === undefined ? null : Math.round(lag / 1000),
       deliveriesFailing: failing ? { since: failing.since.toISOString(), reason: failing.reason } : null,
-      delivered: state.meta.totals(),
+      delivered: { events: totals.events, sessions: totals.sessions, deadLettered: totals.deadLettered },
       sessions: {
         pending: state.sessions.count("pending"),
         missing: state.sessions.count("missing"),
         givenUp: state.sessions.count("given-up"),
+        refused: totals.sessionsRefused,
       },
       deadLetters: state.deadLetters.count(),
+      lateSweepsPending: state.late.pending(),
     };
   } finally {
     state.close();
@@ -76,7 +82,8 @@ export function formatStatus(r: StatusReport, now = Date.now()): string {
         : "ok"
     }`,
     `delivered:        ${r.delivered.events} events, ${r.delivered.sessions} sessions`,
-    `sessions:         ${r.sessions.pending} pending, ${r.sessions.missing} missing, ${r.sessions.givenUp} given up`,
+    `sessions:         ${r.sessions.pending} pending, ${r.sessions.missing} missing, ${r.sessions.givenUp} given up, ${r.sessions.refused} refused (invalid session id)`,
     `dead letters:     ${r.deadLetters}`,
+    `late sweeps:      ${r.lateSweepsPending} slices still to read again`,
   ].join("\n");
 }

@@ -19,6 +19,8 @@ export const LOG_LABELS: Partial<Record<OptionKey, string>> = {
   timeout: "Using timeout",
   cursor: "Using cursor",
   windowSize: "Using window size",
+  lateEventDelays: "Sweeping for late events after",
+  digestRetentionDays: "Keeping delivery digests (days)",
   dryRun: "Dry run (nothing is sent to Fluentd)",
   exitOnLastEvent: "Exiting after the last event",
   exitTimeout: "Exiting without progress after",
@@ -81,6 +83,8 @@ function render(key: OptionKey, value: unknown): string {
       return formatHostPort(value as HostPort);
     case "duration":
       return key === "lockFor" && value === 0 ? "never expires" : formatDuration(value as number);
+    case "durations":
+      return (value as number[]).length === 0 ? "off" : (value as number[]).map(formatDuration).join(", ");
   }
   if (def.secret) return "(set, hidden)";
   if (value instanceof Date) return value.toISOString();

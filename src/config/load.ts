@@ -135,6 +135,17 @@ function coerce(def: OptionDef, raw: Raw, cwd: string, warn: (message: string) =
       return parseTime(asText(raw, "an RFC3339 time"));
     case "list":
       return listItems(def, raw);
+    case "durations":
+      return listItems(def, raw).map((item, i) => {
+        try {
+          const ms = parseDuration(item);
+          checkRange(def, ms);
+          return ms;
+        } catch (err) {
+          if (err instanceof ValueError) throw new ValueError(`entry #${i + 1} ${err.message}`);
+          throw err;
+        }
+      });
     case "headers":
       return listItems(def, raw).map((line, i) => {
         try {
@@ -178,7 +189,7 @@ function checkRange(def: OptionDef, value: unknown): void {
   if (typeof value !== "number") return;
   if (def.max && value > def.max.value) throw new ValueError(`must be at most ${def.max.value}: ${def.max.why}`);
   if (def.min === undefined || value >= def.min) return;
-  if (def.kind === "duration") throw new ValueError(def.min > 0 ? "must be greater than 0" : "must not be negative");
+  if (def.kind === "duration" || def.kind === "durations") throw new ValueError(def.min > 0 ? "must be greater than 0" : "must not be negative");
   throw new ValueError(`must be at least ${def.min}`);
 }
 
@@ -250,7 +261,7 @@ export function loadConfig(input: LoadInput): LoadResult {
     const raw = rawSetting(key, def, cli, env, toml);
     if (!raw) {
       if (def.required) missing.push(def);
-      const empty = def.kind === "list" || def.kind === "headers" ? [] : def.kind === "bool" ? false : undefined;
+      const empty = def.kind === "list" || def.kind === "durations" || def.kind === "headers" ? [] : def.kind === "bool" ? false : undefined;
       if (empty !== undefined) groups[group]![field] = empty;
       origins[key] = "default";
       continue;

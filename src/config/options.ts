@@ -13,6 +13,7 @@ export type OptionKind =
   | "bool"
   | "int"
   | "duration"
+  | "durations"
   | "list"
   | "time"
   | "file"
@@ -443,6 +444,27 @@ export const OPTIONS = {
     help: "With exit-on-last-event: exit 1 after this long without progress (a persistent failure); 0 = never",
   }),
 
+  lateEventDelays: option({
+    flag: "late-event-delays",
+    kind: "durations",
+    env: ["FDFWD_LATE_EVENT_DELAYS"],
+    toml: "late-event-delays",
+    default: "1m,10m",
+    min: 1,
+    group: "ingest",
+    help: "Read every slice of the audit log again after each of these delays and deliver events that became searchable late (legacy search API; empty: off)",
+  }),
+  digestRetentionDays: option({
+    flag: "digest-retention-days",
+    kind: "int",
+    env: ["FDFWD_DIGEST_RETENTION_DAYS"],
+    toml: "digest-retention-days",
+    default: "400",
+    min: 1,
+    group: "ingest",
+    help: "Days the per-hour delivery digests (what verify compares) are kept",
+  }),
+
   // --- locking ---
   lockEnabled: option({
     flag: "lock-enabled",
@@ -515,6 +537,7 @@ interface KindValues {
   int: number;
   size: number;
   duration: Duration;
+  durations: Duration[];
   list: string[];
   time: Date;
   enum: string;

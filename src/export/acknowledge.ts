@@ -1,5 +1,5 @@
 import type { DeadLetter } from "../fluentd/types.ts";
-import { countStateErrors, recordDelivered, streamMetrics } from "../observability/metrics.ts";
+import { countStateErrors, lateEventsFound, recordDelivered, streamMetrics } from "../observability/metrics.ts";
 import type { AuditCommit, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { deadLetterLog } from "./dead-letter-log.ts";
@@ -14,7 +14,7 @@ export interface CommitParticipant {
    * Inside the checkpoint transaction: what it writes is durable exactly when the batch is, and a
    * crash replays neither. Throwing rolls the whole batch back.
    */
-  inCommit(delivered: readonly AuditEvent[]): void;
+  inCommit(delivered: readonly AuditEvent[], commit: AuditCommit): void;
   /** After the transaction committed (wake a worker that reads what `inCommit` wrote). */
   committed?(): void;
 }
@@ -24,7 +24,7 @@ export function commitAuditBatch(state: StateStore, commit: AuditCommit, partici
   countStateErrors(() =>
     state.transaction(() => {
       state.commitAudit(commit);
-      for (const p of participants) p.inCommit(commit.delivered);
+      for (const p of participants) p.inCommit(commit.delivered, commit);
     }),
   );
   for (const p of participants) p.committed?.();
@@ -39,6 +39,8 @@ export function logDeadLetters(letters: readonly DeadLetter[]): void {
 export interface BatchOutcome {
   /** Records the sink acknowledged (dead letters excluded). */
   delivered: number;
+  /** Of those, audit events a late-event sweep found. */
+  late?: number;
   /** Time of the newest delivered audit event (the lag). */
   newest?: Date;
   deadLettered: readonly DeadLetter[];
@@ -58,6 +60,8 @@ export function recordBatch(stream: "audit" | "session", stats: ExportStats, bat
   stats.deadLettered += batch.deadLettered.length;
   if (stream === "audit") {
     stats.eventsDelivered += batch.delivered;
+    stats.lateEvents += batch.late ?? 0;
+    lateEventsFound.inc(batch.late ?? 0);
     if (batch.newest) stats.lastEventTime = batch.newest;
   }
 }

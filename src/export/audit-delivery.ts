@@ -2,7 +2,10 @@ import type { DeadLetter, FluentdSink } from "../fluentd/types.ts";
 import type { AuditPosition, SessionUpload, StateStore } from "../state/index.ts";
 import type { AuditEvent } from "../teleport/types.ts";
 import { type CommitParticipant, commitAuditBatch, recordBatch } from "./acknowledge.ts";
-import { SESSION_UPLOAD, sessionIdOf, toRecord } from "./records.ts";
+import { quoteUntrusted } from "../lib/untrusted.ts";
+import { logger } from "../logger.ts";
+import { refusedSessions as refusedSessionsMetric } from "../observability/metrics.ts";
+import { isSessionId, SESSION_UPLOAD, sessionIdOf, toRecord, unreadableLetter } from "./records.ts";
 import type { ExportStats } from "./stats.ts";
 
 export interface SessionQueue {
@@ -28,29 +31,54 @@ export class AuditDelivery {
       participants: readonly CommitParticipant[];
       /** Aborts in-flight deliveries (shutdown deadline), not the reading. */
       deliverySignal?: AbortSignal;
+      /** Delivered ids are kept (late-event sweeps are on): never send one of them again. */
+      dedupe?: boolean;
     },
   ) {}
 
-  async deliver(events: readonly AuditEvent[], position: AuditPosition): Promise<void> {
+  /**
+   * `late`: the events were read again by a sweep. While ids are kept, those delivered before are
+   * dropped here, at delivery, because every earlier batch is committed by now (at read time some
+   * were still in flight); this also spares the duplicates of a page the walk reads again.
+   */
+  async deliver(all: readonly AuditEvent[], position: AuditPosition, late = false): Promise<void> {
     const { sink, state, stats, url, sessions } = this.deps;
     await sessions.waitForRoom(this.deps.deliverySignal);
-    let deadLetters: DeadLetter[] = [];
+    const events = this.deps.dedupe && all.length > 0 ? withoutDelivered(state, all) : all;
+    // An event the source could not read is never sent: it becomes a dead letter with the reason.
+    const readable = events.filter((e) => e.invalid === undefined);
+    let deadLetters: DeadLetter[] = readable.length === events.length ? [] : events.filter((e) => e.invalid !== undefined).map((e) => unreadableLetter(e, url));
     let retried = 0;
-    if (events.length > 0) {
-      const report = await sink.deliver(url, events.map(toRecord), this.deps.deliverySignal);
-      deadLetters = report.deadLettered;
+    if (readable.length > 0) {
+      const report = await sink.deliver(url, readable.map(toRecord), this.deps.deliverySignal);
+      deadLetters = deadLetters.concat(report.deadLettered);
       retried = report.retried;
     }
     const rejected = new Set(deadLetters.map((d) => d.record.id));
     const delivered = rejected.size === 0 ? events : events.filter((e) => !rejected.has(e.id));
     // A rejected upload event still means the recording exists: export it anyway.
     const uploads: SessionUpload[] = [];
+    let refusedSessions = 0;
     for (const e of events) {
       const sid = e.type === SESSION_UPLOAD ? sessionIdOf(e) : undefined;
-      if (sid) uploads.push({ sid, uploadTime: e.time });
+      if (sid === undefined) continue;
+      if (isSessionId(sid)) uploads.push({ sid, uploadTime: e.time });
+      else {
+        refusedSessions++;
+        logger.warn(
+          `session.upload event ${quoteUntrusted(e.id)} names session id ${quoteUntrusted(sid)}, which is not a Teleport session id (a UUID); its recording is not exported (counted in status as refused)`,
+        );
+      }
     }
-    commitAuditBatch(state, { position, delivered, sessions: uploads, deadLetters }, this.deps.participants);
-    recordBatch("audit", stats, { delivered: delivered.length, newest: delivered.at(-1)?.time, deadLettered: deadLetters, retried });
+    commitAuditBatch(state, { position, delivered, sessions: uploads, deadLetters, refusedSessions }, this.deps.participants);
+    refusedSessionsMetric.inc(refusedSessions);
+    recordBatch("audit", stats, { delivered: delivered.length, late: late ? delivered.length : 0, newest: delivered.at(-1)?.time, deadLettered: deadLetters, retried });
     if (uploads.length > 0) sessions.wake();
   }
+}
+
+function withoutDelivered(state: StateStore, events: readonly AuditEvent[]): AuditEvent[] {
+  const known = state.late.delivered(events.map((e) => e.id));
+  const seen = new Set<string>();
+  return events.filter((e) => !known.has(e.id) && !seen.has(e.id) && seen.add(e.id));
 }

@@ -8,6 +8,11 @@ export interface Segment {
   position: AuditPosition;
   /** The reader is in a backlog: more events follow at once (worth waiting a moment for). */
   more?: boolean;
+  /**
+   * Read again by a late-event sweep: only events not delivered before go out. Such segments are
+   * batched only with each other, so that check sees every earlier batch committed.
+   */
+  late?: boolean;
 }
 
 /**
@@ -30,7 +35,7 @@ const LINGER_MS = 10;
 export async function deliverSegments(
   queue: BoundedQueue<Segment>,
   maxBatch: number,
-  deliver: (events: AuditEvent[], position: AuditPosition) => Promise<void>,
+  deliver: (events: AuditEvent[], position: AuditPosition, late: boolean) => Promise<void>,
   stop?: AbortSignal,
   lingerMs = LINGER_MS,
 ): Promise<void> {
@@ -41,9 +46,10 @@ export async function deliverSegments(
     let events = first.events;
     let position = first.position;
     let more = first.more ?? false;
+    const late = first.late ?? false;
     const deadline = performance.now() + lingerMs;
     for (;;) {
-      for (let next = queue.peek(); next && events.length + next.events.length <= maxBatch; next = queue.peek()) {
+      for (let next = queue.peek(); next && (next.late ?? false) === late && events.length + next.events.length <= maxBatch; next = queue.peek()) {
         queue.take();
         events = events.length === 0 ? next.events : events.concat(next.events);
         position = advance(position, next.position);
@@ -55,14 +61,21 @@ export async function deliverSegments(
       if (stop?.aborted) return;
       if (!arrived) break;
     }
-    await deliver(events, position);
+    await deliver(events, position, late);
   }
 }
 
-/** The position after `later`, keeping a seek that finished in an earlier segment of the same batch. */
+/**
+ * The position after `later`, keeping what earlier segments of the same batch finished: a seek,
+ * and the sweeps they scheduled or completed.
+ */
 function advance(earlier: AuditPosition, later: AuditPosition): AuditPosition {
-  if (earlier.kind === "legacy" && later.kind === "legacy" && earlier.seekFinished && !later.seekFinished) return { ...later, seekFinished: true };
-  return later;
+  if (earlier.kind !== "legacy" || later.kind !== "legacy") return later;
+  const seekFinished = earlier.seekFinished || later.seekFinished;
+  const a = earlier.sweep;
+  const b = later.sweep;
+  const sweep = a && b ? { read: [...a.read, ...b.read], swept: [...a.swept, ...b.swept] } : (a ?? b);
+  return { ...later, seekFinished, ...(sweep ? { sweep } : {}) };
 }
 
 /** Splits events into runs of at most `size`, for readers whose pages exceed the sink batch. */

@@ -28,7 +28,8 @@ export class DeadLetterLog {
     if (letters.length === 0) return;
     for (const d of letters) {
       this.pending++;
-      const key = `HTTP ${d.status}: ${d.reason}`;
+      // Status 0: Fluentd never saw the event (it could not be read from Teleport; see records.ts).
+      const key = d.status === 0 ? d.reason : `HTTP ${d.status}: ${d.reason}`;
       const reason = this.reasons.get(key) ?? { count: 0, ids: [] };
       reason.count++;
       if (reason.ids.length < IDS_PER_REASON) reason.ids.push(d.record.id);
@@ -47,7 +48,7 @@ export class DeadLetterLog {
     const [firstKey, first] = entries[0]!;
     const line =
       this.pending === 1
-        ? `Fluentd rejected event ${first.ids[0]} permanently (${firstKey}); kept in dead letters`
+        ? `${firstKey.startsWith("HTTP ") ? "Fluentd rejected" : "Could not export"} event ${first.ids[0]} permanently (${firstKey}); kept in dead letters`
         : `Fluentd rejected ${this.pending} events permanently; kept in dead letters (see dead-letters list): ` +
           entries
             .slice(0, FIRST_REASONS)

@@ -9,6 +9,7 @@ import { AuditDelivery } from "./audit-delivery.ts";
 import { runBulk } from "./bulk.ts";
 import { daysFromNow, utcDate } from "./dates.ts";
 import type { AuditJob } from "./job.ts";
+import { deliveryLedger } from "./ledger.ts";
 import { runLegacy } from "./legacy.ts";
 import type { ExportOptions } from "./options.ts";
 import { untilSuccess } from "./retry.ts";
@@ -109,8 +110,10 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
   const sessionsDone = sessions.run();
   try {
     const engine = await chooseEngine(source, state, stopSignal);
-    const participants = run.participants ?? [];
-    const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentd.url.href, sessions, participants, deliverySignal });
+    const keepIds = engine === "legacy" && options.ingest.lateEventDelays.length > 0;
+    const ledger = deliveryLedger(state, options, keepIds, now);
+    const participants = [ledger, ...(run.participants ?? [])];
+    const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentd.url.href, sessions, participants, deliverySignal, dedupe: keepIds });
     const job: AuditJob = { source, state, options, stats, delivery, stopSignal, startTime, now };
     if (engine === "bulk" && state.meta.seekAfter()) {
       logger.warn("cursor is only honoured by the legacy engine (bulk export has no event order); exporting from start-time");

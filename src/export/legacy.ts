@@ -2,6 +2,7 @@ import { ConfigError } from "../errors.ts";
 import { sleep } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { streamMetrics } from "../observability/metrics.ts";
+import type { AuditPosition } from "../state/index.ts";
 import type { SearchPage } from "../teleport/types.ts";
 import type { Segment } from "./batches.ts";
 import { auditFilter } from "./filters.ts";
@@ -9,6 +10,7 @@ import type { AuditJob } from "./job.ts";
 import { startWalk, step, windowAt } from "./legacy-walk.ts";
 import { pumpSegments } from "./pump.ts";
 import type { BoundedQueue } from "./queue.ts";
+import { LateSweeps } from "./late-sweeps.ts";
 import { WindowReadAhead } from "./read-ahead.ts";
 import { Stopped, untilSuccess } from "./retry.ts";
 
@@ -43,17 +45,45 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
     },
     signal,
   );
+  const sweeps =
+    options.ingest.lateEventDelays.length > 0
+      ? new LateSweeps(
+          {
+            source,
+            state,
+            delaysMs: options.ingest.lateEventDelays,
+            types: options.ingest.types,
+            keep: rules.keep,
+            limit: options.ingest.batch,
+            batchSize: options.fluentd.batchSize,
+          },
+          walk.pos.windowStart,
+        )
+      : undefined;
   try {
     for (;;) {
+      // Sweeps never run while a cursor is sought: nothing before it may be delivered.
+      if (sweeps && !walk.seek) {
+        for await (const segment of sweeps.due(() => walk.pos, job.now(), signal)) if (!(await queue.push(segment))) return;
+      }
       const window = windowAt(walk, job.now());
       const query = { from: window.from, to: window.to, types: [...options.ingest.types], limit: options.ingest.batch, startKey: walk.pos.pageKey };
       const page = window.to > window.from ? await untilSuccess("reading the audit log", () => ahead.page(query), signal) : EMPTY_PAGE;
+      const seeking = walk.seek;
       const next = step(walk, window, page, rules);
       walk = next.walk;
       if (next.kind === "narrowed") continue;
       if (next.lostEventId) logger.warn(`event ${next.lostEventId} is no longer in its page; the page is sent again`);
       streamMetrics.audit.received.inc(next.received);
       streamMetrics.audit.filtered.inc(next.filtered);
+      if (sweeps && seeking && !walk.seek) sweeps.skipTo(next.segments.find((s) => s.events.length > 0)?.events[0]?.time ?? window.to);
+      const slice = sweeps && !walk.seek ? sweeps.finished(walk.pos, next.caughtUp ? window.to : undefined, job.now()) : undefined;
+      if (slice) {
+        // The slice is scheduled by the segment that finishes reading it (an empty one if need be).
+        const last = next.segments.at(-1) ?? { events: [], position: { kind: "legacy", checkpoint: walk.pos, seekFinished: false } as AuditPosition };
+        if (last.position.kind === "legacy") last.position = { ...last.position, sweep: { read: [slice], swept: [] } };
+        if (next.segments.length === 0) next.segments.push(last);
+      }
       for (const segment of next.segments) if (!(await queue.push(segment))) return;
       stats.readPosition = next.readPosition ?? stats.readPosition;
       if (!next.caughtUp) continue;

@@ -18,7 +18,7 @@ export async function pumpSegments(
   const signal = AbortSignal.any([opts.signal, local.signal]);
   const reader = feed(queue, () => read(queue, signal));
   try {
-    await deliverSegments(queue, job.options.fluentd.batchSize, (events, position) => job.delivery.deliver(events, position), job.stopSignal);
+    await deliverSegments(queue, job.options.fluentd.batchSize, (events, position, late) => job.delivery.deliver(events, position, late), job.stopSignal);
   } finally {
     local.abort();
     queue.close();

@@ -1,15 +1,15 @@
 import { isAbort } from "../lib/abort.ts";
 import { Wakeup } from "../lib/wakeup.ts";
 import { Backoff } from "../lib/backoff.ts";
-import type { FluentdSink, SinkRecord } from "../fluentd/types.ts";
+import type { DeadLetter, FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { logger, rateLimited } from "../logger.ts";
-import { sessionUrl } from "../fluentd/index.ts";
 import { countStateErrors, missingRecordings, pendingSessions, streamMetrics } from "../observability/metrics.ts";
 import type { SessionRow, StateStore } from "../state/index.ts";
 import { TeleportError, type TeleportSource } from "../teleport/types.ts";
 import { recordBatch } from "./acknowledge.ts";
 import type { SessionQueue } from "./audit-delivery.ts";
-import { toRecord } from "./records.ts";
+import { quoteUntrusted } from "../lib/untrusted.ts";
+import { isSessionId, sessionUrl, toRecord, unreadableLetter } from "./records.ts";
 import { afterLargeGarbage } from "./gc-hint.ts";
 import {
   type ExportOptions,
@@ -124,6 +124,12 @@ export class SessionExporter implements SessionQueue {
 
   private async export(s: SessionRow, retryMissingMs: number): Promise<void> {
     const { state, stats, stopSignal } = this.deps;
+    if (!isSessionId(s.sid)) {
+      // Queued by a version that did not check ids: never put it into a URL.
+      state.sessions.park(s.sid, "given-up", s.attempts, new Date());
+      logger.warn(`queued session id ${quoteUntrusted(s.sid)} is not a UUID; its recording is not exported`);
+      return;
+    }
     try {
       await this.stream(s);
       this.failures.delete(s.sid);
@@ -166,31 +172,54 @@ export class SessionExporter implements SessionQueue {
     const maxChars = options.fluentd.batchBytes ?? Number.POSITIVE_INFINITY;
     let nextIndex = s.nextIndex;
     let received = 0;
+    let unreadable: DeadLetter[] = [];
+    let belowStart = 0;
     const flush = async (completed: boolean) => {
       const report = records.length > 0 ? await sink.deliver(url, records, deliverySignal) : { deadLettered: [], retried: 0 };
-      countStateErrors(() => state.sessions.commitProgress(s.sid, nextIndex, report.deadLettered, completed));
+      const deadLettered = unreadable.concat(report.deadLettered);
+      // One transaction per batch: progress (or, with the last batch, the session's completion)
+      // and its dead letters, the unreadable events included.
+      countStateErrors(() => state.transaction(() => state.sessions.commitProgress(s.sid, nextIndex, deadLettered, completed)));
       metrics.received.inc(received);
-      metrics.filtered.inc(received - records.length);
-      recordBatch("session", stats, { delivered: records.length - report.deadLettered.length, deadLettered: report.deadLettered, retried: report.retried });
+      metrics.filtered.inc(received - records.length - unreadable.length);
+      recordBatch("session", stats, { delivered: records.length - report.deadLettered.length, deadLettered, retried: report.retried });
       afterLargeGarbage(pendingChars);
       records = [];
+      unreadable = [];
       pendingChars = 0;
       received = 0;
     };
     // Recordings carry large print events: flushing on bytes too keeps what one stream holds at
     // about one request body, instead of fluentd-batch-size events of any size. A full batch goes
     // when the next event arrives, so the last one carries the session's completion.
-    const full = () => records.length >= options.fluentd.batchSize || pendingChars >= maxChars;
+    const full = () => records.length >= options.fluentd.batchSize || unreadable.length >= options.fluentd.batchSize || pendingChars >= maxChars;
     for await (const e of source.sessionEvents(s.sid, s.nextIndex, stopSignal)) {
-      if (e.index < nextIndex) continue; // a server that resends the resume point
       if (full()) await flush(false);
-      nextIndex = e.index + 1;
       received++;
+      // Reading `invalid` decodes the payload, so it is asked only of events that are exported: a
+      // skipped type (print) is never decoded, and a hostile payload in one is simply skipped. An
+      // index beyond 2^53 (index -1) is known without decoding and is dead-lettered whatever the
+      // type, since it must not move the checkpoint.
+      if ((e.index < 0 || !skip.has(e.type)) && e.invalid !== undefined) {
+        unreadable.push(unreadableLetter(e, url));
+        continue;
+      }
+      // The start is inclusive, so nothing below it should come; what does was acknowledged before.
+      if (e.index < s.nextIndex) {
+        belowStart++;
+        continue;
+      }
+      // An index lower than the last one (…,10,4,11) is still delivered, in arrival order; the
+      // checkpoint only moves forward.
+      nextIndex = Math.max(nextIndex, e.index + 1);
       if (!skip.has(e.type)) {
         const record = toRecord(e);
         records.push(record);
         pendingChars += record.body.length;
       }
+    }
+    if (belowStart > 0) {
+      logger.warn(`session ${s.sid}: Teleport resent ${belowStart} event(s) below the resume index ${s.nextIndex}; they were delivered before and are not sent again`);
     }
     await flush(true);
   }

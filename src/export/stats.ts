@@ -6,6 +6,8 @@ export class ExportStats {
   eventsDelivered = 0;
   sessionsDelivered = 0;
   deadLettered = 0;
+  /** Audit events delivered by late-event sweeps (also in eventsDelivered). */
+  lateEvents = 0;
   /** Time of the last delivered audit event (see `lagMs`). */
   lastEventTime: Date | undefined;
   /** Where the export started (settled by the first run): lag counts from here until something is delivered. */

@@ -4,8 +4,9 @@ import { ForwardFluentdSink } from "./forward/sink.ts";
 import { HttpFluentdSink, type SinkTuning } from "./sink.ts";
 import { loadFluentdTls } from "./tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
+import { logger } from "../logger.ts";
 
-export { sessionUrl, type SinkTuning } from "./sink.ts";
+export type { SinkTuning } from "./sink.ts";
 export { FluentdSettingError } from "./tls.ts";
 export type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
@@ -32,5 +33,10 @@ class ProtocolRouter implements FluentdSink {
  */
 export async function createFluentdSink(config: FluentdConfig, tuning: SinkTuning = {}): Promise<FluentdSink> {
   const tls = loadFluentdTls(config);
+  if (config.ca === undefined) {
+    // Not an error (a receiver with a public certificate needs no CA file), but it widens who may
+    // pose as Fluentd to every CA the system trusts: say so once.
+    logger.info("fluentd-ca is not set: the Fluentd server certificate is checked against the system's trusted CAs");
+  }
   return new ProtocolRouter(new HttpFluentdSink(config, tls, tuning), new ForwardFluentdSink(config, tls, tuning));
 }

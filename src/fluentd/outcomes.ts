@@ -19,12 +19,19 @@ export function observeOutcome(outcome: Outcome, seconds: number): void {
     health.markFluentdFailed(outcome.cause);
     return;
   }
-  // A refusal is an answer too: the receiver is up, it only objects to a record.
+  // A refusal says nothing yet about the receiver's health: one bad record, or a path that refuses
+  // everything (see the in_http sink). Only an acknowledgement proves the path works.
+  if (outcome.kind === "refused") return requestOutcomes.rejected.inc();
   const failedFor = health.markFluentdOk();
   if (failedFor !== undefined) logger.info(`Fluentd deliveries recovered after ${formatDuration(failedFor)}; the events held back are being sent now`);
-  if (outcome.kind === "refused") return requestOutcomes.rejected.inc();
   requestOutcomes.ok.inc();
   bytesSent.inc(outcome.bytes);
+}
+
+/** The receiver refused every record of a request one by one: a fault of the path, not of the records. */
+export function observePathRefusal(cause: string): void {
+  errorKinds.fluentd.inc();
+  health.markFluentdFailed(cause);
 }
 
 export interface RetryPause {

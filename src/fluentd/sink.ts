@@ -6,11 +6,11 @@ import { redactUrl } from "../lib/redact.ts";
 import { Semaphore } from "../lib/semaphore.ts";
 import { logger } from "../logger.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
-import { observeOutcome, Retrier } from "./outcomes.ts";
+import { observeOutcome, observePathRefusal, Retrier } from "./outcomes.ts";
 import { classifyStatus, DEFAULT_BACKOFF, parseRetryAfter } from "./status.ts";
 import { serverCertificateNames } from "./server-names.ts";
 import { describeSocketError, type FluentdTlsMaterial } from "./tls.ts";
-import type { DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
+import type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
 /** What tests tune beyond the configuration. */
 export interface SinkTuning {
@@ -18,11 +18,6 @@ export interface SinkTuning {
   backoff?: BackoffPolicy;
   /** How often a still-failing receiver is reported at warn (default one minute). */
   warnIntervalMs?: number;
-}
-
-/** The session recording URL of one session, as the Go tool builds it. */
-export function sessionUrl(base: string, sid: string): string {
-  return `${base}.${sid}.log`;
 }
 
 type Attempt =
@@ -51,6 +46,17 @@ function describeFetchError(err: unknown, clientCert: boolean, freshConnection: 
   return { cause: describeSocketError({ code: e.code, name: e.name ?? "Error", message }), code };
 }
 
+/** Where a redirect points, for the warning: the host only (the rest is the receiver's to tell). */
+function locationHost(location: string | null, base: string): string {
+  if (location === null) return "no Location";
+  try {
+    const target = new URL(location, base);
+    return `${target.protocol}//${target.host}`;
+  } catch {
+    return "an unreadable Location";
+  }
+}
+
 function firstLines(text: string): string {
   return text.split("\n").map((l) => l.trim()).filter(Boolean).join(" ").slice(0, 300);
 }
@@ -60,6 +66,10 @@ export class HttpFluentdSink implements FluentdSink {
   private readonly semaphore: Semaphore;
   private readonly retrier: Retrier;
   private closed = false;
+  /** The last request refused every record it held; cleared by the next acknowledgement. */
+  private refusingAll = false;
+  /** The last single-record request was refused (batch size 1: see sendBatch). */
+  private lastRefused = false;
 
   constructor(
     private readonly opts: FluentdConfig,
@@ -86,23 +96,60 @@ export class HttpFluentdSink implements FluentdSink {
     this.closed = true;
   }
 
-  /** Sends one batch; a refused batch is halved until the refused records stand alone. */
+  /**
+   * Sends one batch until the receiver has stored every record or refused some of them one by one
+   * (those become dead letters). When it refuses every record of a request, one by one, the
+   * verdict is on the path, not the events (a proxy or WAF answering 400 to everything, a header
+   * it objects to): dead-lettering would empty the stream into the dead letters and move the
+   * checkpoint past all of it, so this is retried like an outage instead. With a batch size of 1 a
+   * request holds one record: two refusals in a row with no acknowledgement between stand for it.
+   */
   private async sendBatch(url: string, batch: Batch, report: DeliveryReport, signal?: AbortSignal): Promise<void> {
+    const started = Date.now();
+    for (let round = 1; ; round++) {
+      const refused: DeadLetter[] = [];
+      const accepted = await this.isolate(url, batch, report, refused, signal);
+      const single = batch.records.length === 1;
+      const pathRefused = accepted === 0 && (!single || this.refusingAll || (this.opts.batchSize === 1 && this.lastRefused));
+      if (!pathRefused) {
+        if (accepted > 0) this.refusingAll = this.lastRefused = false;
+        else this.lastRefused = true;
+        report.deadLettered.push(...refused);
+        return;
+      }
+      this.refusingAll = true;
+      const cause =
+        `HTTP ${refused[0]!.status}: the receiver refused every record of a request one by one, so the fault is in the path ` +
+        "(a proxy or firewall in front of Fluentd, fluentd-header, the URL), not in the events; nothing is dead-lettered";
+      observePathRefusal(cause);
+      await this.retrier.pause({ where: redactUrl(url), cause, failures: round + 1, started, records: batch.records.length }, signal);
+      report.retried += batch.records.length;
+    }
+  }
+
+  /**
+   * Sends `batch`, halving refused parts until the refused records stand alone (Fluentd refuses a
+   * whole request for one bad record and stores nothing from it). Returns the records acknowledged;
+   * the refused ones are added to `refused`.
+   */
+  private async isolate(url: string, batch: Batch, report: DeliveryReport, refused: DeadLetter[], signal?: AbortSignal): Promise<number> {
     const outcome = await this.sendWithRetry(url, batch, report, signal);
     if (outcome.kind === "ok") {
       report.delivered += batch.records.length;
       report.bytes += batch.bytes;
-      return;
+      return batch.records.length;
     }
     if (batch.records.length > 1) {
-      // Fluentd refuses a whole request for one bad record and stores nothing from it.
       logger.debug("Fluentd refused a batch, splitting it", { url: redactUrl(url), status: outcome.status, records: batch.records.length });
-      for (const half of halve(batch, this.opts.batchSize > 1)) await this.sendBatch(url, half, report, signal);
-      return;
+      let accepted = 0;
+      for (const half of halve(batch, this.opts.batchSize > 1)) accepted += await this.isolate(url, half, report, refused, signal);
+      return accepted;
     }
     const record = batch.records[0]!;
-    logger.debug("Fluentd refused an event permanently", { url: redactUrl(url), id: record.id, status: outcome.status });
-    report.deadLettered.push({ record, url, status: outcome.status, reason: outcome.reason });
+    logger.debug("Fluentd refused an event", { url: redactUrl(url), id: record.id, status: outcome.status });
+    // The stored and reported URL is the redacted one: dead letters outlive the run and get listed.
+    refused.push({ record, url: redactUrl(url), status: outcome.status, reason: outcome.reason });
+    return 0;
   }
 
   private async sendWithRetry(url: string, batch: Batch, report: DeliveryReport, signal?: AbortSignal): Promise<Exclude<Attempt, { kind: "retry" }>> {
@@ -157,10 +204,14 @@ export class HttpFluentdSink implements FluentdSink {
     let status: number;
     let text: string;
     let retryAfter: string | null;
+    let location: string | null;
     try {
-      const res = await fetch(url, { method: "POST", body, headers, tls: this.tls, signal: combined, keepalive: true });
+      // Never follow a redirect: it would re-send the batch, client certificate and headers to
+      // wherever the receiver points (even plain http), and count that answer as Fluentd's.
+      const res = await fetch(url, { method: "POST", body, headers, tls: this.tls, signal: combined, keepalive: true, redirect: "manual" });
       status = res.status;
       retryAfter = res.headers.get("retry-after");
+      location = res.headers.get("location");
       // Reading the (short) body lets the connection go back to the pool.
       text = await res.text();
     } catch (err) {
@@ -175,6 +226,8 @@ export class HttpFluentdSink implements FluentdSink {
         return { kind: "ok" };
       case "transient":
         return { kind: "retry", cause: `HTTP ${status}`, retryAfterMs: parseRetryAfter(retryAfter) };
+      case "redirect":
+        return { kind: "retry", cause: `HTTP ${status}: the receiver redirects to ${locationHost(location, url)}; redirects are never followed: set fluentd-url and fluentd-session-url to the final address` };
       case "receiver-refuses":
         return { kind: "retry", cause: `HTTP ${status}: the receiver refuses this client or URL; check fluentd-url, fluentd-session-url and fluentd-header` };
       case "reject-records":

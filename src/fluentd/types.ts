@@ -11,6 +11,7 @@ export interface SinkRecord {
 
 export interface DeadLetter {
   record: SinkRecord;
+  /** Redacted (no user:password): this is what is logged and stored. */
   url: string;
   status: number;
   reason: string;

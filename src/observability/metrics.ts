@@ -27,6 +27,12 @@ const eventsFiltered = streamCounter(
   "events_filtered_total",
   "Events not sent because of types, skip-event-types or skip-session-types.",
 );
+/** Audit events a late-event sweep found that the first read had not (legacy engine). */
+export const lateEventsFound = new Counter({
+  name: `${prefix}late_events_total`,
+  help: "Audit events delivered by a late-event sweep: searchable only after the first read of their time.",
+  registers: [registry],
+});
 const batchesSent = new Counter({
   name: `${prefix}fluentd_requests_total`,
   help: "HTTP requests to Fluentd, by outcome (ok, retry, rejected).",
@@ -52,6 +58,11 @@ export const pendingSessions = new Gauge({
 export const missingRecordings = new Gauge({
   name: `${prefix}sessions_missing`,
   help: "Session recordings Teleport did not have yet (NotFound), waiting for a retry.",
+  registers: [registry],
+});
+export const refusedSessions = new Counter({
+  name: `${prefix}sessions_refused_total`,
+  help: "Recordings not exported because their session id is not a UUID (it would go into the URL).",
   registers: [registry],
 });
 const lastDeliveredEventTime = new Gauge({

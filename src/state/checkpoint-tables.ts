@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import type { SweepProgress } from "./late-tables.ts";
 
 export interface LegacyCheckpoint {
   windowStart: Date;
@@ -19,9 +20,12 @@ export interface ChunkProgress {
  * Where an audit engine resumes once a batch is acknowledged: each engine has its own kind, so a
  * position is always exactly one of them. `seekFinished`: the cursor event (see
  * `MetaState.seekAfter`) was found, so skipping ends with this batch (legacy only: bulk export has
- * no event order to seek in).
+ * no event order to seek in). `sweep`: late-event sweeps scheduled or completed by the batch
+ * (legacy only), so the schedule moves exactly when the deliveries it stands for are acknowledged.
  */
-export type AuditPosition = { kind: "legacy"; checkpoint: LegacyCheckpoint; seekFinished: boolean } | { kind: "chunk"; progress: ChunkProgress };
+export type AuditPosition =
+  | { kind: "legacy"; checkpoint: LegacyCheckpoint; seekFinished: boolean; sweep?: SweepProgress }
+  | { kind: "chunk"; progress: ChunkProgress };
 
 /** The audit engines' positions: the legacy checkpoint, and the bulk engine's dates and chunks. */
 export class CheckpointState {

@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { ConfigError, UserError } from "../errors.ts";
@@ -65,6 +65,39 @@ function checkIntegrity(db: Database): void {
   if (verdict !== "ok") throw new Error(`integrity check failed: ${verdict ?? "no answer"}`);
 }
 
+/**
+ * Refuses a symbolic link where a state file belongs: following it would write to, and chmod,
+ * whatever it points at. (The storage directory itself may be a link; the files in it may not.)
+ */
+export function refuseSymlink(path: string): void {
+  let isLink = false;
+  try {
+    isLink = lstatSync(path).isSymbolicLink();
+  } catch {
+    return; // absent: nothing to follow
+  }
+  if (isLink) {
+    throw new ConfigError(`storage: ${path} is a symbolic link, and state files are never followed through links; replace it with the file itself, or point storage at the real directory`);
+  }
+}
+
+/**
+ * A new state database appears complete or not at all: initialised under a temporary name, then
+ * renamed into place. So an empty file can only mean damage, never "not initialised yet".
+ */
+function createDatabase(path: string): void {
+  const fresh = `${path}.new`;
+  rmSync(fresh, { force: true });
+  closeSync(openSync(fresh, "wx", 0o600));
+  const db = new Database(fresh, { readwrite: true, create: false });
+  try {
+    migrate(db, fresh);
+  } finally {
+    db.close();
+  }
+  renameSync(fresh, path);
+}
+
 function restrictPermissions(path: string): void {
   for (const file of [path, `${path}-wal`, `${path}-shm`]) {
     if (existsSync(file)) chmodSync(file, 0o600);
@@ -82,12 +115,16 @@ function restrictPermissions(path: string): void {
  * was a serial point no concurrency could overlap (BENCHMARKS.md, round 3).
  */
 export function openDatabase(path: string, opts: { create: boolean; readonly?: boolean }): Database {
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) refuseSymlink(file);
   try {
-    if (opts.create && !existsSync(path)) closeSync(openSync(path, "a", 0o600));
+    if (opts.create && !existsSync(path)) createDatabase(path);
   } catch (err) {
     throw storageError(err, dirname(path)) ?? err;
   }
   if (!existsSync(path)) throw new StateUnreadableError(path, new Error("no such file"));
+  // SQLite takes an empty file for a new database: the export would silently restart from
+  // start-time and skip the backlog. A file this code created is never empty (see createDatabase).
+  if (statSync(path).size === 0) throw new StateUnreadableError(path, new Error("the file is empty (0 bytes)"));
   let db: Database | undefined;
   try {
     db = new Database(path, opts.readonly ? { readonly: true } : { readwrite: true, create: false, strict: true });

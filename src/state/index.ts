@@ -12,6 +12,8 @@ export { MetaState, StartTimeChangedError, type Engine } from "./meta-table.ts";
 export { CheckpointState, type AuditPosition, type ChunkProgress, type LegacyCheckpoint } from "./checkpoint-tables.ts";
 export { SessionQueueState, type SessionRow, type SessionStatus, type SessionUpload } from "./session-table.ts";
 export { DeadLetterState, type StoredDeadLetter } from "./dead-letter-table.ts";
+export { LateState, type DueSweep, type ReadSlice, type SweepProgress } from "./late-tables.ts";
+export { DigestState, HOUR_MS, hourOf, idDigest, type HourDigest } from "./digest-table.ts";
 export { LockState, type LockKey, type PendingLock } from "./autolock-tables.ts";
 
 /** Opens (creating) the state of one cluster; the cluster name comes from Teleport's Ping. */

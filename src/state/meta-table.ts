@@ -16,7 +16,7 @@ export class StartTimeChangedError extends UserError {
 }
 
 /** The delivery totals kept across runs (what `status` reports). */
-export type TotalName = "events_delivered" | "sessions_delivered" | "dead_lettered";
+export type TotalName = "events_delivered" | "sessions_delivered" | "dead_lettered" | "sessions_refused";
 
 /**
  * The export's settings and totals, one key-value table: the start time, the engine chosen, the
@@ -159,11 +159,12 @@ export class MetaState {
     })();
   }
 
-  totals(): { events: number; sessions: number; deadLettered: number } {
+  totals(): { events: number; sessions: number; deadLettered: number; sessionsRefused: number } {
     return {
       events: this.total("events_delivered"),
       sessions: this.total("sessions_delivered"),
       deadLettered: this.total("dead_lettered"),
+      sessionsRefused: this.total("sessions_refused"),
     };
   }
 }

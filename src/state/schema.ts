@@ -78,6 +78,27 @@ const MIGRATIONS: readonly string[] = [
     not_before INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
+  `
+  -- Late-event sweeps (legacy engine): slices of event time read once, to be read again after
+  -- each late-event delay (next indexes the delays), and the ids delivered while any is pending.
+  CREATE TABLE late_sweeps (
+    slice_from INTEGER PRIMARY KEY,
+    slice_to INTEGER NOT NULL,
+    read_at INTEGER NOT NULL,
+    next INTEGER NOT NULL
+  );
+  CREATE TABLE delivered_ids (id TEXT PRIMARY KEY, event_time INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE INDEX delivered_ids_by_time ON delivered_ids (event_time);
+
+  -- Per UTC hour (hours since the epoch): events delivered, the sum of their id hashes (hex) and
+  -- the fingerprint of the filters in force; what verify compares against Teleport.
+  CREATE TABLE hour_digests (
+    hour INTEGER PRIMARY KEY,
+    count INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    filters TEXT NOT NULL
+  );
+  `,
 ];
 
 const SCHEMA_VERSION = MIGRATIONS.length;

@@ -5,6 +5,8 @@ import { LockState } from "./autolock-tables.ts";
 import { type AuditPosition, CheckpointState } from "./checkpoint-tables.ts";
 import { openDatabase } from "./database.ts";
 import { DeadLetterState } from "./dead-letter-table.ts";
+import { DigestState } from "./digest-table.ts";
+import { LateState } from "./late-tables.ts";
 import { MetaState } from "./meta-table.ts";
 import { SessionQueueState, type SessionUpload } from "./session-table.ts";
 
@@ -15,6 +17,8 @@ export interface AuditCommit {
   delivered: readonly AuditEvent[];
   sessions: readonly SessionUpload[];
   deadLetters: readonly DeadLetter[];
+  /** Uploads whose session id was refused (not a UUID): counted, never queued. */
+  refusedSessions?: number;
 }
 
 /**
@@ -29,6 +33,8 @@ export class StateStore {
   readonly sessions: SessionQueueState;
   /** Auto-locking's tables, on this connection, so its writes can join an audit commit. */
   readonly locking: LockState;
+  readonly late: LateState;
+  readonly digests: DigestState;
 
   private constructor(
     private readonly db: Database,
@@ -39,6 +45,8 @@ export class StateStore {
     this.deadLetters = new DeadLetterState(db, this.meta);
     this.sessions = new SessionQueueState(db, this.meta, this.deadLetters);
     this.locking = new LockState(db);
+    this.late = new LateState(db);
+    this.digests = new DigestState(db);
   }
 
   static open(path: string, opts: { create?: boolean; readonly?: boolean } = {}): StateStore {
@@ -64,9 +72,11 @@ export class StateStore {
       for (const s of commit.sessions) this.sessions.enqueue(s);
       this.deadLetters.add(commit.deadLetters);
       if (commit.position.kind === "legacy" && commit.position.seekFinished) this.meta.clearSeekAfter();
+      if (commit.position.kind === "legacy" && commit.position.sweep) this.late.apply(commit.position.sweep);
       const last = commit.delivered.at(-1);
       if (last) this.meta.setLastDelivered(last);
       this.meta.addToTotal("events_delivered", commit.delivered.length);
+      this.meta.addToTotal("sessions_refused", commit.refusedSessions ?? 0);
     });
   }
 

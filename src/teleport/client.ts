@@ -7,7 +7,8 @@ import { health } from "../observability/health.ts";
 import { errorKinds } from "../observability/metrics.ts";
 import { RawAuditLogService } from "./raw-audit-log.ts";
 import { explainTeleportFailure, type ConnectionContext } from "./explain.ts";
-import { decodeStruct } from "./struct-json.ts";
+import { READ_MAX_BYTES } from "./grpc-stream.ts";
+import { decodeStruct, StructTooDeepError } from "./struct-json.ts";
 import {
   TeleportError,
   type AuditEvent,
@@ -55,6 +56,11 @@ function kindOf(err: ConnectError, callerAborted: boolean): TeleportErrorKind {
 function toTeleportError(err: unknown, signal?: AbortSignal, context?: ConnectionContext): TeleportError {
   if (err instanceof TeleportError) return err;
   const ce = ConnectError.from(err);
+  if (ce.code === Code.ResourceExhausted && /readMaxBytes/.test(ce.rawMessage)) {
+    // Retried like any overload, but said plainly: it will not pass until Teleport sends less.
+    const cap = `${READ_MAX_BYTES / 1024 / 1024} MiB`;
+    return new TeleportError("transient", `teleport: refused a message from Teleport larger than ${cap}, the cap on one gRPC message (${ce.rawMessage})`, ce.code);
+  }
   const raw = ce.rawMessage || Code[ce.code];
   const explained = context ? explainTeleportFailure(raw, context) : undefined;
   return new TeleportError(kindOf(ce, signal?.aborted ?? false), `teleport: ${explained ?? raw}`, ce.code);
@@ -77,9 +83,15 @@ function observed(err: unknown, signal?: AbortSignal, context?: ConnectionContex
 }
 
 /**
- * An event whose payload is decoded when first read. The type and index come with the envelope,
- * so what is skipped by type (print and desktop.recording in recordings, filtered audit types)
- * is never turned into JSON: in a print-heavy recording that was most of the handler's CPU.
+/**
+ * One event from the wire, its payload decoded when first read. The type and index come with the
+ * envelope, so what is skipped by type (print and desktop.recording in recordings, filtered audit
+ * types) is never turned into JSON: in a print-heavy recording that was most of the handler's CPU.
+ *
+ * An event that cannot be read safely is `invalid` (with the reason), so that it alone is
+ * dead-lettered, instead of failing (and, on every restart, re-failing) its whole page. The index
+ * is checked here, at once; the payload's depth when it is decoded: reading `invalid` decodes it,
+ * so the jobs ask only for events they export, and a skipped event is never decoded at all.
  */
 class LazyEvent implements AuditEvent {
   readonly id: string;
@@ -88,27 +100,49 @@ class LazyEvent implements AuditEvent {
   readonly index: number;
   private payload: Uint8Array | undefined;
   private decoded: JsonObject | undefined;
+  private problem: string | undefined;
 
   constructor(item: RawEventUnstructured) {
     this.id = item.id;
     this.type = item.type;
     this.time = item.time ? timestampDate(item.time) : new Date(0);
-    this.index = Number(item.index);
-    this.payload = item.unstructured;
+    // Recording indexes are checkpoints: one that a double cannot hold exactly would resume wrongly.
+    if (item.index > MAX_INDEX || item.index < 0n) {
+      this.index = -1;
+      this.problem = `its index ${item.index} is outside 0..2^53-1`;
+      this.decoded = {};
+    } else {
+      this.index = Number(item.index);
+      this.payload = item.unstructured;
+    }
   }
 
   get json(): JsonObject {
     if (this.decoded === undefined) {
       const bytes = this.payload!;
-      this.decoded = bytes.length > 0 ? decodeStruct(bytes) : {};
+      try {
+        this.decoded = bytes.length > 0 ? decodeStruct(bytes) : {};
+      } catch (err) {
+        if (!(err instanceof StructTooDeepError)) throw err;
+        this.decoded = {};
+        this.problem = err.message;
+      }
       // The bytes are a view of the response buffer: drop it once the object stands for it.
       this.payload = undefined;
     }
     return this.decoded;
   }
+
+  /** Why the event cannot be exported (its `json` is then empty); decodes the payload. */
+  get invalid(): string | undefined {
+    if (this.decoded === undefined) void this.json;
+    return this.problem;
+  }
 }
 
 const toAuditEvent = (item: RawEventUnstructured): AuditEvent => new LazyEvent(item);
+
+const MAX_INDEX = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * The key is ready as soon as the response is; the payloads are decoded when first read. A reader

@@ -26,8 +26,15 @@ import { compressionGzip } from "@connectrpc/connect-node";
  * nothing else, and unary calls have no such race.
  */
 
-/** connect's default read limit (the most an envelope may declare). */
-const READ_MAX_BYTES = 0xffffffff;
+/**
+ * The most one gRPC message from Teleport may hold, declared or after gzip (connect's default was
+ * 4 GiB, and a 208 KB gzip bomb inflated to 200 MB). The anchor is gRPC-Go's default receive
+ * limit of 4 MiB per message, what Go clients of Teleport get unless they raise it, and Teleport
+ * pages its answers (SearchEvents stops near 1 MiB of events). Four times that leaves headroom
+ * without letting one answer cost more than a few tens of MB. Decompression stops at the cap
+ * (zlib's maxOutputLength) instead of inflating first and measuring after.
+ */
+export const READ_MAX_BYTES = 16 * 1024 * 1024;
 const ACCEPT = [compressionGzip];
 
 export interface GrpcStreamOptions {

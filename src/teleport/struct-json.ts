@@ -11,6 +11,20 @@ import type { RawEventUnstructured, RawExportEventUnstructured } from "../gen/te
  * Value { null = 1 | number (double) = 2 | string = 3 | bool = 4 | Struct = 5 | ListValue = 6 };
  * ListValue { repeated Value values = 1 }.
  */
+/**
+ * How deeply Structs and lists may nest: what Go's encoding/json (and so Teleport's own event
+ * marshalling) accepts. Deeper means a hostile or broken payload, and would exhaust the stack of
+ * this recursive decoder and of JSON.stringify after it.
+ */
+export const MAX_STRUCT_DEPTH = 10_000;
+
+export class StructTooDeepError extends Error {
+  constructor() {
+    super(`the event's JSON nests deeper than ${MAX_STRUCT_DEPTH} levels, more than Teleport itself accepts`);
+    this.name = "StructTooDeepError";
+  }
+}
+
 export function decodeStruct(bytes: Uint8Array): JsonObject {
   const r = new Reader(bytes);
   return r.struct(bytes.length);
@@ -36,6 +50,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
 
 class Reader {
   pos = 0;
+  private depth = 0;
   private readonly view: DataView;
   private readonly text: Buffer;
 
@@ -160,7 +175,13 @@ class Reader {
     }
   }
 
+  /** Entered once per nested Struct or list; see MAX_STRUCT_DEPTH. */
+  private enter(): void {
+    if (++this.depth > MAX_STRUCT_DEPTH) throw new StructTooDeepError();
+  }
+
   struct(end: number): JsonObject {
+    this.enter();
     const out: JsonObject = {};
     while (this.pos < end) {
       const tag = this.varint();
@@ -181,16 +202,19 @@ class Reader {
       if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       else out[key] = value;
     }
+    this.depth--;
     return out;
   }
 
   private list(end: number): JsonValue[] {
+    this.enter();
     const out: JsonValue[] = [];
     while (this.pos < end) {
       const tag = this.varint();
       if (tag === 0x0a) out.push(this.value(this.delimited()));
       else this.skip(tag & 7);
     }
+    this.depth--;
     return out;
   }
 

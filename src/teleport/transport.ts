@@ -3,7 +3,7 @@ import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport, createNodeHttpClient } from "@connectrpc/connect-node";
 import { ConfigError } from "../errors.ts";
 import type { TeleportCredentials } from "./credentials.ts";
-import { createServerStream } from "./grpc-stream.ts";
+import { createServerStream, READ_MAX_BYTES } from "./grpc-stream.ts";
 import { RAW_STREAM_DECODERS } from "./raw-audit-log.ts";
 
 /**
@@ -82,7 +82,7 @@ export class SwappableTransport implements Transport {
         ALPNProtocols: alpnProtocols({ ...this.target, clusterName: this.target.clusterName ?? creds.clusterName }),
       },
     );
-    const transport = createGrpcTransport({ baseUrl, sessionManager: session, interceptors: [versionHeader] });
+    const transport = createGrpcTransport({ baseUrl, sessionManager: session, interceptors: [versionHeader], readMaxBytes: READ_MAX_BYTES });
     const stream = createServerStream({
       baseUrl,
       httpClient: createNodeHttpClient({ httpVersion: "2", sessionProvider: () => session }),

@@ -13,6 +13,11 @@ export interface AuditEvent {
   index: number;
   /** The event object exactly as Teleport sent it. */
   json: JsonObject;
+  /**
+   * Set when the event could not be read safely (JSON nested deeper than Teleport allows, an
+   * index beyond 2^53): `json` is then empty, and the jobs dead-letter the event with this reason.
+   */
+  invalid?: string;
 }
 
 export interface SearchQuery {

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createShutdown } from "../../src/app/shutdown.ts";
 import { runWithParts } from "../../src/app/run.ts";
 import type { ExportOptions } from "../../src/export/index.ts";
-import { InstanceLockedError } from "../../src/state/index.ts";
+import { acquireInstanceLock, InstanceLockedError } from "../../src/state/index.ts";
 import { EVENTS_URL as EVENTS, testExportOptions, type TestRunOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, MemoryTeleport } from "../support/memory-teleport.ts";
@@ -39,10 +39,14 @@ test("dry run reads everything, sends nothing and leaves no state", async () => 
 });
 
 test("a second instance on the same storage is refused with the holder's pid", async () => {
-  writeFileSync(join(storage, "instance.lock"), `${process.ppid}\n`);
-  const run = runWithParts({ source: teleport(1), sink: new MemoryFluentd(), config: options() });
-  await expect(run).rejects.toThrow(InstanceLockedError);
-  await expect(run).rejects.toThrow(`pid ${process.ppid}`);
+  const held = acquireInstanceLock(storage);
+  try {
+    const run = runWithParts({ source: teleport(1), sink: new MemoryFluentd(), config: options() });
+    await expect(run).rejects.toThrow(InstanceLockedError);
+    await expect(run).rejects.toThrow(`pid ${process.pid}`);
+  } finally {
+    held.release();
+  }
 });
 
 test("a graceful stop while following the log commits and releases the storage", async () => {
@@ -59,7 +63,7 @@ test("a graceful stop while following the log commits and releases the storage",
   shutdown.dispose();
   expect(stats.eventsDelivered).toBe(31);
   expect(sink.uids(EVENTS).at(-1)).toBe(late.id);
-  expect(existsSync(join(storage, "instance.lock"))).toBe(false);
+  expect(existsSync(join(storage, "instance.pid"))).toBe(false);
 
   // Nothing new: the next run exits quickly and delivers nothing again.
   const again = await runWithParts({ source, sink: new MemoryFluentd(), config: options() });

@@ -45,7 +45,7 @@ test("status reads the state while the running instance holds it open", () => {
     expect(report.position).toEqual({ windowStart: "2024-01-02T00:00:00.000Z" });
     expect(report.lastDelivered).toEqual({ id: last.id, time: last.time.toISOString() });
     expect(report.lagSeconds).toBeGreaterThanOrEqual(89);
-    expect(report.sessions).toEqual({ pending: 1, missing: 0, givenUp: 0 });
+    expect(report.sessions).toEqual({ pending: 1, missing: 0, givenUp: 0, refused: 0 });
     expect(report.deadLetters).toBe(2);
   } finally {
     lock.release();

@@ -163,12 +163,12 @@ describe("usage errors exit with code 2", () => {
   test("an unknown command", () => {
     const r = runCli(["stat"]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe('unknown command "stat"; expected one of: start, configure, version, status, dead-letters, migrate');
+    expect(errorLine(r.stderr)).toBe('unknown command "stat"; expected one of: start, configure, version, status, dead-letters, migrate, verify');
   });
   test("no command", () => {
     const r = runCli([]);
     expect(r.code).toBe(2);
-    expect(errorLine(r.stderr)).toBe("no command given; expected one of: start, configure, version, status, dead-letters, migrate");
+    expect(errorLine(r.stderr)).toBe("no command given; expected one of: start, configure, version, status, dead-letters, migrate, verify");
   });
   test("a command with sub-commands: none, an unknown one, and flags of the sub-command", () => {
     const none = runCli(["dead-letters"]);

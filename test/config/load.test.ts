@@ -216,6 +216,17 @@ tls-routing = "on"
     expect(load({ toml: 'skip-session-types = ""\n' }).config.ingest.skipSessionTypes).toEqual([]);
   });
 
+  test("late-event-delays: a list of durations, empty turns sweeps off, each entry checked", () => {
+    expect(load({}).config.ingest.lateEventDelays).toEqual([60_000, 600_000]);
+    expect(load({ toml: 'late-event-delays = ["45s", "6m"]\n' }).config.ingest.lateEventDelays).toEqual([45_000, 360_000]);
+    expect(load({ toml: "late-event-delays = []\n" }).config.ingest.lateEventDelays).toEqual([]);
+    expect(load({ cli: { lateEventDelays: [""] } }).config.ingest.lateEventDelays).toEqual([]);
+    expect(load({ cli: { lateEventDelays: ["1500ms,5s"] } }).config.ingest.lateEventDelays).toEqual([1_500, 5_000]);
+    expect(loadError({ toml: 'late-event-delays = ["1m", "10"]\n' })).toContain("late-event-delays");
+    expect(loadError({ toml: 'late-event-delays = ["1m", "10"]\n' })).toContain("entry #2");
+    expect(loadError({ cli: { lateEventDelays: ["0s"] } })).toContain("must be greater than 0");
+  });
+
   test("headers: env one per line, CLI one per flag without splitting on commas", () => {
     const parsed = [
       { name: "X-A", value: "1,2" },

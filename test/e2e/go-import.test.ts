@@ -190,7 +190,7 @@ describe("sessions and missing recordings", () => {
     expect(w.teleport.sessionStreams.find((s) => s.sessionId === sid(w, 1))?.startIndex).toBe(3);
     expect(w.teleport.sessionStreams.some((s) => s.sessionId === sid(w, 4))).toBe(false);
     expect(result.stderr).toContain(`recording of session ${sid(w, 6)} not found after 3 attempts; giving up on it`);
-    expect((await statusJson(w.storage)).sessions).toEqual({ pending: 0, missing: 0, givenUp: 1 });
+    expect((await statusJson(w.storage)).sessions).toEqual({ pending: 0, missing: 0, givenUp: 1, refused: 0 });
   });
 });
 

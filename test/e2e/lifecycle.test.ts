@@ -199,7 +199,7 @@ interface StatusJson {
   lastDelivered: { id: string; time: string };
   lagSeconds: number;
   delivered: { events: number; sessions: number; deadLettered: number };
-  sessions: { pending: number; missing: number; givenUp: number };
+  sessions: { pending: number; missing: number; givenUp: number; refused: number };
   deadLetters: number;
 }
 
@@ -241,7 +241,7 @@ describe("status", () => {
       await Bun.sleep(100);
       report = (await statusJson(w.storage)) as StatusJson;
     }
-    expect(report.sessions).toEqual({ pending: 0, missing: 1, givenUp: 0 });
+    expect(report.sessions).toEqual({ pending: 0, missing: 1, givenUp: 0, refused: 0 });
     expect(report.delivered.sessions).toBe(6);
 
     const text = await statusText(w);

@@ -8,6 +8,9 @@ import { EVENTS_URL as EVENTS, testExportOptions, type TestRunOptions } from "..
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
 import { auditEvent, MemoryTeleport, recording } from "../support/memory-teleport.ts";
 
+/** Teleport session ids are UUIDs; anything else is never exported (see filters.ts). */
+const S1 = "0b6e2f4e-1b7c-4a7e-9d7a-3d1f2c3b4a5e";
+
 const HOUR = 3600_000;
 const SESSIONS = "https://fluentd.local/session";
 
@@ -32,8 +35,8 @@ function cluster(bulk: boolean): MemoryTeleport {
   teleport.bulk = bulk;
   teleport.add(auditEvent("user.login", new Date(start.getTime() - 30 * 60_000)));
   for (let i = 0; i < 60; i++) teleport.add(auditEvent(i % 10 === 0 ? "app.create" : "user.login", new Date(start.getTime() + i * HOUR)));
-  teleport.add(auditEvent("session.upload", new Date(start.getTime() + 61 * HOUR), { sid: "s1" }));
-  teleport.recordings.set("s1", recording("s1", ["session.start", "print", "session.command", "print", "session.end"]));
+  teleport.add(auditEvent("session.upload", new Date(start.getTime() + 61 * HOUR), { sid: S1 }));
+  teleport.recordings.set(S1, recording(S1, ["session.start", "print", "session.command", "print", "session.end"]));
   return teleport;
 }
 
@@ -62,7 +65,7 @@ describe.each([
     const got = sink.uids(EVENTS);
     expect(new Set(got).size).toBe(got.length);
     expect([...got].sort()).toEqual(expectedUids(teleport).sort());
-    const session = (sink.received.get(`${SESSIONS}.s1.log`) ?? []).map((b) => (JSON.parse(b) as { event: string }).event);
+    const session = (sink.received.get(`${SESSIONS}.${S1}.log`) ?? []).map((b) => (JSON.parse(b) as { event: string }).event);
     expect(session).toEqual(["session.start", "session.command", "session.end"]);
   });
 
@@ -71,7 +74,7 @@ describe.each([
     const sink = new MemoryFluentd();
     await exportOnce(teleport, sink, options({ types: ["user.login", "app.create"], skipEventTypes: ["app.create"] }));
     expect([...sink.uids(EVENTS)].sort()).toEqual(expectedUids(teleport, (t) => t === "user.login").sort());
-    expect(sink.received.has(`${SESSIONS}.s1.log`)).toBe(false);
+    expect(sink.received.has(`${SESSIONS}.${S1}.log`)).toBe(false);
   });
 
   test("a crash after acknowledgement re-sends at most one batch, and nothing is lost", async () => {
@@ -140,42 +143,63 @@ describe("start position", () => {
 describe("sessions", () => {
   test("a missing recording is retried, then given up, without stopping the audit log", async () => {
     const teleport = cluster(false);
-    teleport.recordings.delete("s1");
+    teleport.recordings.delete(S1);
     const sink = new MemoryFluentd();
     // Each run a minute after the last: the missing recording (retried after 10 ms) is due again.
     for (let run = 0; run < 3; run++) await exportOnce(teleport, sink, options(), run * 60_000);
     const state = openClusterState(dir, teleport.clusterName);
-    expect(state.sessions.list().map((s) => [s.sid, s.status, s.attempts])).toEqual([["s1", "given-up", 3]]);
+    expect(state.sessions.list().map((s) => [s.sid, s.status, s.attempts])).toEqual([[S1, "given-up", 3]]);
     state.close();
     expect(new Set(sink.uids(EVENTS))).toEqual(new Set(expectedUids(teleport)));
   });
 
   test("a recording resumes after the last delivered index", async () => {
     const teleport = cluster(false);
-    teleport.recordings.set("s1", recording("s1", Array.from({ length: 20 }, (_, i) => `session.command.${i}`)));
+    teleport.recordings.set(S1, recording(S1, Array.from({ length: 20 }, (_, i) => `session.command.${i}`)));
     // The session is already queued from an earlier run; its upload event was delivered then.
     teleport.events = teleport.events.filter((e) => e.type !== "session.upload");
     const sink = new MemoryFluentd();
     const state = openClusterState(dir, teleport.clusterName);
     state.meta.settleStartTime(start, new Date());
-    state.sessions.enqueue({ sid: "s1", uploadTime: new Date() });
-    state.sessions.commitProgress("s1", 13, [], false);
+    state.sessions.enqueue({ sid: S1, uploadTime: new Date() });
+    state.sessions.commitProgress(S1, 13, [], false);
     state.close();
     await exportOnce(teleport, sink);
-    const indexes = (sink.received.get(`${SESSIONS}.s1.log`) ?? []).map((b) => (JSON.parse(b) as { ei: number }).ei);
+    const indexes = (sink.received.get(`${SESSIONS}.${S1}.log`) ?? []).map((b) => (JSON.parse(b) as { ei: number }).ei);
     expect(indexes).toEqual([13, 14, 15, 16, 17, 18, 19]);
   });
 });
 
+test("in a recording, an unreadable event is dead-lettered with its reason, and a skipped one is never read", async () => {
+  const teleport = cluster(false);
+  const events = recording(S1, ["session.start", "print", "session.command", "session.end"]);
+  // The print event's payload is never to be decoded: asking whether it is readable would.
+  Object.defineProperty(events[1]!, "invalid", { get: () => { throw new Error("a skipped event was decoded"); } });
+  events[2]!.invalid = "the event's JSON nests deeper than 10000 levels, more than Teleport itself accepts";
+  events[2]!.json = {};
+  teleport.recordings.set(S1, events);
+  const sink = new MemoryFluentd();
+  await exportOnce(teleport, sink);
+  const indexes = (sink.received.get(`${SESSIONS}.${S1}.log`) ?? []).map((b) => (JSON.parse(b) as { ei: number }).ei);
+  expect(indexes).toEqual([0, 3]);
+  const state = openClusterState(dir, teleport.clusterName);
+  try {
+    expect(state.deadLetters.list().map((d) => [d.eventId, d.reason])).toEqual([[events[2]!.id, expect.stringContaining("unreadable from Teleport: the event's JSON nests deeper")]]);
+    expect(state.sessions.list()).toEqual([]);
+  } finally {
+    state.close();
+  }
+});
+
 test("a recording of large events reaches the sink in calls of about fluentd-batch-bytes, not fluentd-batch-size", async () => {
   const teleport = cluster(false);
-  const events = recording("s1", ["session.start", ...Array.from({ length: 40 }, () => "print"), "session.end"]);
+  const events = recording(S1, ["session.start", ...Array.from({ length: 40 }, () => "print"), "session.end"]);
   for (const e of events) if (e.type === "print") e.json.data = "x".repeat(10_000);
-  teleport.recordings.set("s1", events);
+  teleport.recordings.set(S1, events);
   const sink = new MemoryFluentd();
   const maxBytes = 32 * 1024;
   await exportOnce(teleport, sink, options({ skipSessionTypes: [], fluentd: { batchSize: 100, batchBytes: maxBytes } }));
-  const url = `${SESSIONS}.s1.log`;
+  const url = `${SESSIONS}.${S1}.log`;
   const indexes = (sink.received.get(url) ?? []).map((b) => (JSON.parse(b) as { ei: number }).ei);
   expect(indexes).toEqual(events.map((e) => e.index));
   const calls = sink.callChars.get(url) ?? [];

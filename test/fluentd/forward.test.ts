@@ -2,12 +2,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { encode } from "@msgpack/msgpack";
 import { connect } from "node:tls";
 import { gzipSync } from "node:zlib";
-import { sessionUrl } from "../../src/fluentd/index.ts";
+import { sessionUrl } from "../../src/export/records.ts";
 import { EventTime, eventTimeOf, forwardEncoder } from "../../src/fluentd/forward/event-time.ts";
 import { logger } from "../../src/logger.ts";
 import { startFakeForward, type FakeForward } from "../../scripts/fakes/fake-forward.ts";
 import { createTestPki, type TestPki } from "../../scripts/fakes/pki.ts";
 import { auditRecords, sinkFrom, sinkOptions, type SinkTestOptions } from "../support/fluentd-records.ts";
+
+/** Teleport session ids are UUIDs; no other id is ever put into a URL. */
+const SID = "0b6e2f4e-1b7c-4a7e-9d7a-3d1f2c3b4a5e";
 
 let pki: TestPki;
 let forward: FakeForward;
@@ -81,9 +84,9 @@ describe("forward sink against the in_forward receiver", () => {
   test("a path with slashes becomes a dotted tag; session URLs get <sid>.log", async () => {
     const sink = await createFluentdSink(options());
     const records = auditRecords(2);
-    await sink.deliver(sessionUrl(`forward+tls://localhost:${forward.port}/teleport/session`, "abc"), records);
+    await sink.deliver(sessionUrl(`forward+tls://localhost:${forward.port}/teleport/session`, SID), records);
     await sink.close();
-    expect(forward.recordCount("teleport.session.abc.log")).toBe(2);
+    expect(forward.recordCount(`teleport.session.${SID}.log`)).toBe(2);
   });
 
   test("gzip sends CompressedPackedForward", async () => {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { LogObject } from "consola";
-import { FluentdSettingError, sessionUrl } from "../../src/fluentd/index.ts";
+import { FluentdSettingError } from "../../src/fluentd/index.ts";
+import { sessionUrl } from "../../src/export/records.ts";
 import { logger } from "../../src/logger.ts";
 import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { auditRecords, sinkFrom, sinkOptions, type SinkTestOptions } from "../support/fluentd-records.ts";

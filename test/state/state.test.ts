@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -7,6 +7,7 @@ import {
   databasePath,
   findStateFile,
   InstanceLockedError,
+  lockHolder,
   openClusterState,
   StartTimeChangedError,
   StateStore,
@@ -44,7 +45,7 @@ describe("state database", () => {
     expect(again.meta.lastDelivered()).toEqual({ id: "e2", time: new Date("2024-01-01T00:00:02Z") });
     expect(again.sessions.ready(new Date(), 10).map((s) => s.sid)).toEqual(["s1"]);
     expect(again.deadLetters.list().map((d) => [d.eventId, d.status, d.reason])).toEqual([["e3", 400, "bad"]]);
-    expect(again.meta.totals()).toEqual({ events: 2, sessions: 0, deadLettered: 1 });
+    expect(again.meta.totals()).toEqual({ events: 2, sessions: 0, deadLettered: 1, sessionsRefused: 0 });
     again.close();
   });
 
@@ -135,6 +136,27 @@ describe("state database", () => {
     expect(readFileSync(path, "utf8")).toBe(garbage);
   });
 
+  test("an empty state file is refused like a corrupt one, never taken for a new export", () => {
+    const path = databasePath(dir, "c");
+    writeFileSync(path, "");
+    expect(() => StateStore.open(path)).toThrow(/empty \(0 bytes\)/);
+    expect(statSync(path).size).toBe(0);
+    // A database this code creates is never empty, even before its first checkpoint.
+    openClusterState(dir, "fresh").close();
+    expect(statSync(databasePath(dir, "fresh")).size).toBeGreaterThan(0);
+  });
+
+  test("a symbolic link in the storage directory is refused, and its target left alone", () => {
+    const target = join(dir, "elsewhere.sqlite");
+    writeFileSync(target, "");
+    chmodSync(target, 0o644);
+    symlinkSync(target, databasePath(dir, "linked"));
+    expect(() => openClusterState(dir, "linked")).toThrow(/is a symbolic link/);
+    expect(statSync(target).mode & 0o777).toBe(0o644);
+    symlinkSync(target, join(dir, "instance.pid"));
+    expect(() => acquireInstanceLock(dir)).toThrow(/instance\.pid is a symbolic link/);
+  });
+
   test("status finds the only state file, or asks for a cluster", () => {
     expect(() => findStateFile(dir)).toThrow(/no export state/);
     openClusterState(dir, "a").close();
@@ -147,8 +169,8 @@ describe("state database", () => {
 
 describe("instance lock", () => {
   test("a live holder is refused with its pid, and the lock is free after release", () => {
-    // Our parent is alive and is not us: it stands in for another running instance.
-    writeFileSync(join(dir, "instance.lock"), `${process.ppid}\n`);
+    const held = acquireInstanceLock(dir);
+    expect(readFileSync(join(dir, "instance.pid"), "utf8").trim()).toBe(String(process.pid));
     let error: unknown;
     try {
       acquireInstanceLock(dir);
@@ -156,20 +178,40 @@ describe("instance lock", () => {
       error = err;
     }
     expect(error).toBeInstanceOf(InstanceLockedError);
-    expect(String(error)).toContain(`pid ${process.ppid}`);
-    rmSync(join(dir, "instance.lock"));
-
-    const lock = acquireInstanceLock(dir);
-    expect(readFileSync(lock.path, "utf8").trim()).toBe(String(process.pid));
-    lock.release();
+    expect(String(error)).toContain(`pid ${process.pid}`);
+    expect(lockHolder(dir)).toBe(process.pid);
+    held.release();
+    expect(lockHolder(dir)).toBeUndefined();
     acquireInstanceLock(dir).release();
   });
 
-  test("a lock left by a dead process is taken over", () => {
+  test("a lock whose holder was killed is free, whatever its pid file says", async () => {
+    const child = Bun.spawn(
+      [process.execPath, "-e", `const { acquireInstanceLock } = await import(${JSON.stringify(join(import.meta.dir, "../../src/state/instance-lock.ts"))}); acquireInstanceLock(${JSON.stringify(dir)}); console.log("held"); setInterval(() => {}, 1000);`],
+      { stdout: "pipe", stderr: "ignore" },
+    );
+    try {
+      const first = await child.stdout.getReader().read();
+      expect(new TextDecoder().decode(first.value)).toContain("held");
+      expect(lockHolder(dir)).toBe(child.pid);
+      expect(() => acquireInstanceLock(dir)).toThrow(`pid ${child.pid}`);
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+    }
+    // The pid file still names the dead process (or a reused pid): the kernel lock decides.
+    expect(readFileSync(join(dir, "instance.pid"), "utf8").trim()).toBe(String(child.pid));
+    expect(lockHolder(dir)).toBeUndefined();
+    const lock = acquireInstanceLock(dir);
+    expect(lockHolder(dir)).toBe(process.pid);
+    lock.release();
+  });
+
+  test("a pid-only lock file from an older version is taken over when its holder is dead", () => {
     const dead = Bun.spawnSync(["true"]).pid;
     writeFileSync(join(dir, "instance.lock"), `${dead}\n`);
     const lock = acquireInstanceLock(dir);
-    expect(readFileSync(lock.path, "utf8").trim()).toBe(String(process.pid));
+    expect(lockHolder(dir)).toBe(process.pid);
     lock.release();
   });
 });

@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import { parseHostPort } from "../../src/config/values.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
@@ -8,6 +9,7 @@ import { TeleportClient } from "../../src/teleport/client.ts";
 import { RawAuditLogService } from "../../src/teleport/raw-audit-log.ts";
 import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
 import { SESSION_UPLOAD_INDEX } from "../../scripts/fakes/fake-events.ts";
+import { encodeStructIteratively } from "../../scripts/fakes/struct-encode.ts";
 
 const START = new Date("2025-03-03T00:00:00Z");
 const END = new Date("2025-03-06T00:00:00Z");
@@ -269,5 +271,28 @@ describe("decoding", () => {
     const page = await client.searchEvents({ from: START, to: END, types: [], limit: 10, startKey: "" });
     expect(page.events.map((e) => e.type)).toEqual(["kube.request"]);
     expect(() => page.events[0]!.json).toThrow(/truncated Struct/);
+  });
+
+  test("the validity checks run lazily: a payload deeper than 10,000 levels is invalid once decoded, an index beyond 2^53 at once", async () => {
+    let body: JsonObject = { leaf: true };
+    for (let i = 0; i < 10_000; i++) body = { a: body };
+    const deep = encodeStructIteratively({ body });
+    const transport = createRouterTransport(({ service }) =>
+      service(RawAuditLogService, {
+        async *streamUnstructuredSessionEvents() {
+          yield { type: "print", id: "p1", index: 1n, unstructured: deep };
+          yield { type: "session.command", id: "c2", index: 2n, unstructured: deep };
+          yield { type: "print", id: "p3", index: 2n ** 53n + 5n, unstructured: deep };
+          yield { type: "session.end", id: "e4", index: 4n, unstructured: new Uint8Array() };
+        },
+      }),
+    );
+    const [print, command, huge, end] = await collect(new TeleportClient(transport).sessionEvents("s1", 0));
+    expect([print!.type, print!.index]).toEqual(["print", 1]);
+    expect(command!.invalid).toMatch(/nests deeper than 10000 levels/);
+    expect(command!.json).toEqual({});
+    expect([huge!.index, huge!.invalid]).toEqual([-1, `its index ${2n ** 53n + 5n} is outside 0..2^53-1`]);
+    expect(end!.invalid).toBeUndefined();
+    expect(end!.json).toEqual({});
   });
 });

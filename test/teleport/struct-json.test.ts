@@ -7,8 +7,8 @@ import {
   RawEventUnstructuredSchema,
   RawExportEventUnstructuredSchema,
 } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
-import { decodeRawEvent, decodeRawExportEvent, decodeStruct } from "../../src/teleport/struct-json.ts";
-import { encodeStruct } from "../../scripts/fakes/struct-encode.ts";
+import { decodeRawEvent, decodeRawExportEvent, decodeStruct, StructTooDeepError } from "../../src/teleport/struct-json.ts";
+import { encodeStruct, encodeStructIteratively } from "../../scripts/fakes/struct-encode.ts";
 import { FakeEventLog } from "../../scripts/fakes/fake-events.ts";
 
 /** The runtime's own encoding, the reference the hand-written decoder must agree with. */
@@ -111,5 +111,27 @@ describe("decodeRawEvent and decodeRawExportEvent", () => {
     const log = new FakeEventLog({ events: 10, sessions: 1 });
     const bytes = toBinary(RawEventUnstructuredSchema, reference(log.eventAt(3)));
     expect(() => decodeRawEvent(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
+  });
+});
+
+describe("nesting limit", () => {
+  /** Objects and lists, alternating, `levels` deep below a Struct (both count). */
+  function nestedJson(levels: number): unknown {
+    let value: unknown = "leaf";
+    for (let level = levels + 1; level > 1; level--) value = level % 2 === 0 ? { a: value } : [value];
+    return value;
+  }
+  /** A Struct `depth` levels deep in all. */
+  const nestedStruct = (depth: number) => encodeStruct({ a: nestedJson(depth - 1) } as never);
+
+  test("the fake's encoder for deep events writes the same bytes as its fast one", () => {
+    const json = { a: 1, b: [1, "x", null, true, { c: [[]] }], d: { e: { f: "g" } }, h: [], deep: nestedJson(500) };
+    expect(encodeStructIteratively(json as never)).toEqual(encodeStruct(json as never));
+  });
+
+  test("10,000 levels decode; one more is refused with a reason, not a stack overflow", () => {
+    expect(JSON.stringify(decodeStruct(nestedStruct(10_000))).length).toBeGreaterThan(10_000);
+    expect(() => decodeStruct(nestedStruct(10_001))).toThrow(StructTooDeepError);
+    expect(() => decodeStruct(nestedStruct(10_001))).toThrow("nests deeper than 10000 levels");
   });
 });

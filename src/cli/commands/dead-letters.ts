@@ -4,6 +4,7 @@ import type { CliValues } from "../../config/load.ts";
 import { argsForGroups } from "../args.ts";
 import { defineCommand } from "../command.ts";
 import { loadCommandConfig, resolveStateFile, stateArgs } from "../settings.ts";
+import { redactUrl } from "../../lib/redact.ts";
 
 async function withState<T>(cli: CliValues, cluster: string | undefined, fn: (state: StateStore) => T, readonly = false): Promise<T> {
   const file = await resolveStateFile(cli, cluster);
@@ -24,9 +25,11 @@ const list = defineCommand({
       const letters = state.deadLetters.list();
       if (!args.json) process.stdout.write(letters.length === 0 ? "no dead letters\n" : "ID\tTIME\tEVENT\tSTATUS\tURL\tREASON\n");
       for (const d of letters) {
+        // Rows written before URLs were stored redacted may still hold user:password.
+        const url = redactUrl(d.url);
         const line = args.json
-          ? JSON.stringify({ id: d.id, eventId: d.eventId, url: d.url, status: d.status, reason: d.reason, time: d.time.toISOString(), body: d.body })
-          : `${d.id}\t${d.time.toISOString()}\t${d.eventId}\tHTTP ${d.status}\t${d.url}\t${d.reason}`;
+          ? JSON.stringify({ id: d.id, eventId: d.eventId, url, status: d.status, reason: d.reason, time: d.time.toISOString(), body: d.body })
+          : `${d.id}\t${d.time.toISOString()}\t${d.eventId}\tHTTP ${d.status}\t${url}\t${d.reason}`;
         process.stdout.write(`${line}\n`);
       }
     }, true);

@@ -14,6 +14,7 @@ export const COMMANDS = {
   status: () => import("./status.ts").then(load),
   "dead-letters": () => import("./dead-letters.ts").then(load),
   migrate: () => import("./migrate.ts").then(load),
+  verify: () => import("./verify.ts").then(load),
 };
 
 export const rootCommand = defineCommand({

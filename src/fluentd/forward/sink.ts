@@ -66,7 +66,7 @@ export class ForwardFluentdSink implements FluentdSink {
       if (bytes.byteLength > this.opts.batchBytes) {
         const reason = `the record is ${bytes.byteLength} bytes as msgpack, over fluentd-batch-bytes (${this.opts.batchBytes}); raise both it and in_forward's chunk_size_limit to deliver it`;
         logger.debug("record too large for a forward frame", { url: redactUrl(url), id: record.id, bytes: bytes.byteLength });
-        report.deadLettered.push({ record, url, status: TOO_LARGE, reason });
+        report.deadLettered.push({ record, url: redactUrl(url), status: TOO_LARGE, reason });
       } else entries.push({ record, bytes });
     }
     const groups = groupBySize(entries, (e) => e.bytes.byteLength, this.opts.batchSize, this.opts.batchBytes);
