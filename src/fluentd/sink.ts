@@ -1,24 +1,16 @@
-import type { FluentdConfig } from "../config/options.ts";
 import { abortError } from "../lib/abort.ts";
-import type { BackoffPolicy } from "../lib/backoff.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { redactUrl } from "../lib/redact.ts";
-import { Semaphore } from "../lib/semaphore.ts";
 import { logger } from "../logger.ts";
 import { halve, splitIntoBatches, type Batch } from "./batch.ts";
-import { observeOutcome, observePathRefusal, Retrier } from "./outcomes.ts";
-import { classifyStatus, DEFAULT_BACKOFF, parseRetryAfter } from "./status.ts";
+import { observeOutcome, observePathRefusal } from "./outcomes.ts";
+import { SinkBase } from "./sink-base.ts";
+import { classifyStatus, parseRetryAfter } from "./status.ts";
 import { serverCertificateNames } from "./server-names.ts";
-import { describeSocketError, type FluentdTlsMaterial } from "./tls.ts";
+import { describeSocketError } from "./tls.ts";
 import type { DeadLetter, DeliveryReport, FluentdSink, SinkRecord } from "./types.ts";
 
-/** What tests tune beyond the configuration. */
-export interface SinkTuning {
-  /** Retry delays; tests shrink them. */
-  backoff?: BackoffPolicy;
-  /** How often a still-failing receiver is reported at warn (default one minute). */
-  warnIntervalMs?: number;
-}
+export type { SinkTuning } from "./sink-base.ts";
 
 type Attempt =
   | { kind: "ok" }
@@ -62,27 +54,14 @@ function firstLines(text: string): string {
 }
 
 /** The in_http sink: JSON-array POSTs over HTTPS, a refused batch halved down to the refused records. */
-export class HttpFluentdSink implements FluentdSink {
-  private readonly semaphore: Semaphore;
-  private readonly retrier: Retrier;
-  private closed = false;
+export class HttpFluentdSink extends SinkBase implements FluentdSink {
   /** The last request refused every record it held; cleared by the next acknowledgement. */
   private refusingAll = false;
   /** The last single-record request was refused (batch size 1: see sendBatch). */
   private lastRefused = false;
 
-  constructor(
-    private readonly opts: FluentdConfig,
-    private readonly tls: FluentdTlsMaterial,
-    tuning: SinkTuning,
-  ) {
-    this.semaphore = new Semaphore(opts.maxConnections);
-    this.retrier = new Retrier(tuning.backoff ?? DEFAULT_BACKOFF, tuning.warnIntervalMs ?? 60_000);
-  }
-
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
-    if (this.closed) throw new Error("the Fluentd sink is closed");
-    if (signal?.aborted) throw abortError();
+    this.checkOpen(signal);
     const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0, retried: 0 };
     // One request at a time, in order: the records of one call are consecutive events of one
     // stream (a recording must arrive in order), and concurrency comes from concurrent calls.

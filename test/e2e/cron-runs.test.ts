@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { freePort, runHandler, runToEnd, startWorld, statusJson, waitUntil, type World } from "../support/world.ts";
+import { freePort, runHandler, runToEnd, startWorld, statusJson, waitUntil, type World, sharedWorld } from "../support/world.ts";
 
 /**
  * Runs from cron or a systemd timer (exit-on-last-event) must end, and their exit code must say
@@ -8,11 +8,7 @@ import { freePort, runHandler, runToEnd, startWorld, statusJson, waitUntil, type
  */
 
 describe("exit-timeout", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld({ teleport: { events: 300, days: 1, sessions: 2 } });
-  });
-  afterAll(() => world.stop());
+  const world = sharedWorld({ teleport: { events: 300, days: 1, sessions: 2 } });
 
   test("Fluentd failing persistently: exit 1 with what failed, and the next run resumes", async () => {
     world.fluentd.faults.failNext(1_000_000, 500);
@@ -48,11 +44,7 @@ describe("exit-timeout", () => {
 });
 
 describe("dead letters in a scheduled run", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld({ teleport: { events: 800, days: 1, sessions: 0 } });
-  });
-  afterAll(() => world.stop());
+  const world = sharedWorld({ teleport: { events: 800, days: 1, sessions: 0 } });
 
   test("exit 3, and one aggregated warning instead of one per event", async () => {
     const rejectedType = world.teleport.log.typeAt(0);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { auditUids, countBy, runInTerminal, runToEnd, startWorld, statusJson, type World } from "../support/world.ts";
+import { auditUids, countBy, runInTerminal, runToEnd, startWorld, statusJson, type World, sharedWorld } from "../support/world.ts";
 
 /**
  * A poison event (the receiver answers 400 for it, whatever the batch) is dead-lettered: kept in
@@ -92,11 +92,7 @@ describe("poison events", () => {
  * them to the URLs configured now for their stream, not to the ones that refused them.
  */
 describe("dead-letters retry after fixing the URLs", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld({ teleport: { events: 200, days: 1, sessions: 3, printsPerSession: 2 } });
-  });
-  afterAll(() => world.stop());
+  const world = sharedWorld({ teleport: { events: 200, days: 1, sessions: 3, printsPerSession: 2 } });
 
   test("resends to the configured fluentd-url and session URL", async () => {
     const log = world.teleport.log;

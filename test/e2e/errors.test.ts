@@ -1,20 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startFakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { identityFileText } from "../../scripts/fakes/identity.ts";
-import { compiledBinary, runToEnd, startWorld, statusJson, type World } from "../support/world.ts";
+import { compiledBinary, runToEnd, statusJson, sharedWorld } from "../support/world.ts";
 
 /**
  * Failures that used to surface as a library's text (ECONNRESET, WRONG_VERSION_NUMBER, NO_START_LINE,
  * EEXIST) or with the wrong exit code name the setting to check, in one line.
  */
 describe("errors that name the cause", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld({ teleport: { events: 30, days: 1, sessions: 0 } });
-  });
-  afterAll(() => world.stop());
+  const world = sharedWorld({ teleport: { events: 30, days: 1, sessions: 0 } });
 
   /** The `start` flags of the world with `flag` set to `value` (or removed when value is undefined). */
   const withSetting = (args: string[], flag: string, value?: string) => {

@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { auditUids, countBy, runToEnd, startWorld, type World } from "../support/world.ts";
+import { describe, expect, test } from "bun:test";
+import { auditUids, countBy, runToEnd, sharedWorld } from "../support/world.ts";
 
 describe("compiled binary exports a multi-day audit log and its recordings", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld({ teleport: { events: 2000, days: 3, sessions: 12, printsPerSession: 5 } });
-  });
-  afterAll(() => world.stop());
+  const world = sharedWorld({ teleport: { events: 2000, days: 3, sessions: 12, printsPerSession: 5 } });
 
   test("every audit event exactly once, recordings complete and in order, print skipped", async () => {
     const result = await runToEnd(world.startArgs(["--exit-on-last-event"]));

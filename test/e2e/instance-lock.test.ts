@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { lockHolder } from "../../src/state/index.ts";
-import { compiledBinary, startWorld, waitUntil, type World } from "../support/world.ts";
+import { compiledBinary, waitUntil, sharedWorld } from "../support/world.ts";
 
 /**
  * One handler per storage directory, decided by a kernel lock. Two handlers are started in the
@@ -11,11 +11,7 @@ import { compiledBinary, startWorld, waitUntil, type World } from "../support/wo
 
 const ROUNDS = 100;
 
-let world: World;
-beforeAll(async () => {
-  world = await startWorld({ teleport: { events: 20, days: 1, sessions: 0 } });
-});
-afterAll(() => world.stop());
+const world = sharedWorld({ teleport: { events: 20, days: 1, sessions: 0 } });
 
 test(`two handlers started together over a stale lock: exactly one runs, ${ROUNDS} times out of ${ROUNDS}`, async () => {
   const bin = await compiledBinary();

@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { runToEnd, startWorld, type World } from "../support/world.ts";
+import { describe, expect, test } from "bun:test";
+import { runToEnd, sharedWorld } from "../support/world.ts";
 
 /** JSON logs a pipeline can use without parsing sentences. */
 describe("--log-format json", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld({ teleport: { events: 150, days: 1, sessions: 2 } });
-  });
-  afterAll(() => world.stop());
+  const world = sharedWorld({ teleport: { events: 150, days: 1, sessions: 2 } });
 
   test("the summary carries its figures as fields", async () => {
     const result = await runToEnd(world.startArgs(["--exit-on-last-event", "--log-format", "json"]));

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { vmHwmKB } from "../../scripts/bench/measure.ts";
-import { runHandler, startWorld, type World } from "../support/world.ts";
+import { runHandler, sharedWorld } from "../support/world.ts";
 
 /**
  * Memory must not grow with the size of a session recording. The recording here is several times
@@ -13,11 +13,7 @@ import { runHandler, startWorld, type World } from "../support/world.ts";
 const RECORDING_BYTES = 96 * 1024 * 1024;
 const PEAK_RSS_BOUND_MB = 160;
 
-let world: World;
-beforeAll(async () => {
-  world = await startWorld({ teleport: { events: 4, sessions: 1, largeRecordingBytes: RECORDING_BYTES }, fluentd: { keepRecords: false } });
-});
-afterAll(() => world.stop());
+const world = sharedWorld({ teleport: { events: 4, sessions: 1, largeRecordingBytes: RECORDING_BYTES }, fluentd: { keepRecords: false } });
 
 test("a recording far larger than the memory bound streams through with print exported", async () => {
   // print goes to Fluentd, so every payload takes the whole path: decode, JSON body, request.

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { runHandler, startWorld, statusJson, waitUntil, type World } from "../support/world.ts";
+import { describe, expect, test } from "bun:test";
+import { runHandler, statusJson, waitUntil, sharedWorld } from "../support/world.ts";
 
 /**
  * SIGTERM while a batch is in flight: the handler stops reading, finishes that batch (not the
@@ -7,11 +7,7 @@ import { runHandler, startWorld, statusJson, waitUntil, type World } from "../su
  * (lifecycle.test.ts checks that the next run then completes the export without duplicates.)
  */
 describe("SIGTERM during delivery", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld({ teleport: { events: 1000, days: 2, sessions: 6 } });
-  });
-  afterAll(() => world.stop());
+  const world = sharedWorld({ teleport: { events: 1000, days: 2, sessions: 6 } });
 
   test("finishes the batch in flight, commits it and exits 0", async () => {
     const { fluentd } = world;

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runHandler, runToEnd, startWorld, type World } from "../support/world.ts";
+import { runHandler, runToEnd, sharedWorld } from "../support/world.ts";
 
 /**
  * The state directory and the trust settings, where a mistake used to pass in silence: an empty
@@ -12,11 +12,7 @@ import { runHandler, runToEnd, startWorld, type World } from "../support/world.t
 const errorLines = (stderr: string) => stderr.split("\n").filter((l) => /\bERROR\b/.test(l));
 
 describe("state safety", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld({ teleport: { events: 60, days: 1, sessions: 0 } });
-  });
-  afterAll(() => world.stop());
+  const world = sharedWorld({ teleport: { events: 60, days: 1, sessions: 0 } });
 
   test("an empty state file is refused in one line naming it, and nothing is sent again", async () => {
     const first = await runToEnd(world.startArgs(["--exit-on-last-event"]));

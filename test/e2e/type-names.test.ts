@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { runToEnd, startWorld, type World } from "../support/world.ts";
+import { describe, expect, test } from "bun:test";
+import { runToEnd, sharedWorld } from "../support/world.ts";
 
 /** A typo in a type filter exports nothing (or skips nothing) and looks like success: say so at start-up. */
 describe("unknown event type names", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld({ teleport: { events: 40, days: 1, sessions: 0 } });
-  });
-  afterAll(() => world.stop());
+  const world = sharedWorld({ teleport: { events: 40, days: 1, sessions: 0 } });
 
   test("a typo in types is warned about with what was probably meant", async () => {
     const result = await runToEnd(world.startArgs(["--exit-on-last-event", "--types", "user.logn,session.start", "--skip-session-types", "prnt"]));

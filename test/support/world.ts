@@ -1,4 +1,4 @@
-import { expect } from "bun:test";
+import { afterAll, beforeAll, expect } from "bun:test";
 import { type Subprocess } from "bun";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -134,6 +134,25 @@ export interface SpawnOptions {
   cwd?: string;
   /** Piped to stdin (e.g. configure's passphrase); stdin is closed otherwise. */
   stdin?: string;
+}
+
+/**
+ * A world started before the tests of the enclosing file or describe block and stopped after them.
+ * Property reads go to the started world, so tests use it as they would the result of startWorld.
+ */
+export function sharedWorld(opts: WorldOptions = {}): World {
+  let current: World | undefined;
+  beforeAll(async () => {
+    current = await startWorld(opts);
+  });
+  afterAll(() => current?.stop());
+  return new Proxy({} as World, {
+    get(_, key) {
+      if (!current) throw new Error("the shared world starts in beforeAll; use it inside a test");
+      const value = Reflect.get(current, key);
+      return typeof value === "function" ? value.bind(current) : value;
+    },
+  });
 }
 
 /** Runs the compiled handler with `args`; env is the test's environment minus FDFWD_* plus `env`. */

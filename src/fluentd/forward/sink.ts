@@ -3,12 +3,10 @@ import type { FluentdConfig } from "../../config/options.ts";
 import { parseFluentdUrl, type FluentdUrl } from "../../config/values.ts";
 import { abortError, isAbort } from "../../lib/abort.ts";
 import { redactUrl } from "../../lib/redact.ts";
-import { Semaphore } from "../../lib/semaphore.ts";
 import { logger, rateLimited } from "../../logger.ts";
 import { groupBySize } from "../batch.ts";
-import { observeOutcome, Retrier } from "../outcomes.ts";
-import type { SinkTuning } from "../sink.ts";
-import { DEFAULT_BACKOFF } from "../status.ts";
+import { observeOutcome } from "../outcomes.ts";
+import { SinkBase, type SinkTuning } from "../sink-base.ts";
 import type { FluentdTlsMaterial } from "../tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "../types.ts";
 import { ForwardConnection } from "./connection.ts";
@@ -31,30 +29,21 @@ interface Entry {
  * (no ack within fluentd-timeout, reset, refused handshake) every frame not yet acknowledged is sent
  * again on a new one after the backoff. So a failure can duplicate records, never lose them.
  */
-export class ForwardFluentdSink implements FluentdSink {
-  private readonly semaphore: Semaphore;
+export class ForwardFluentdSink extends SinkBase implements FluentdSink {
   private readonly idle = new Map<string, ForwardConnection[]>();
-  private readonly retrier: Retrier;
   private readonly handshakeErrors: (key: string, fn: () => void) => void;
   private readonly credentials?: Credentials;
-  private closed = false;
 
-  constructor(
-    private readonly opts: FluentdConfig,
-    private readonly tls: FluentdTlsMaterial,
-    tuning: SinkTuning,
-  ) {
-    this.semaphore = new Semaphore(opts.maxConnections);
-    this.retrier = new Retrier(tuning.backoff ?? DEFAULT_BACKOFF, tuning.warnIntervalMs ?? 60_000);
-    this.handshakeErrors = rateLimited(tuning.warnIntervalMs ?? 60_000);
+  constructor(opts: FluentdConfig, tls: FluentdTlsMaterial, tuning: SinkTuning) {
+    super(opts, tls, tuning);
+    this.handshakeErrors = rateLimited(this.warnIntervalMs);
     if (opts.sharedKey !== undefined) {
       this.credentials = { sharedKey: opts.sharedKey, username: opts.username, password: opts.password, hostname: hostname() };
     }
   }
 
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
-    if (this.closed) throw new Error("the Fluentd sink is closed");
-    if (signal?.aborted) throw abortError();
+    this.checkOpen(signal);
     // Checked when the configuration loaded (scheme, tag, plain text only with allow-insecure).
     const ep = parseFluentdUrl(url);
     const report: DeliveryReport = { delivered: 0, deadLettered: [], requests: 0, bytes: 0, retried: 0 };
