@@ -1,8 +1,6 @@
 import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
-import { logDeadLetters } from "../export/index.ts";
-import { deadLetterLog } from "../export/dead-letter-log.ts";
-import { isSessionId, sessionUrl } from "../export/records.ts";
+import { logDeadLetters, deadLetterLog, isSessionId, sessionUrl } from "../export/index.ts";
 import { unredactUrl } from "../lib/redact.ts";
 import { logger } from "../logger.ts";
 import { findStateFile, StateStore, type StoredDeadLetter } from "../state/index.ts";

@@ -1,6 +1,6 @@
+import { unknownTypeWarnings } from "../export/index.ts";
 import type { Config } from "../config/options.ts";
 import { EXIT_DEAD_LETTERED } from "../errors.ts";
-import { unknownTypeWarnings } from "../export/type-names.ts";
 import { logger } from "../logger.ts";
 import { startMetricsServer } from "../observability/server.ts";
 import { createFluentdSink } from "../fluentd/index.ts";

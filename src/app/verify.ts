@@ -1,10 +1,7 @@
 import { dirname } from "node:path";
 import type { Config } from "../config/options.ts";
 import { ConfigError } from "../errors.ts";
-import { auditFilter, filterFingerprint } from "../export/filters.ts";
-import { logDeadLetters } from "../export/index.ts";
-import { readRange } from "../export/range-read.ts";
-import { SESSION_UPLOAD, sessionIdOf, toRecord } from "../export/records.ts";
+import { logDeadLetters, auditFilter, filterFingerprint, readRange, SESSION_UPLOAD, sessionIdOf, toRecord } from "../export/index.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { drawStatusLine } from "../logger.ts";
 import { acquireInstanceLock, findStateFile, HOUR_MS, hourOf, idDigest, StateStore, type HourDigest } from "../state/index.ts";

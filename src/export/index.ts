@@ -19,6 +19,12 @@ import { ExportStats } from "./stats.ts";
 export type { ExportOptions } from "./options.ts";
 export { logDeadLetters, type CommitParticipant } from "./acknowledge.ts";
 export { ExportStats, recentRate } from "./stats.ts";
+export { deadLetterLog } from "./dead-letter-log.ts";
+export { untilSuccess } from "./retry.ts";
+export { unknownTypeWarnings } from "./type-names.ts";
+export { auditFilter, filterFingerprint } from "./filters.ts";
+export { readRange } from "./range-read.ts";
+export { isSessionId, SESSION_UPLOAD, sessionIdOf, sessionUrl, toRecord } from "./records.ts";
 
 export interface ExportRun {
   source: TeleportSource;

@@ -1,5 +1,5 @@
+import { KNOWN_EVENT_TYPES } from "../teleport/index.ts";
 import { editDistance } from "../lib/edit-distance.ts";
-import { KNOWN_EVENT_TYPES } from "../teleport/event-types.ts";
 import type { Config } from "../config/options.ts";
 
 /** The known type nearest to `name`, when it is near enough to be the intended one. */

@@ -10,6 +10,7 @@ import type { TeleportSource } from "./types.ts";
 
 export { loadCredentials } from "./credentials.ts";
 export { alpnProtocols } from "./transport.ts";
+export { KNOWN_EVENT_TYPES } from "./event-types.ts";
 export * from "./types.ts";
 
 
