@@ -14,6 +14,8 @@ const PID_FILE = "instance.pid";
  * (a shared lock); waiting a little keeps such a reader from failing a start that races it.
  */
 const WAIT_MS = 250;
+/** How long a start keeps trying while the lock is busy before it is refused (see lockedDatabase). */
+const LOCK_RETRY_MS = 1_000;
 /** Held connections: a Database that is garbage-collected closes, and would drop its lock with it. */
 const heldLocks = new Set<Database>();
 
@@ -56,20 +58,10 @@ export function acquireInstanceLock(storageDir: string): InstanceLock {
   const path = join(storageDir, LOCK_FILE);
   const pidPath = join(storageDir, PID_FILE);
   for (const file of [path, `${path}-journal`, pidPath]) refuseSymlink(file);
-  let db: Database | undefined;
+  let db: Database;
   try {
-    db = new Database(path, { create: true, readwrite: true });
-    db.exec(`PRAGMA busy_timeout = ${WAIT_MS}`);
-    db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    db.exec("PRAGMA journal_mode = MEMORY");
-    // The first write in exclusive mode takes the lock, and the connection keeps it until closed.
-    db.exec("BEGIN EXCLUSIVE");
-    db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL)");
-    db.exec("DELETE FROM holder");
-    db.query("INSERT INTO holder (pid) VALUES (?)").run(process.pid);
-    db.exec("COMMIT");
+    db = lockedDatabase(path);
   } catch (err) {
-    db?.close();
     if (isBusy(err)) throw new InstanceLockedError(readPid(pidPath), path);
     if (isNotADatabase(err)) return takeOverPidFile(storageDir, path);
     throw storageError(err, path) ?? err;
@@ -90,6 +82,37 @@ export function acquireInstanceLock(storageDir: string): InstanceLock {
       held.close();
     },
   };
+}
+
+/**
+ * Two starts racing for a free lock can both fail: on its way to the exclusive lock each one takes
+ * the shared lock first, and in exclusive locking mode keeps it, so neither can climb past the
+ * other's (both "busy", both refused; seen twice in 100 races). Each failure closes its connection
+ * and drops every lock, so trying again after a random pause lets one of them win; a lock that is
+ * really held stays held and is refused once LOCK_RETRY_MS has passed.
+ */
+function lockedDatabase(path: string): Database {
+  const deadline = Date.now() + LOCK_RETRY_MS;
+  for (;;) {
+    let db: Database | undefined;
+    try {
+      db = new Database(path, { create: true, readwrite: true });
+      db.exec(`PRAGMA busy_timeout = ${WAIT_MS}`);
+      db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      db.exec("PRAGMA journal_mode = MEMORY");
+      // The first write in exclusive mode takes the lock, and the connection keeps it until closed.
+      db.exec("BEGIN EXCLUSIVE");
+      db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL)");
+      db.exec("DELETE FROM holder");
+      db.query("INSERT INTO holder (pid) VALUES (?)").run(process.pid);
+      db.exec("COMMIT");
+      return db;
+    } catch (err) {
+      db?.close();
+      if (!isBusy(err) || Date.now() >= deadline) throw err;
+      Bun.sleepSync(10 + Math.random() * 90);
+    }
+  }
 }
 
 /**
