@@ -1,3 +1,4 @@
+import { interruptOnSignals } from "../lib/abort.ts";
 import type { Config } from "../config/options.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { logDeadLetters, deadLetterLog, isSessionId, sessionUrl } from "../export/index.ts";
@@ -77,10 +78,7 @@ export async function runDeadLetterRetry(config: Config, cluster?: string, toSto
   const sink = await createFluentdSink(config.fluentd);
   const state = StateStore.open(findStateFile(config.ingest.storage, cluster), { create: false });
   // A receiver that is down makes the sink retry forever; Ctrl-C leaves the letters in place.
-  const interrupted = new AbortController();
-  const stop = () => interrupted.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  const interrupted = interruptOnSignals();
   try {
     const total = state.deadLetters.count();
     if (total > 0) logger.info(`resending ${total} dead letters`);
@@ -95,8 +93,7 @@ export async function runDeadLetterRetry(config: Config, cluster?: string, toSto
     process.stdout.write(`interrupted: ${remain} remain\n`);
     return 1;
   } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
+    interrupted.dispose();
     state.close();
     await sink.close();
   }

@@ -1,3 +1,4 @@
+import { interruptOnSignals } from "../lib/abort.ts";
 import { dirname } from "node:path";
 import type { Config } from "../config/options.ts";
 import { ConfigError } from "../errors.ts";
@@ -221,17 +222,13 @@ export async function runVerify(config: Config, req: VerifyRequest & { json: boo
   const { createFluentdSink } = await import("../fluentd/index.ts");
   const source = await createTeleportSource(config.teleport);
   const sink = req.repair ? await createFluentdSink(config.fluentd) : undefined;
-  const interrupted = new AbortController();
-  const stop = () => interrupted.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  const interrupted = interruptOnSignals();
   try {
     const report = await verifyRange({ source, sink, config, signal: interrupted.signal }, req);
     process.stdout.write(req.json ? `${JSON.stringify(report)}\n` : `${formatVerify(report, req.byDay ? "day" : "hour")}\n`);
     return verifyExitCode(report);
   } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
+    interrupted.dispose();
     await sink?.close();
     await source.close();
   }

@@ -1,18 +1,18 @@
+import type { ExportRun } from "./index.ts";
 import { isAbort } from "../lib/abort.ts";
 import { Wakeup } from "../lib/wakeup.ts";
 import { Backoff } from "../lib/backoff.ts";
-import type { DeadLetter, FluentdSink, SinkRecord } from "../fluentd/types.ts";
+import type { DeadLetter, SinkRecord } from "../fluentd/types.ts";
 import { logger, rateLimited } from "../logger.ts";
 import { countStateErrors, missingRecordings, pendingSessions, streamMetrics } from "../observability/metrics.ts";
-import type { SessionRow, StateStore } from "../state/index.ts";
-import { TeleportError, type TeleportSource } from "../teleport/types.ts";
+import type { SessionRow } from "../state/index.ts";
+import { TeleportError } from "../teleport/types.ts";
 import { recordBatch } from "./acknowledge.ts";
 import type { SessionQueue } from "./audit-delivery.ts";
 import { quoteUntrusted } from "../lib/untrusted.ts";
 import { isSessionId, sessionUrl, toRecord, unreadableLetter } from "./records.ts";
 import { afterLargeGarbage } from "./gc-hint.ts";
 import {
-  type ExportOptions,
   MISSING_RECORDING_ATTEMPTS,
   MISSING_RECORDING_CUTOFF_MS,
   MISSING_RECORDING_RETRY_MS,
@@ -30,19 +30,12 @@ const SAFETY_NET_MS = 60_000;
 
 const warnOncePerMinute = rateLimited(60_000);
 
-export interface SessionJobDeps {
-  source: TeleportSource;
-  sink: FluentdSink;
-  state: StateStore;
-  options: ExportOptions;
+/** What the session job shares with the whole run, plus its own stats and clock. */
+export type SessionJobDeps = Pick<ExportRun, "source" | "sink" | "state" | "options" | "stopSignal" | "deliverySignal"> & {
   stats: ExportStats;
-  /** Ends reading; deliveries in flight still finish. */
-  stopSignal: AbortSignal;
-  /** Aborts deliveries in flight (shutdown deadline). */
-  deliverySignal?: AbortSignal;
   /** The wall clock: when a session is due, when a missing recording is given up. */
   now: () => number;
-}
+};
 
 /**
  * Streams queued session recordings to Fluentd, `concurrency` at a time. The queue lives in the

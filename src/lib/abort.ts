@@ -69,3 +69,22 @@ export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise
     );
   });
 }
+
+/**
+ * For one-shot commands (dead-letters retry, verify): SIGINT or SIGTERM aborts the returned signal
+ * instead of killing the process, so the command can say what it left undone. `dispose` restores
+ * the default handling.
+ */
+export function interruptOnSignals(): { signal: AbortSignal; dispose(): void } {
+  const interrupted = new AbortController();
+  const stop = () => interrupted.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  return {
+    signal: interrupted.signal,
+    dispose() {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+    },
+  };
+}
