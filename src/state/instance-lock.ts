@@ -13,9 +13,9 @@ const PID_FILE = "instance.pid";
  * How long a starting instance waits for the lock. `status` reads the lock file for an instant
  * (a shared lock); waiting a little keeps such a reader from failing a start that races it.
  */
-const WAIT_MS = 250;
+const WAIT_MS = 100;
 /** How long a start keeps trying while the lock is busy before it is refused (see lockedDatabase). */
-const LOCK_RETRY_MS = 1_000;
+const LOCK_RETRY_MS = 300;
 /** Held connections: a Database that is garbage-collected closes, and would drop its lock with it. */
 const heldLocks = new Set<Database>();
 
