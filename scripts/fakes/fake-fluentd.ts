@@ -281,16 +281,13 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
   return {
     port,
     url: (tag) => `https://localhost:${port}/${tag}`,
-    records: (tag) => store.records(tag),
-    arrivals: () => store.arrivals(),
-    recordCount: (tag) => store.recordCount(tag),
+    ...store.view(),
     requests,
     requestCount: () => requestCount,
     peakInFlight: () => peakInFlight,
     inFlight: () => inFlight,
     connectionCount: () => connectionCount,
     faults,
-    flush: () => store.flush(),
     async stop() {
       store.close();
       await close(server);

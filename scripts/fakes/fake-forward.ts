@@ -253,15 +253,12 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
   return {
     port,
     url: (tag) => `${scheme}://localhost:${port}/${tag}`,
-    records: (tag) => stored.records(tag),
-    arrivals: () => stored.arrivals(),
-    recordCount: (tag) => stored.recordCount(tag),
+    ...stored.view(),
     frames,
     frameCount: () => frameCount,
     connectionCount: () => connectionCount,
     refusedHandshakes: () => refused,
     faults,
-    flush: () => stored.flush(),
     async stop() {
       stored.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

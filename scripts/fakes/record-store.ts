@@ -41,6 +41,16 @@ export class RecordStore<R extends StoredRecord> implements ReceivedRecords<R> {
     this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
   }
 
+  /** The reading side both receivers expose as they are, bound to this store. */
+  view(): ReceivedRecords<R> {
+    return {
+      records: (tag) => this.records(tag),
+      arrivals: () => this.arrivals(),
+      recordCount: (tag) => this.recordCount(tag),
+      flush: () => this.flush(),
+    };
+  }
+
   /** Stores records of one tag, in order. */
   add(tag: string, entries: R[]): void {
     this.counts.set(tag, (this.counts.get(tag) ?? 0) + entries.length);
