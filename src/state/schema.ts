@@ -107,16 +107,23 @@ const SCHEMA_VERSION = MIGRATIONS.length;
 export class StateTooNewError extends UserError {
   constructor(path: string, version: number) {
     super(
-      `state database ${path} has schema version ${version}, newer than this binary understands (${SCHEMA_VERSION}); run a newer teleport-event-handler`,
+      `state database ${path} was written by a newer teleport-event-handler (schema version ${version}; this one knows up to ${SCHEMA_VERSION}); upgrade the handler to use this storage`,
     );
   }
 }
 
-export function migrate(db: Database, path: string): void {
+/**
+ * Read-only commands never migrate, so they check here: read with this binary's idea of the
+ * tables, a newer state would be misreported rather than refused.
+ */
+export function refuseNewer(db: Database, path: string): number {
   const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
-  if (current > SCHEMA_VERSION) {
-    throw new StateTooNewError(path, current);
-  }
+  if (current > SCHEMA_VERSION) throw new StateTooNewError(path, current);
+  return current;
+}
+
+export function migrate(db: Database, path: string): void {
+  const current = refuseNewer(db, path);
   for (let version = current; version < SCHEMA_VERSION; version++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version]!);

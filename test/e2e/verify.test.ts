@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { goTimeToDate } from "../../scripts/fakes/fake-events.ts";
 import { auditUids, countBy, logUids, runHandler, runToEnd, sorted, startWorld, statusJson, waitUntil, type World } from "../support/world.ts";
 
@@ -154,6 +157,24 @@ describe("verify", () => {
       expect(result.code).toBe(2);
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
       expect(result.stderr).toMatch(message);
+    }
+  }, 60_000);
+
+  test("a state written by a newer version: status and verify refuse with one line naming it, exit 2", async () => {
+    const w = await historyWorld();
+    everyLateSearchable();
+    expect((await runToEnd(w.startArgs(["--exit-on-last-event"]))).code).toBe(0);
+    const file = join(w.storage, readdirSync(w.storage).find((f) => f.endsWith(".sqlite"))!);
+    const db = new Database(file);
+    db.exec("PRAGMA user_version = 999");
+    db.close();
+    for (const args of [["status", "--storage", w.storage], ["status", "--json", "--storage", w.storage], verifyArgs(w), verifyArgs(w, ["--repair"])]) {
+      const result = await runToEnd(args);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain(file);
+      expect(result.stderr).toMatch(/written by a newer teleport-event-handler .*upgrade the handler/);
     }
   }, 60_000);
 });
