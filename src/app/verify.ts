@@ -2,7 +2,7 @@ import { interruptOnSignals } from "../lib/abort.ts";
 import { dirname } from "node:path";
 import type { Config } from "../config/options.ts";
 import { ConfigError } from "../errors.ts";
-import { logDeadLetters, auditFilter, filterFingerprint, readRange, SESSION_UPLOAD, sessionIdOf, toRecord } from "../export/index.ts";
+import { filterFingerprint, logDeadLetters, readHours, SESSION_UPLOAD, sessionIdOf, toRecord } from "../export/index.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
 import { drawStatusLine } from "../logger.ts";
 import { acquireInstanceLock, findStateFile, HOUR_MS, hourOf, idDigest, StateStore, type HourDigest } from "../state/index.ts";
@@ -62,18 +62,6 @@ function judge(teleport: { count: number; digest: bigint }, row: HourDigest | un
   if (row && row.filters !== filters) return { delivered, missing, duplicates, verdict: "filters changed" };
   if (delivered === teleport.count) return { delivered, missing, duplicates, verdict: teleport.digest === (row?.digest ?? 0n) ? "match" : "differs" };
   return { delivered, missing, duplicates, verdict: missing > 0 ? "gap" : "duplicates" };
-}
-
-/** The events Teleport holds in one hour under the filters in force, each id once. */
-async function teleportHour(source: TeleportSource, config: Config, hour: number, signal: AbortSignal): Promise<AuditEvent[]> {
-  const keep = auditFilter(config.ingest);
-  const seen = new Set<string>();
-  const events: AuditEvent[] = [];
-  const range = { from: new Date(hour * HOUR_MS), to: new Date((hour + 1) * HOUR_MS), types: config.ingest.types, limit: config.ingest.batch };
-  for await (const page of readRange(source, range, signal)) {
-    for (const e of page) if (keep(e) && !seen.has(e.id) && seen.add(e.id)) events.push(e);
-  }
-  return events;
 }
 
 /**
@@ -163,20 +151,20 @@ export async function verifyRange(
     const first = hourOf(req.from);
     const last = Math.ceil(req.to.getTime() / HOUR_MS);
     const digests = state.digests.between(req.from, req.to);
-    const rows: VerifyRow[] = [];
+    const rows = new Map<number, VerifyRow>();
+    const toRead: number[] = [];
+    for (let hour = first; hour < last; hour++) {
+      const exported = hour * HOUR_MS >= start.getTime() && (hour + 1) * HOUR_MS <= until;
+      if (exported) toRead.push(hour);
+      else rows.set(hour, { from: new Date(hour * HOUR_MS).toISOString(), teleport: 0, delivered: digests.get(hour)?.count ?? 0, missing: 0, duplicates: 0, verdict: "not exported" });
+    }
     let gaps = 0;
     let repaired = 0;
-    for (let hour = first; hour < last; hour++) {
-      if (process.stderr.isTTY) drawStatusLine(`verifying ${new Date(hour * HOUR_MS).toISOString()} (${hour - first + 1}/${last - first} hours)`);
-      const from = new Date(hour * HOUR_MS).toISOString();
-      const exported = hour * HOUR_MS >= start.getTime() && (hour + 1) * HOUR_MS <= until;
-      if (!exported) {
-        rows.push({ from, teleport: 0, delivered: digests.get(hour)?.count ?? 0, missing: 0, duplicates: 0, verdict: "not exported" });
-        continue;
-      }
-      const events = await teleportHour(source, config, hour, signal);
+    // Read back the way the export read: an engine's own API is what it could have missed events on.
+    for await (const { hour, events } of readHours(source, state.meta.engine() ?? "legacy", config.ingest, toRead, signal)) {
+      if (process.stderr.isTTY) drawStatusLine(`verified ${new Date(hour * HOUR_MS).toISOString()} (${hour - first + 1}/${last - first} hours)`);
       const row = digests.get(hour);
-      const result: VerifyRow = { from, teleport: events.length, ...judge(idDigest(events.map((e) => e.id)), row, filters) };
+      const result: VerifyRow = { from: new Date(hour * HOUR_MS).toISOString(), teleport: events.length, ...judge(idDigest(events.map((e) => e.id)), row, filters) };
       if (IS_GAP.has(result.verdict)) {
         gaps++;
         if (req.repair && sink) {
@@ -184,9 +172,10 @@ export async function verifyRange(
           repaired++;
         }
       }
-      rows.push(result);
+      rows.set(hour, result);
     }
-    return { rows: req.byDay ? byDay(rows) : rows, gaps, repaired };
+    const ordered = [...rows.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
+    return { rows: req.byDay ? byDay(ordered) : ordered, gaps, repaired };
   } finally {
     if (process.stderr.isTTY) drawStatusLine(undefined);
     state.close();

@@ -24,6 +24,7 @@ export { untilSuccess } from "./retry.ts";
 export { unknownTypeWarnings } from "./type-names.ts";
 export { auditFilter, filterFingerprint } from "./filters.ts";
 export { readRange } from "./range-read.ts";
+export { readHours, type HourEvents } from "./hour-read.ts";
 export { isSessionId, SESSION_UPLOAD, sessionIdOf, sessionUrl, toRecord } from "./records.ts";
 
 export interface ExportRun {
