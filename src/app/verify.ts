@@ -4,14 +4,27 @@ import type { Config } from "../config/options.ts";
 import { ConfigError } from "../errors.ts";
 import { filterFingerprint, logDeadLetters, readHours, SESSION_UPLOAD, sessionIdOf, toRecord } from "../export/index.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
-import { drawStatusLine } from "../logger.ts";
-import { acquireInstanceLock, findStateFile, HOUR_MS, hourOf, idDigest, StateStore, type HourDigest } from "../state/index.ts";
+import { drawStatusLine, logger } from "../logger.ts";
+import {
+  acquireInstanceLock,
+  findStateFile,
+  HOUR_MS,
+  hourOf,
+  idDigest,
+  InstanceLockedError,
+  StateStore,
+  type HourDigest,
+  type InstanceLock,
+} from "../state/index.ts";
+import { handToRunningInstance, RepairHandOffError, type RepairAsk } from "./repair-handoff.ts";
 import type { AuditEvent, TeleportSource } from "../teleport/types.ts";
 
 export interface VerifyRequest {
   from: Date;
   to: Date;
   repair: boolean;
+  /** How long --repair waits for a running instance to serve the request it hands over. */
+  repairTimeoutMs: number;
   byDay: boolean;
   cluster?: string;
 }
@@ -31,6 +44,8 @@ export interface VerifyRow {
   /** What --repair sent: only the missing events (ids were kept), or the whole hour again. */
   repaired?: "missing events" | "whole hour";
   repairedEvents?: number;
+  /** Why the running instance did not repair the hour (it changed since verify read it). */
+  notRepaired?: string;
 }
 
 export interface VerifyReport {
@@ -64,6 +79,13 @@ function judge(teleport: { count: number; digest: bigint }, row: HourDigest | un
   return { delivered, missing, duplicates, verdict: missing > 0 ? "gap" : "duplicates" };
 }
 
+/** What a repair of the hour sends: only the missing events while every delivered id is still kept, else the whole hour. */
+function planHour(state: StateStore, hour: number, events: AuditEvent[], row: HourDigest | undefined, filters: string) {
+  const kept = state.late.idsBetween(new Date(hour * HOUR_MS), new Date((hour + 1) * HOUR_MS));
+  const onlyMissing = row !== undefined && kept.size === row.count && row.filters === filters;
+  return { onlyMissing, send: onlyMissing ? events.filter((e) => !kept.has(e.id)) : events };
+}
+
 /**
  * Re-delivers what an hour lacks. With the hour's ids still kept (late-event sweeps keep them for
  * a while) only the missing events go out; otherwise the whole hour does, and the hour's digest
@@ -78,9 +100,7 @@ async function repairHour(
   row: HourDigest | undefined,
   filters: string,
 ): Promise<Pick<VerifyRow, "repaired" | "repairedEvents">> {
-  const kept = state.late.idsBetween(new Date(hour * HOUR_MS), new Date((hour + 1) * HOUR_MS));
-  const onlyMissing = row !== undefined && kept.size === row.count && row.filters === filters;
-  const send = onlyMissing ? events.filter((e) => !kept.has(e.id)) : events;
+  const { onlyMissing, send } = planHour(state, hour, events, row, filters);
   const report = send.length > 0 ? await sink.deliver(config.fluentd.url.href, send.map(toRecord)) : { deadLettered: [], retried: 0 };
   logDeadLetters(report.deadLettered);
   const rejected = new Set(report.deadLettered.map((d) => d.record.id));
@@ -129,7 +149,8 @@ function byDay(rows: VerifyRow[]): VerifyRow[] {
 /**
  * `verify`: reads the range back from Teleport hour by hour with the filters in force and compares
  * each hour's count and id digest with what the state says was delivered. Read-only on the state
- * (safe while `start` runs) unless `repair`, which takes the instance lock.
+ * (safe while `start` runs) unless `repair`, which takes the instance lock and repairs itself, or,
+ * while `start` holds the lock, hands the repair to that instance through the state.
  */
 export async function verifyRange(
   parts: { source: TeleportSource; sink?: FluentdSink; config: Config; signal: AbortSignal },
@@ -138,8 +159,17 @@ export async function verifyRange(
   const { source, sink, config, signal } = parts;
   if (req.from.getTime() >= req.to.getTime()) throw new ConfigError(`--from ${req.from.toISOString()} is not before --to ${req.to.toISOString()}; give a range that ends after it starts`);
   const file = findStateFile(config.ingest.storage, req.cluster);
-  const lock = req.repair ? acquireInstanceLock(dirname(file)) : undefined;
-  const state = StateStore.open(file, { create: false, readonly: !req.repair });
+  let lock: InstanceLock | undefined;
+  let running: { pid: number | undefined } | undefined;
+  if (req.repair) {
+    try {
+      lock = acquireInstanceLock(dirname(file));
+    } catch (err) {
+      if (!(err instanceof InstanceLockedError)) throw err;
+      running = { pid: err.holderPid };
+    }
+  }
+  const state = StateStore.open(file, { create: false, readonly: !lock });
   try {
     const start = state.meta.startTime();
     if (!start) throw new ConfigError(`the export in ${file} has not started yet; run start first`);
@@ -160,6 +190,7 @@ export async function verifyRange(
     }
     let gaps = 0;
     let repaired = 0;
+    const asks: RepairAsk[] = [];
     // Read back the way the export read: an engine's own API is what it could have missed events on.
     for await (const { hour, events } of readHours(source, state.meta.engine() ?? "legacy", config.ingest, toRead, signal)) {
       if (process.stderr.isTTY) drawStatusLine(`verified ${new Date(hour * HOUR_MS).toISOString()} (${hour - first + 1}/${last - first} hours)`);
@@ -167,12 +198,27 @@ export async function verifyRange(
       const result: VerifyRow = { from: new Date(hour * HOUR_MS).toISOString(), teleport: events.length, ...judge(idDigest(events.map((e) => e.id)), row, filters) };
       if (IS_GAP.has(result.verdict)) {
         gaps++;
-        if (req.repair && sink) {
+        if (lock && sink) {
           Object.assign(result, await repairHour(state, sink, config, hour, events, row, filters));
           repaired++;
+        } else if (running) {
+          const { onlyMissing, send } = planHour(state, hour, events, row, filters);
+          const seen = row ? { count: row.count, digest: row.digest.toString(16) } : null;
+          asks.push({ hour, mode: onlyMissing ? "missing" : "whole", ids: onlyMissing ? send.map((e) => e.id) : undefined, seen, filters });
         }
       }
       rows.set(hour, result);
+    }
+    if (running && asks.length > 0) {
+      const served = await handToRunningInstance(state, file, asks, { pid: running.pid, timeoutMs: req.repairTimeoutMs, signal });
+      for (const h of served) {
+        const row = rows.get(h.hour)!;
+        if (h.skipped) row.notRepaired = h.skipped;
+        else {
+          Object.assign(row, { repaired: h.mode === "missing" ? "missing events" : "whole hour", repairedEvents: h.sent });
+          repaired++;
+        }
+      }
     }
     const ordered = [...rows.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
     return { rows: req.byDay ? byDay(ordered) : ordered, gaps, repaired };
@@ -191,7 +237,7 @@ export function formatVerify(report: VerifyReport, by: "hour" | "day"): string {
     String(r.delivered),
     String(r.missing),
     String(r.duplicates),
-    r.verdict + (r.repaired ? ` (repaired: ${r.repairedEvents} events sent, ${r.repaired})` : ""),
+    r.verdict + (r.repaired ? ` (repaired: ${r.repairedEvents} events sent, ${r.repaired})` : "") + (r.notRepaired ? ` (not repaired: ${r.notRepaired})` : ""),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const render = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
@@ -216,6 +262,11 @@ export async function runVerify(config: Config, req: VerifyRequest & { json: boo
     const report = await verifyRange({ source, sink, config, signal: interrupted.signal }, req);
     process.stdout.write(req.json ? `${JSON.stringify(report)}\n` : `${formatVerify(report, req.byDay ? "day" : "hour")}\n`);
     return verifyExitCode(report);
+  } catch (err) {
+    // Not the user's mistake (exit 2) nor a failure with a stack: the gaps stay, said in one line.
+    if (!(err instanceof RepairHandOffError)) throw err;
+    logger.error(err.message);
+    return 1;
   } finally {
     interrupted.dispose();
     await sink?.close();

@@ -99,9 +99,23 @@ const MIGRATIONS: readonly string[] = [
     filters TEXT NOT NULL
   );
   `,
+  `
+  -- Repairs verify --repair hands to the running instance. hours (JSON): per hour, whole or only
+  -- the listed missing ids, the digest verify saw, and the progress (sent, done), which moves in
+  -- the transaction of each delivered batch. key names the ask, so it is never queued twice.
+  CREATE TABLE repair_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    hours TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'withdrawn')),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX repair_requests_by_status ON repair_requests (status, id);
+  `,
 ];
 
-const SCHEMA_VERSION = MIGRATIONS.length;
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** A newer binary wrote this state: the user upgrades rather than losing the state to a downgrade. */
 export class StateTooNewError extends UserError {
