@@ -2,16 +2,29 @@ import { interruptOnSignals } from "../lib/abort.ts";
 import { dirname } from "node:path";
 import type { Config } from "../config/options.ts";
 import { ConfigError } from "../errors.ts";
-import { logDeadLetters, auditFilter, filterFingerprint, readRange, SESSION_UPLOAD, sessionIdOf, toRecord } from "../export/index.ts";
+import { filterFingerprint, logDeadLetters, readHours, SESSION_UPLOAD, sessionIdOf, toRecord } from "../export/index.ts";
 import type { FluentdSink } from "../fluentd/types.ts";
-import { drawStatusLine } from "../logger.ts";
-import { acquireInstanceLock, findStateFile, HOUR_MS, hourOf, idDigest, StateStore, type HourDigest } from "../state/index.ts";
+import { drawStatusLine, logger } from "../logger.ts";
+import {
+  acquireInstanceLock,
+  findStateFile,
+  HOUR_MS,
+  hourOf,
+  idDigest,
+  InstanceLockedError,
+  StateStore,
+  type HourDigest,
+  type InstanceLock,
+} from "../state/index.ts";
+import { handToRunningInstance, RepairHandOffError, type RepairAsk } from "./repair-handoff.ts";
 import type { AuditEvent, TeleportSource } from "../teleport/types.ts";
 
 export interface VerifyRequest {
   from: Date;
   to: Date;
   repair: boolean;
+  /** How long --repair waits for a running instance to serve the request it hands over. */
+  repairTimeoutMs: number;
   byDay: boolean;
   cluster?: string;
 }
@@ -31,6 +44,8 @@ export interface VerifyRow {
   /** What --repair sent: only the missing events (ids were kept), or the whole hour again. */
   repaired?: "missing events" | "whole hour";
   repairedEvents?: number;
+  /** Why the running instance did not repair the hour (it changed since verify read it). */
+  notRepaired?: string;
 }
 
 export interface VerifyReport {
@@ -64,16 +79,11 @@ function judge(teleport: { count: number; digest: bigint }, row: HourDigest | un
   return { delivered, missing, duplicates, verdict: missing > 0 ? "gap" : "duplicates" };
 }
 
-/** The events Teleport holds in one hour under the filters in force, each id once. */
-async function teleportHour(source: TeleportSource, config: Config, hour: number, signal: AbortSignal): Promise<AuditEvent[]> {
-  const keep = auditFilter(config.ingest);
-  const seen = new Set<string>();
-  const events: AuditEvent[] = [];
-  const range = { from: new Date(hour * HOUR_MS), to: new Date((hour + 1) * HOUR_MS), types: config.ingest.types, limit: config.ingest.batch };
-  for await (const page of readRange(source, range, signal)) {
-    for (const e of page) if (keep(e) && !seen.has(e.id) && seen.add(e.id)) events.push(e);
-  }
-  return events;
+/** What a repair of the hour sends: only the missing events while every delivered id is still kept, else the whole hour. */
+function planHour(state: StateStore, hour: number, events: AuditEvent[], row: HourDigest | undefined, filters: string) {
+  const kept = state.late.idsBetween(new Date(hour * HOUR_MS), new Date((hour + 1) * HOUR_MS));
+  const onlyMissing = row !== undefined && kept.size === row.count && row.filters === filters;
+  return { onlyMissing, send: onlyMissing ? events.filter((e) => !kept.has(e.id)) : events };
 }
 
 /**
@@ -90,9 +100,7 @@ async function repairHour(
   row: HourDigest | undefined,
   filters: string,
 ): Promise<Pick<VerifyRow, "repaired" | "repairedEvents">> {
-  const kept = state.late.idsBetween(new Date(hour * HOUR_MS), new Date((hour + 1) * HOUR_MS));
-  const onlyMissing = row !== undefined && kept.size === row.count && row.filters === filters;
-  const send = onlyMissing ? events.filter((e) => !kept.has(e.id)) : events;
+  const { onlyMissing, send } = planHour(state, hour, events, row, filters);
   const report = send.length > 0 ? await sink.deliver(config.fluentd.url.href, send.map(toRecord)) : { deadLettered: [], retried: 0 };
   logDeadLetters(report.deadLettered);
   const rejected = new Set(report.deadLettered.map((d) => d.record.id));
@@ -141,7 +149,8 @@ function byDay(rows: VerifyRow[]): VerifyRow[] {
 /**
  * `verify`: reads the range back from Teleport hour by hour with the filters in force and compares
  * each hour's count and id digest with what the state says was delivered. Read-only on the state
- * (safe while `start` runs) unless `repair`, which takes the instance lock.
+ * (safe while `start` runs) unless `repair`, which takes the instance lock and repairs itself, or,
+ * while `start` holds the lock, hands the repair to that instance through the state.
  */
 export async function verifyRange(
   parts: { source: TeleportSource; sink?: FluentdSink; config: Config; signal: AbortSignal },
@@ -150,8 +159,17 @@ export async function verifyRange(
   const { source, sink, config, signal } = parts;
   if (req.from.getTime() >= req.to.getTime()) throw new ConfigError(`--from ${req.from.toISOString()} is not before --to ${req.to.toISOString()}; give a range that ends after it starts`);
   const file = findStateFile(config.ingest.storage, req.cluster);
-  const lock = req.repair ? acquireInstanceLock(dirname(file)) : undefined;
-  const state = StateStore.open(file, { create: false, readonly: !req.repair });
+  let lock: InstanceLock | undefined;
+  let running: { pid: number | undefined } | undefined;
+  if (req.repair) {
+    try {
+      lock = acquireInstanceLock(dirname(file));
+    } catch (err) {
+      if (!(err instanceof InstanceLockedError)) throw err;
+      running = { pid: err.holderPid };
+    }
+  }
+  const state = StateStore.open(file, { create: false, readonly: !lock });
   try {
     const start = state.meta.startTime();
     if (!start) throw new ConfigError(`the export in ${file} has not started yet; run start first`);
@@ -163,30 +181,47 @@ export async function verifyRange(
     const first = hourOf(req.from);
     const last = Math.ceil(req.to.getTime() / HOUR_MS);
     const digests = state.digests.between(req.from, req.to);
-    const rows: VerifyRow[] = [];
+    const rows = new Map<number, VerifyRow>();
+    const toRead: number[] = [];
+    for (let hour = first; hour < last; hour++) {
+      const exported = hour * HOUR_MS >= start.getTime() && (hour + 1) * HOUR_MS <= until;
+      if (exported) toRead.push(hour);
+      else rows.set(hour, { from: new Date(hour * HOUR_MS).toISOString(), teleport: 0, delivered: digests.get(hour)?.count ?? 0, missing: 0, duplicates: 0, verdict: "not exported" });
+    }
     let gaps = 0;
     let repaired = 0;
-    for (let hour = first; hour < last; hour++) {
-      if (process.stderr.isTTY) drawStatusLine(`verifying ${new Date(hour * HOUR_MS).toISOString()} (${hour - first + 1}/${last - first} hours)`);
-      const from = new Date(hour * HOUR_MS).toISOString();
-      const exported = hour * HOUR_MS >= start.getTime() && (hour + 1) * HOUR_MS <= until;
-      if (!exported) {
-        rows.push({ from, teleport: 0, delivered: digests.get(hour)?.count ?? 0, missing: 0, duplicates: 0, verdict: "not exported" });
-        continue;
-      }
-      const events = await teleportHour(source, config, hour, signal);
+    const asks: RepairAsk[] = [];
+    // Read back the way the export read: an engine's own API is what it could have missed events on.
+    for await (const { hour, events } of readHours(source, state.meta.engine() ?? "legacy", config.ingest, toRead, signal)) {
+      if (process.stderr.isTTY) drawStatusLine(`verified ${new Date(hour * HOUR_MS).toISOString()} (${hour - first + 1}/${last - first} hours)`);
       const row = digests.get(hour);
-      const result: VerifyRow = { from, teleport: events.length, ...judge(idDigest(events.map((e) => e.id)), row, filters) };
+      const result: VerifyRow = { from: new Date(hour * HOUR_MS).toISOString(), teleport: events.length, ...judge(idDigest(events.map((e) => e.id)), row, filters) };
       if (IS_GAP.has(result.verdict)) {
         gaps++;
-        if (req.repair && sink) {
+        if (lock && sink) {
           Object.assign(result, await repairHour(state, sink, config, hour, events, row, filters));
+          repaired++;
+        } else if (running) {
+          const { onlyMissing, send } = planHour(state, hour, events, row, filters);
+          const seen = row ? { count: row.count, digest: row.digest.toString(16) } : null;
+          asks.push({ hour, mode: onlyMissing ? "missing" : "whole", ids: onlyMissing ? send.map((e) => e.id) : undefined, seen, filters });
+        }
+      }
+      rows.set(hour, result);
+    }
+    if (running && asks.length > 0) {
+      const served = await handToRunningInstance(state, file, asks, { pid: running.pid, timeoutMs: req.repairTimeoutMs, signal });
+      for (const h of served) {
+        const row = rows.get(h.hour)!;
+        if (h.skipped) row.notRepaired = h.skipped;
+        else {
+          Object.assign(row, { repaired: h.mode === "missing" ? "missing events" : "whole hour", repairedEvents: h.sent });
           repaired++;
         }
       }
-      rows.push(result);
     }
-    return { rows: req.byDay ? byDay(rows) : rows, gaps, repaired };
+    const ordered = [...rows.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
+    return { rows: req.byDay ? byDay(ordered) : ordered, gaps, repaired };
   } finally {
     if (process.stderr.isTTY) drawStatusLine(undefined);
     state.close();
@@ -202,7 +237,7 @@ export function formatVerify(report: VerifyReport, by: "hour" | "day"): string {
     String(r.delivered),
     String(r.missing),
     String(r.duplicates),
-    r.verdict + (r.repaired ? ` (repaired: ${r.repairedEvents} events sent, ${r.repaired})` : ""),
+    r.verdict + (r.repaired ? ` (repaired: ${r.repairedEvents} events sent, ${r.repaired})` : "") + (r.notRepaired ? ` (not repaired: ${r.notRepaired})` : ""),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const render = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
@@ -227,6 +262,11 @@ export async function runVerify(config: Config, req: VerifyRequest & { json: boo
     const report = await verifyRange({ source, sink, config, signal: interrupted.signal }, req);
     process.stdout.write(req.json ? `${JSON.stringify(report)}\n` : `${formatVerify(report, req.byDay ? "day" : "hour")}\n`);
     return verifyExitCode(report);
+  } catch (err) {
+    // Not the user's mistake (exit 2) nor a failure with a stack: the gaps stay, said in one line.
+    if (!(err instanceof RepairHandOffError)) throw err;
+    logger.error(err.message);
+    return 1;
   } finally {
     interrupted.dispose();
     await sink?.close();

@@ -44,7 +44,8 @@ export class AuditDelivery {
   async deliver(all: readonly AuditEvent[], position: AuditPosition, late = false): Promise<void> {
     const { sink, state, stats, url, sessions } = this.deps;
     await sessions.waitForRoom(this.deps.deliverySignal);
-    const events = this.deps.dedupe && all.length > 0 ? withoutDelivered(state, all) : all;
+    // A repair sends what it was asked to: a whole hour again, or ids known missing.
+    const events = this.deps.dedupe && all.length > 0 && position.kind !== "repair" ? withoutDelivered(state, all) : all;
     // An event the source could not read is never sent: it becomes a dead letter with the reason.
     const readable = events.filter((e) => e.invalid === undefined);
     let deadLetters: DeadLetter[] = readable.length === events.length ? [] : events.filter((e) => e.invalid !== undefined).map((e) => unreadableLetter(e, url));

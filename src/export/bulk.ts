@@ -6,6 +6,7 @@ import { streamMetrics } from "../observability/metrics.ts";
 import type { Segment } from "./batches.ts";
 import { dateStart, nextDate, utcDate } from "./dates.ts";
 import { auditFilter } from "./filters.ts";
+import { listChunks } from "./hour-read.ts";
 import type { AuditJob } from "./job.ts";
 import { pumpSegments } from "./pump.ts";
 import type { BoundedQueue } from "./queue.ts";
@@ -104,15 +105,7 @@ class DateExporter {
     }
     await Promise.all(resumed);
     for (;;) {
-      const listed = await untilSuccess(
-        `listing event chunks of ${date}`,
-        async () => {
-          const ids: string[] = [];
-          for await (const id of job.source.eventExportChunks(dateStart(date), signal)) ids.push(id);
-          return ids;
-        },
-        signal,
-      );
+      const listed = await listChunks(job.source, date, signal);
       const fresh = listed.filter((id) => !known.has(id));
       for (const id of fresh) known.add(id);
       await Promise.all(fresh.map((id) => parallel.run(() => exportChunk(job, date, id, "", signal))));

@@ -11,6 +11,7 @@ import { daysFromNow, utcDate } from "./dates.ts";
 import type { AuditJob } from "./job.ts";
 import { deliveryLedger } from "./ledger.ts";
 import { runLegacy } from "./legacy.ts";
+import { RepairWorker } from "./repairs.ts";
 import type { ExportOptions } from "./options.ts";
 import { untilSuccess } from "./retry.ts";
 import { SessionExporter } from "./sessions.ts";
@@ -24,6 +25,7 @@ export { untilSuccess } from "./retry.ts";
 export { unknownTypeWarnings } from "./type-names.ts";
 export { auditFilter, filterFingerprint } from "./filters.ts";
 export { readRange } from "./range-read.ts";
+export { readHours, type HourEvents } from "./hour-read.ts";
 export { isSessionId, SESSION_UPLOAD, sessionIdOf, sessionUrl, toRecord } from "./records.ts";
 
 export interface ExportRun {
@@ -125,7 +127,13 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
       logger.warn("cursor is only honoured by the legacy engine (bulk export has no event order); exporting from start-time");
       state.meta.clearSeekAfter();
     }
-    await (engine === "bulk" ? runBulk(job) : runLegacy(job));
+    const repairs = new RepairWorker({ source, state, options, delivery, engine, stopSignal, now });
+    try {
+      await Promise.race([engine === "bulk" ? runBulk(job) : runLegacy(job), repairs.failure]);
+    } finally {
+      // Queued requests are served before a cron run ends; a stop leaves them for the next start.
+      await repairs.finish();
+    }
     sessions.auditDone();
   } catch (err) {
     if (!isAbort(err, stopSignal)) {

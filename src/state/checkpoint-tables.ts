@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { SweepProgress } from "./late-tables.ts";
+import type { RepairProgress } from "./repair-table.ts";
 
 export interface LegacyCheckpoint {
   windowStart: Date;
@@ -22,10 +23,12 @@ export interface ChunkProgress {
  * `MetaState.seekAfter`) was found, so skipping ends with this batch (legacy only: bulk export has
  * no event order to seek in). `sweep`: late-event sweeps scheduled or completed by the batch
  * (legacy only), so the schedule moves exactly when the deliveries it stands for are acknowledged.
+ * `repair`: a batch a repair request re-delivers, off either engine's position, which it never moves.
  */
 export type AuditPosition =
   | { kind: "legacy"; checkpoint: LegacyCheckpoint; seekFinished: boolean; sweep?: SweepProgress }
-  | { kind: "chunk"; progress: ChunkProgress };
+  | { kind: "chunk"; progress: ChunkProgress }
+  | { kind: "repair"; repair: RepairProgress };
 
 /** The audit engines' positions: the legacy checkpoint, and the bulk engine's dates and chunks. */
 export class CheckpointState {
@@ -46,7 +49,7 @@ export class CheckpointState {
 
   write(position: AuditPosition): void {
     if (position.kind === "legacy") this.writeLegacy(position.checkpoint);
-    else this.writeChunk(position.progress);
+    else if (position.kind === "chunk") this.writeChunk(position.progress);
   }
 
   private writeLegacy(cp: LegacyCheckpoint): void {

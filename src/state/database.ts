@@ -3,7 +3,7 @@ import { chmodSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, m
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { ConfigError, UserError } from "../errors.ts";
-import { migrate, StateTooNewError } from "./schema.ts";
+import { migrate, refuseNewer, StateTooNewError } from "./schema.ts";
 import { isCorruption, storageError } from "./storage-errors.ts";
 
 /** The file is not a healthy state database; the user restores it or moves it away. */
@@ -56,6 +56,7 @@ function openSnapshot(path: string): Database {
   if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`);
   const db = new Database(copy, { readwrite: true, create: false });
   checkIntegrity(db);
+  refuseNewer(db, path);
   return db;
 }
 
@@ -134,7 +135,8 @@ export function openDatabase(path: string, opts: { create: boolean; readonly?: b
       db.exec("PRAGMA synchronous = NORMAL");
     }
     checkIntegrity(db);
-    if (!opts.readonly) migrate(db, path);
+    if (opts.readonly) refuseNewer(db, path);
+    else migrate(db, path);
   } catch (err) {
     db?.close();
     if (err instanceof StateTooNewError) throw err;
@@ -144,6 +146,7 @@ export function openDatabase(path: string, opts: { create: boolean; readonly?: b
       try {
         return openSnapshot(path);
       } catch (copyErr) {
+        if (copyErr instanceof StateTooNewError) throw copyErr;
         throw isCorruption(copyErr) ? new StateUnreadableError(path, copyErr) : new StateInaccessibleError(path, copyErr);
       }
     }

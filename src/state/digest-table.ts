@@ -57,6 +57,11 @@ export class DigestState {
     this.write(hour, count, digest, filters);
   }
 
+  /** Before a whole hour is delivered again batch by batch (a repair the running instance serves). */
+  forget(hour: number): void {
+    this.db.query("DELETE FROM hour_digests WHERE hour = ?").run(hour);
+  }
+
   private write(hour: number, count: number, digest: bigint, filters: string): void {
     this.db
       .query(

@@ -15,6 +15,8 @@ export { DeadLetterState, type StoredDeadLetter } from "./dead-letter-table.ts";
 export { LateState, type DueSweep, type ReadSlice, type SweepProgress } from "./late-tables.ts";
 export { DigestState, HOUR_MS, hourOf, idDigest, type HourDigest } from "./digest-table.ts";
 export { LockState, type LockKey, type PendingLock } from "./autolock-tables.ts";
+export { RepairState, type RepairHour, type RepairProgress, type RepairRequest, type RepairStatus } from "./repair-table.ts";
+export { SCHEMA_VERSION } from "./schema.ts";
 export { storageError } from "./storage-errors.ts";
 
 /** Opens (creating) the state of one cluster; the cluster name comes from Teleport's Ping. */

@@ -99,24 +99,45 @@ const MIGRATIONS: readonly string[] = [
     filters TEXT NOT NULL
   );
   `,
+  `
+  -- Repairs verify --repair hands to the running instance. hours (JSON): per hour, whole or only
+  -- the listed missing ids, the digest verify saw, and the progress (sent, done), which moves in
+  -- the transaction of each delivered batch. key names the ask, so it is never queued twice.
+  CREATE TABLE repair_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    hours TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'withdrawn')),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX repair_requests_by_status ON repair_requests (status, id);
+  `,
 ];
 
-const SCHEMA_VERSION = MIGRATIONS.length;
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** A newer binary wrote this state: the user upgrades rather than losing the state to a downgrade. */
 export class StateTooNewError extends UserError {
   constructor(path: string, version: number) {
     super(
-      `state database ${path} has schema version ${version}, newer than this binary understands (${SCHEMA_VERSION}); run a newer teleport-event-handler`,
+      `state database ${path} was written by a newer teleport-event-handler (schema version ${version}; this one knows up to ${SCHEMA_VERSION}); upgrade the handler to use this storage`,
     );
   }
 }
 
-export function migrate(db: Database, path: string): void {
+/**
+ * Read-only commands never migrate, so they check here: read with this binary's idea of the
+ * tables, a newer state would be misreported rather than refused.
+ */
+export function refuseNewer(db: Database, path: string): number {
   const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
-  if (current > SCHEMA_VERSION) {
-    throw new StateTooNewError(path, current);
-  }
+  if (current > SCHEMA_VERSION) throw new StateTooNewError(path, current);
+  return current;
+}
+
+export function migrate(db: Database, path: string): void {
+  const current = refuseNewer(db, path);
   for (let version = current; version < SCHEMA_VERSION; version++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version]!);

@@ -8,6 +8,7 @@ import { DeadLetterState } from "./dead-letter-table.ts";
 import { DigestState } from "./digest-table.ts";
 import { LateState } from "./late-tables.ts";
 import { MetaState } from "./meta-table.ts";
+import { RepairState } from "./repair-table.ts";
 import { SessionQueueState, type SessionUpload } from "./session-table.ts";
 
 /** What one acknowledged audit batch changes, written atomically. */
@@ -35,6 +36,7 @@ export class StateStore {
   readonly locking: LockState;
   readonly late: LateState;
   readonly digests: DigestState;
+  readonly repairs: RepairState;
 
   private constructor(
     private readonly db: Database,
@@ -47,10 +49,16 @@ export class StateStore {
     this.locking = new LockState(db);
     this.late = new LateState(db);
     this.digests = new DigestState(db);
+    this.repairs = new RepairState(db);
   }
 
   static open(path: string, opts: { create?: boolean; readonly?: boolean } = {}): StateStore {
     return new StateStore(openDatabase(path, { create: opts.create ?? true, readonly: opts.readonly }), path);
+  }
+
+  /** How many migrations the file has had: an instance of this version migrated it to SCHEMA_VERSION at its start. */
+  schemaVersion(): number {
+    return (this.db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
   }
 
   close(): void {
@@ -73,8 +81,15 @@ export class StateStore {
       this.deadLetters.add(commit.deadLetters);
       if (commit.position.kind === "legacy" && commit.position.seekFinished) this.meta.clearSeekAfter();
       if (commit.position.kind === "legacy" && commit.position.sweep) this.late.apply(commit.position.sweep);
+      if (commit.position.kind === "repair") {
+        const { repair } = commit.position;
+        // The hour goes out whole again: its digest is rebuilt from this batch on (the ledger adds to it).
+        if (repair.reset) this.digests.forget(repair.hour);
+        this.repairs.progress(repair, commit.delivered.length, Date.now());
+      }
       const last = commit.delivered.at(-1);
-      if (last) this.meta.setLastDelivered(last);
+      // A repaired event is old: the last delivered event (how far the export got) stays where it is.
+      if (last && commit.position.kind !== "repair") this.meta.setLastDelivered(last);
       this.meta.addToTotal("events_delivered", commit.delivered.length);
       this.meta.addToTotal("sessions_refused", commit.refusedSessions ?? 0);
     });

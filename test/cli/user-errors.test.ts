@@ -59,7 +59,7 @@ describe("every user error exits 2 with one line and no --debug hint", () => {
       db.exec("PRAGMA user_version = 999");
       db.close();
     });
-    expectUserError(runCli(["dead-letters", "purge", "--storage", storage]), /has schema version 999, newer than this binary understands/);
+    expectUserError(runCli(["dead-letters", "purge", "--storage", storage]), /was written by a newer teleport-event-handler \(schema version 999; this one knows up to \d+\); upgrade the handler/);
   });
 });
 
