@@ -5,7 +5,7 @@ import { type ExportOptions, ExportStats, runExport, deadLetterLog, untilSuccess
 import { type AutoLock, startAutoLock } from "../autolock/index.ts";
 import type { Config } from "../config/options.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "../fluentd/types.ts";
-import { UserError } from "../errors.ts";
+import { OutageError, UserError } from "../errors.ts";
 import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore, storageError } from "../state/index.ts";
@@ -31,16 +31,8 @@ export interface AppParts {
   shutdown?: Shutdown;
 }
 
-/**
- * A run that ended because it stopped making progress (exit-timeout): exit 1, an outage and not a
- * setting to fix, with what failed as its message.
- */
-export class StalledRun extends Error {
-  constructor(summary: string) {
-    super(summary);
-    this.name = "StalledRun";
-  }
-}
+/** A run that ended because it stopped making progress (exit-timeout), with what failed as its message. */
+export class StalledRun extends OutageError {}
 
 /** Counts deliveries waiting for Fluentd, so shutdown only warns about abandoned ones when there are some. */
 class InFlightSink implements FluentdSink {

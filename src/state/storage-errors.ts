@@ -1,17 +1,12 @@
-import { ConfigError } from "../errors.ts";
+import { ConfigError, OutageError } from "../errors.ts";
 
 /**
  * File-system and SQLite failures on the storage directory, as one line that names `storage`, the
  * path and what to do. What the operator must change in the setup (a file where the directory
  * should be, no permission, a read-only mount) exits 2 like any configuration error; a full disk
- * is an outage (exit 1, not a UserError): the export resumes once there is room.
+ * is an outage (exit 1, an OutageError): the export resumes once there is room.
  */
-export class StorageFullError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "StorageFullError";
-  }
-}
+export class StorageFullError extends OutageError {}
 
 function user(): string {
   const uid = process.getuid?.();
