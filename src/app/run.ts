@@ -22,8 +22,11 @@ import { createShutdown, type Shutdown } from "./shutdown.ts";
 export interface AppParts {
   source: TeleportSource;
   sink: FluentdSink;
-  /** The groups the run reads: ingest (storage, filters, modes, exit-timeout), fluentd (URLs, batching), locking. */
-  config: ExportOptions & Pick<Config, "locking">;
+  /**
+   * The groups the run reads: ingest (storage, filters, modes, exit-timeout), fluentd (URLs,
+   * batching), locking, observability (how often progress and filter warnings are logged).
+   */
+  config: ExportOptions & Pick<Config, "locking" | "observability">;
   /** Where the Go tool kept its state for this teleport-addr: imported at first start when present. */
   goStateDir?: string;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
@@ -95,9 +98,9 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     // Lag is measured from the last event ever delivered, so a cron run that finds nothing new
     // still reports how far behind the export is.
     stats.lastEventTime = opened.meta.lastDelivered()?.time;
-    stopReporting = startReporting(stats, () => opened.meta.startTime(), options.ingest.dryRun);
+    stopReporting = startReporting(stats, () => opened.meta.startTime(), options.ingest.dryRun, options.observability.progressInterval);
     stopRecordingFailures = recordDeliveryFailures(opened);
-    stopWatchingFilters = watchFilters();
+    stopWatchingFilters = watchFilters(options.observability.filterWarningInterval);
     if (options.locking.enabled) autoLock = startAutoLock({ state, source, settings: options.locking, dryRun: options.ingest.dryRun });
     await runExport({
       source,
