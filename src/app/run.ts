@@ -16,6 +16,7 @@ import { DryRunSink } from "./dry-run-sink.ts";
 import { watchForStall } from "./exit-timeout.ts";
 import { watchFilters } from "./filter-watch.ts";
 import { reportImport } from "./migrate.ts";
+import { reportRecoveries } from "./recovery.ts";
 import { startReporting, summary } from "./reporting.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
 
@@ -80,6 +81,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   let stopReporting: (() => void) | undefined;
   let stopRecordingFailures: (() => void) | undefined;
   let stopWatchingFilters: (() => void) | undefined;
+  let stopReportingRecoveries: (() => void) | undefined;
   let autoLock: AutoLock | undefined;
   let userError = false;
   try {
@@ -101,6 +103,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     stopReporting = startReporting(stats, () => opened.meta.startTime(), options.ingest.dryRun, options.observability.progressInterval);
     stopRecordingFailures = recordDeliveryFailures(opened);
     stopWatchingFilters = watchFilters(options.observability.filterWarningInterval);
+    stopReportingRecoveries = reportRecoveries(stats, () => sink.inFlight);
     if (options.locking.enabled) autoLock = startAutoLock({ state, source, settings: options.locking, dryRun: options.ingest.dryRun });
     await runExport({
       source,
@@ -132,6 +135,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     stopReporting?.();
     stopRecordingFailures?.();
     stopWatchingFilters?.();
+    stopReportingRecoveries?.();
     deadLetterLog.flush();
     if (state && !userError) {
       const { line, fields } = summary(stats, Date.now(), options.ingest.dryRun);

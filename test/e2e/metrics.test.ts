@@ -105,8 +105,12 @@ describe("metrics and readiness of the compiled binary", () => {
       return metric(m, 'events_delivered_total{stream="audit"}') === before + appended ? m : undefined;
     }, 40_000);
     expect(auditUids(world).length).toBe(before + appended);
-    // One line says the outage is over, and how long it lasted.
-    expect(handler.log()).toMatch(/INFO +Fluentd deliveries recovered after [\d.]+m?s; the events held back are being sent now/);
+    // One line says the outage is over, how long it lasted, and (once they are sent) how many events
+    // it had held back: the ones appended while the receiver was down.
+    const recovered = /INFO +Fluentd deliveries recovered after [\d.]+m?s; (\d+) events caught up$/m;
+    await handler.waitForLog(recovered);
+    expect(handler.log().match(new RegExp(recovered.source, "gm"))).toHaveLength(1);
+    expect(Number(recovered.exec(handler.log())![1])).toBe(appended);
     expect(metric(m, 'errors_total{kind="fluentd"}')).toBeGreaterThan(0);
     expect(metric(m, 'fluentd_requests_total{outcome="retry"}')).toBe(metric(m, 'errors_total{kind="fluentd"}'));
     expect(metric(m, 'events_retried_total{stream="audit"}')).toBeGreaterThanOrEqual(appended);

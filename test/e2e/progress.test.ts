@@ -3,9 +3,10 @@ import { expectUserError } from "../support/cli.ts";
 import { runHandler, runToEnd, sharedWorld, waitUntil } from "../support/world.ts";
 
 /**
- * The two periodic lines of a long-running export, on intervals short enough to watch: the
- * progress line's rate is over its own interval (an average since start stays high for hours after
- * a fast backlog), and a filter that drops everything it reads is said, not silently obeyed.
+ * The lines an operator watches, on intervals short enough to test: the progress line's rate is
+ * over its own interval (an average since start stays high for hours after a fast backlog), a
+ * filter that drops everything it reads is said, not silently obeyed, and the end of an outage says
+ * how much it held back.
  */
 describe("periodic log lines", () => {
   const world = sharedWorld({ teleport: { events: 200, days: 1, sessions: 0 } });
@@ -55,6 +56,24 @@ describe("periodic log lines", () => {
       await handler.done;
     }
     expect(world.fluentd.recordCount()).toBe(stored);
+  });
+
+  test("the end of a Fluentd outage says how many events were caught up, also as fields", async () => {
+    const storage = `${world.dir}/recovery`;
+    world.fluentd.faults.failNext(3);
+    // One delivery at a time: every acknowledgement comes after the failures, none races past them.
+    const result = await runToEnd(world.startArgs(["--exit-on-last-event", "--concurrency", "1", "--log-format", "json"], storage));
+    expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
+    const lines = result.stderr.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const recovered = lines.filter((l) => String(l.msg).startsWith("Fluentd deliveries recovered"));
+    expect(recovered).toHaveLength(1);
+    const [line] = recovered;
+    // Nothing was delivered before the outage ended: every event of the run was caught up.
+    expect(line).toMatchObject({ level: "info", events_caught_up: world.teleport.log.count });
+    expect(line.msg).toMatch(new RegExp(`^Fluentd deliveries recovered after [\\d.]+m?s; ${world.teleport.log.count} events caught up$`));
+    expect(line.failed_seconds).toBeGreaterThanOrEqual(0);
+    // Said before the summary, which closes the run.
+    expect(lines.indexOf(line)).toBeLessThan(lines.findIndex((l) => String(l.msg).startsWith("summary: ")));
   });
 
   test("an interval a timer cannot hold is refused naming the setting", async () => {
