@@ -267,8 +267,15 @@ export function sessionTags(world: World): string[] {
 
 /** Polls `condition` until it holds (or throws after `timeoutMs`, naming `what`). */
 export async function waitUntil(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  await waitFor(what, async () => condition() || undefined, timeoutMs);
+}
+
+/** Polls `probe` (e.g. a scrape, a `status` run) until it returns a value, and returns it; throws after `timeoutMs`, naming `what`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await Bun.sleep(20);
   }
