@@ -25,3 +25,17 @@ export class ConfigError extends UserError {}
 
 /** The command line itself is wrong: unknown flag, unknown command, flag without its value. */
 export class UsageError extends UserError {}
+
+/**
+ * An outage that ended the run, already said in full: what failed and what to do (no progress for
+ * exit-timeout, a full disk). Exit 1 like any runtime failure, since no setting is wrong, but the
+ * message is the whole story, so the CLI prints it without the "--debug" hint a bug gets.
+ */
+export class OutageError extends Error {
+  readonly exitCode = 1;
+
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}

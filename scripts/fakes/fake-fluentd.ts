@@ -79,6 +79,10 @@ export interface FakeFluentd extends ReceivedRecords {
   inFlight(): number;
   /** TLS connections accepted so far. */
   connectionCount(): number;
+  /** TLS connections open now (tests wait for 0 after an idle timeout or a killed client). */
+  openConnections(): number;
+  /** False from the moment `faults.down` has closed the listener until it listens again. */
+  listening(): boolean;
   faults: FakeFluentdFaults;
   stop(): Promise<void>;
 }
@@ -262,6 +266,7 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
   }
 
   let server = await listen(opts.port ?? 0);
+  let up = true;
   const port = (server.address() as { port: number }).port;
 
   const faults: FakeFluentdFaults = {
@@ -273,8 +278,10 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
     resetNext: (n) => void (resets = n),
     async down(ms) {
       await close(server);
+      up = false;
       await Bun.sleep(ms);
       server = await listen(port);
+      up = true;
     },
   };
 
@@ -287,6 +294,8 @@ export async function startFakeFluentd(opts: FakeFluentdOptions): Promise<FakeFl
     peakInFlight: () => peakInFlight,
     inFlight: () => inFlight,
     connectionCount: () => connectionCount,
+    openConnections: () => sockets.size,
+    listening: () => up,
     faults,
     async stop() {
       store.close();

@@ -72,6 +72,8 @@ export interface FakeForward extends ReceivedRecords<ForwardStoredRecord> {
   frames: ReceivedFrame[];
   frameCount(): number;
   connectionCount(): number;
+  /** Connections open now (tests wait for 0 after a killed client). */
+  openConnections(): number;
   /** Handshakes that ended in `[PONG, false, …]`. */
   refusedHandshakes(): number;
   faults: FakeForwardFaults;
@@ -257,6 +259,7 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
     frames,
     frameCount: () => frameCount,
     connectionCount: () => connectionCount,
+    openConnections: () => sockets.size,
     refusedHandshakes: () => refused,
     faults,
     async stop() {

@@ -4,7 +4,7 @@ import { drawStatusLine, logFields, logger, type LogFields } from "../logger.ts"
 
 /**
  * The summary and progress figures, in words for text logs and as fields for JSON logs. `rate`
- * defaults to the average since start (the exit summary); the progress line passes the last minute's.
+ * defaults to the average since start (the exit summary); the progress line passes the last interval's.
  */
 export function summary(stats: ExportStats, now = Date.now(), dryRun = false, rate = stats.rate(now)): { line: string; fields: LogFields } {
   const lag = stats.lagMs(now);
@@ -46,24 +46,27 @@ function progressLine(stats: ExportStats, startTime: Date, now = Date.now()): st
 }
 
 /**
- * The once-a-minute progress line (rate over that minute), plus a live progress line when stderr
- * is a terminal (never in logs collected from a pipe). Returns a function that stops both and
- * clears the line.
+ * The progress line every `intervalMs` (progress-interval; 0 = never), with the rate over that
+ * interval, plus a live progress line when stderr is a terminal (never in logs collected from a
+ * pipe). Returns a function that stops both and clears the line.
  */
-export function startReporting(stats: ExportStats, startTime: () => Date | undefined, dryRun = false, intervalMs = 60_000): () => void {
-  const lastMinute = recentRate(stats);
-  const progress = setInterval(() => {
-    const now = Date.now();
-    const { line, fields } = summary(stats, now, dryRun, lastMinute(now));
-    logger.info(`progress: ${line}`, fields);
-  }, intervalMs);
+export function startReporting(stats: ExportStats, startTime: () => Date | undefined, dryRun: boolean, intervalMs: number): () => void {
+  const lastInterval = recentRate(stats);
+  const progress =
+    intervalMs > 0
+      ? setInterval(() => {
+          const now = Date.now();
+          const { line, fields } = summary(stats, now, dryRun, lastInterval(now));
+          logger.info(`progress: ${line}`, fields);
+        }, intervalMs)
+      : undefined;
   const live = process.stderr.isTTY
     ? setInterval(() => {
         const start = startTime();
         drawStatusLine(start ? progressLine(stats, start) : undefined);
       }, 1_000)
     : undefined;
-  progress.unref();
+  progress?.unref();
   live?.unref();
   return () => {
     clearInterval(progress);

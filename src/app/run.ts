@@ -5,7 +5,7 @@ import { type ExportOptions, ExportStats, runExport, deadLetterLog, untilSuccess
 import { type AutoLock, startAutoLock } from "../autolock/index.ts";
 import type { Config } from "../config/options.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "../fluentd/types.ts";
-import { UserError } from "../errors.ts";
+import { OutageError, UserError } from "../errors.ts";
 import { isAbort } from "../lib/abort.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore, storageError } from "../state/index.ts";
@@ -16,14 +16,18 @@ import { DryRunSink } from "./dry-run-sink.ts";
 import { watchForStall } from "./exit-timeout.ts";
 import { watchFilters } from "./filter-watch.ts";
 import { reportImport } from "./migrate.ts";
+import { reportRecoveries } from "./recovery.ts";
 import { startReporting, summary } from "./reporting.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
 
 export interface AppParts {
   source: TeleportSource;
   sink: FluentdSink;
-  /** The groups the run reads: ingest (storage, filters, modes, exit-timeout), fluentd (URLs, batching), locking. */
-  config: ExportOptions & Pick<Config, "locking">;
+  /**
+   * The groups the run reads: ingest (storage, filters, modes, exit-timeout), fluentd (URLs,
+   * batching), locking, observability (how often progress and filter warnings are logged).
+   */
+  config: ExportOptions & Pick<Config, "locking" | "observability">;
   /** Where the Go tool kept its state for this teleport-addr: imported at first start when present. */
   goStateDir?: string;
   /** Install SIGTERM/SIGINT handlers (the binary); tests drive `shutdown` instead. */
@@ -31,16 +35,8 @@ export interface AppParts {
   shutdown?: Shutdown;
 }
 
-/**
- * A run that ended because it stopped making progress (exit-timeout): exit 1, an outage and not a
- * setting to fix, with what failed as its message.
- */
-export class StalledRun extends Error {
-  constructor(summary: string) {
-    super(summary);
-    this.name = "StalledRun";
-  }
-}
+/** A run that ended because it stopped making progress (exit-timeout), with what failed as its message. */
+export class StalledRun extends OutageError {}
 
 /** Counts deliveries waiting for Fluentd, so shutdown only warns about abandoned ones when there are some. */
 class InFlightSink implements FluentdSink {
@@ -85,6 +81,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   let stopReporting: (() => void) | undefined;
   let stopRecordingFailures: (() => void) | undefined;
   let stopWatchingFilters: (() => void) | undefined;
+  let stopReportingRecoveries: (() => void) | undefined;
   let autoLock: AutoLock | undefined;
   let userError = false;
   try {
@@ -103,9 +100,10 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     // Lag is measured from the last event ever delivered, so a cron run that finds nothing new
     // still reports how far behind the export is.
     stats.lastEventTime = opened.meta.lastDelivered()?.time;
-    stopReporting = startReporting(stats, () => opened.meta.startTime(), options.ingest.dryRun);
+    stopReporting = startReporting(stats, () => opened.meta.startTime(), options.ingest.dryRun, options.observability.progressInterval);
     stopRecordingFailures = recordDeliveryFailures(opened);
-    stopWatchingFilters = watchFilters();
+    stopWatchingFilters = watchFilters(options.observability.filterWarningInterval);
+    stopReportingRecoveries = reportRecoveries(stats, () => sink.inFlight);
     if (options.locking.enabled) autoLock = startAutoLock({ state, source, settings: options.locking, dryRun: options.ingest.dryRun });
     await runExport({
       source,
@@ -137,6 +135,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     stopReporting?.();
     stopRecordingFailures?.();
     stopWatchingFilters?.();
+    stopReportingRecoveries?.();
     deadLetterLog.flush();
     if (state && !userError) {
       const { line, fields } = summary(stats, Date.now(), options.ingest.dryRun);

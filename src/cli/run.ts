@@ -1,5 +1,5 @@
 import { renderUsage, type ArgsDef, type CommandDef } from "citty";
-import { UsageError, UserError } from "../errors.ts";
+import { OutageError, UsageError, UserError } from "../errors.ts";
 import { parseBool } from "../config/values.ts";
 import { configureLogger, logger } from "../logger.ts";
 import { APP_NAME, VERSION } from "../version.ts";
@@ -86,7 +86,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 /** One line for the user; the stack only with --debug. Returns the exit code. */
 export function reportError(err: unknown): number {
   const debug = logger.level >= 4;
-  if (err instanceof UserError) {
+  if (err instanceof UserError || err instanceof OutageError) {
     logger.error(err.message);
     if (debug && err.stack) logger.debug(err.stack);
     return err.exitCode;

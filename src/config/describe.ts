@@ -56,6 +56,8 @@ export const LOG_LABELS: Partial<Record<OptionKey, string>> = {
   lockFor: "Auto-locking lock duration",
   metricsAddr: "Serving metrics and health on",
   readyFailurePeriod: "Using ready failure period",
+  progressInterval: "Logging progress every",
+  filterWarningInterval: "Warning about filters that drop everything every",
 };
 
 /** Settings only worth a line when their feature is on. */
@@ -82,6 +84,7 @@ function render(key: OptionKey, value: unknown): string {
     case "listen":
       return formatHostPort(value as HostPort);
     case "duration":
+      if (value === 0 && (key === "progressInterval" || key === "filterWarningInterval")) return "never";
       return key === "lockFor" && value === 0 ? "never expires" : formatDuration(value as number);
     case "durations":
       return (value as number[]).length === 0 ? "off" : (value as number[]).map(formatDuration).join(", ");

@@ -1,6 +1,7 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
+import { formatDuration } from "../lib/duration.ts";
 import { fieldOf, OPTION_LIST, OPTIONS, type Config, type OptionDef, type OptionKey } from "./options.ts";
 import { parseTomlText, type TomlSource } from "./toml.ts";
 import { validateConfig } from "./validate.ts";
@@ -187,7 +188,10 @@ function checkedFile(path: string, cwd: string): string {
 
 function checkRange(def: OptionDef, value: unknown): void {
   if (typeof value !== "number") return;
-  if (def.max && value > def.max.value) throw new ValueError(`must be at most ${def.max.value}: ${def.max.why}`);
+  if (def.max && value > def.max.value) {
+    const max = def.kind === "duration" ? formatDuration(def.max.value) : def.max.value;
+    throw new ValueError(`must be at most ${max}: ${def.max.why}`);
+  }
   if (def.min === undefined || value >= def.min) return;
   if (def.kind === "duration" || def.kind === "durations") throw new ValueError(def.min > 0 ? "must be greater than 0" : "must not be negative");
   throw new ValueError(`must be at least ${def.min}`);

@@ -41,7 +41,7 @@ export interface OptionDef {
   values?: readonly string[];
   /** Smallest allowed value of an `int`, `size` or `duration` (milliseconds). */
   min?: number;
-  /** Largest allowed value of an `int`, with the reason shown when it is exceeded. */
+  /** Largest allowed value of an `int` or `duration` (milliseconds), with the reason shown when it is exceeded. */
   max?: { value: number; why: string };
   /** List items are split on this (default ","); the CLI form never splits when it is a newline. */
   separator?: string;
@@ -54,6 +54,9 @@ export interface OptionDef {
 function option<const O extends OptionDef>(o: O): O {
   return o;
 }
+
+/** Longer than this, a JavaScript timer fires at once instead (it takes a 32-bit delay). */
+const TIMER_MAX = { value: 2_147_483_647, why: "a longer interval cannot be timed" } as const;
 
 export const OPTIONS = {
   // --- global: accepted by every command ---
@@ -524,6 +527,28 @@ export const OPTIONS = {
     min: 1,
     group: "observability",
     help: "/readyz fails once Fluentd deliveries have failed for longer than this",
+  }),
+  progressInterval: option({
+    flag: "progress-interval",
+    kind: "duration",
+    env: ["FDFWD_PROGRESS_INTERVAL"],
+    toml: "progress-interval",
+    default: "1m",
+    min: 0,
+    max: TIMER_MAX,
+    group: "observability",
+    help: "Log a progress: line this often, with the delivery rate over that interval; 0 = never",
+  }),
+  filterWarningInterval: option({
+    flag: "filter-warning-interval",
+    kind: "duration",
+    env: ["FDFWD_FILTER_WARNING_INTERVAL"],
+    toml: "filter-warning-interval",
+    default: "1h",
+    min: 0,
+    max: TIMER_MAX,
+    group: "observability",
+    help: "Warn this often when types, skip-event-types or skip-session-types dropped every event read since the last look; 0 = never",
   }),
 } as const;
 

@@ -23,7 +23,10 @@ export function observeOutcome(outcome: Outcome, seconds: number): void {
   // everything (see the in_http sink). Only an acknowledgement proves the path works.
   if (outcome.kind === "refused") return requestOutcomes.rejected.inc();
   const failedFor = health.markFluentdOk();
-  if (failedFor !== undefined) logger.info(`Fluentd deliveries recovered after ${formatDuration(failedFor)}; the events held back are being sent now`);
+  // A running export says it once the backlog is sent, with the count (app/recovery.ts).
+  if (failedFor !== undefined && !health.recoveryReported()) {
+    logger.info(`Fluentd deliveries recovered after ${formatDuration(failedFor)}; the events held back are being sent now`);
+  }
   requestOutcomes.ok.inc();
   bytesSent.inc(outcome.bytes);
 }

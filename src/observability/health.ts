@@ -16,6 +16,7 @@ export class Health {
   private teleportFailingSince: number | undefined;
   private fluentdFailingSince: number | undefined;
   private fluentdError = "";
+  private readonly recoveryListeners = new Set<(failedForMs: number) => void>();
 
   markTeleportOk(): void {
     this.teleportOk = true;
@@ -32,7 +33,20 @@ export class Health {
   markFluentdOk(now = Date.now()): number | undefined {
     const since = this.fluentdFailingSince;
     this.fluentdFailingSince = undefined;
-    return since === undefined ? undefined : now - since;
+    if (since === undefined) return undefined;
+    for (const listener of this.recoveryListeners) listener(now - since);
+    return now - since;
+  }
+
+  /** Calls `listener` with how long deliveries had failed, each time they recover. Returns the unsubscribe. */
+  onFluentdRecovered(listener: (failedForMs: number) => void): () => void {
+    this.recoveryListeners.add(listener);
+    return () => this.recoveryListeners.delete(listener);
+  }
+
+  /** Someone (a running export) reports recoveries itself, with what it caught up. */
+  recoveryReported(): boolean {
+    return this.recoveryListeners.size > 0;
   }
 
   markFluentdFailed(reason: string, now = Date.now()): void {

@@ -10,7 +10,7 @@ export interface MetricsServer {
   stop(): Promise<void>;
 }
 
-export function startMetricsServer(config: ObservabilityConfig & { metricsAddr: HostPort }, health: Health = defaultHealth): MetricsServer {
+export function startMetricsServer(config: Pick<ObservabilityConfig, "readyFailurePeriod"> & { metricsAddr: HostPort }, health: Health = defaultHealth): MetricsServer {
   const { host, port } = config.metricsAddr;
   const readyFailurePeriodMs = config.readyFailurePeriod;
   const fetch = async (req: Request): Promise<Response> => {

@@ -1,17 +1,13 @@
-import { ConfigError } from "../errors.ts";
+import { statfsSync } from "node:fs";
+import { ConfigError, OutageError } from "../errors.ts";
 
 /**
  * File-system and SQLite failures on the storage directory, as one line that names `storage`, the
  * path and what to do. What the operator must change in the setup (a file where the directory
  * should be, no permission, a read-only mount) exits 2 like any configuration error; a full disk
- * is an outage (exit 1, not a UserError): the export resumes once there is room.
+ * is an outage (exit 1, an OutageError): the export resumes once there is room.
  */
-export class StorageFullError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "StorageFullError";
-  }
-}
+export class StorageFullError extends OutageError {}
 
 function user(): string {
   const uid = process.getuid?.();
@@ -30,10 +26,23 @@ export function storageError(err: unknown, path: string): Error | undefined {
     return new ConfigError(`storage ${path}: no permission to write there for ${user()}; make the directory and its files writable by the user the handler runs as, or choose another storage`);
   }
   if (code === "EROFS") return new ConfigError(`storage ${path} is on a read-only file system; choose a writable storage directory`);
-  if (code === "ENOSPC" || code === "SQLITE_FULL" || /database or disk is full/i.test(message)) {
+  if (code === "ENOSPC" || code === "SQLITE_FULL" || /database or disk is full/i.test(message) || (code.startsWith("SQLITE_IOERR") && nearlyFull(path))) {
     return new StorageFullError(`storage ${path}: the disk is full; free space there and start again (the export resumes where it stopped)`);
   }
   return undefined;
+}
+
+/**
+ * SQLite reports a full disk while it maps the WAL index only as "disk I/O error": less room left
+ * than a WAL needs to start (its index and a few pages) is taken to be the cause.
+ */
+function nearlyFull(path: string): boolean {
+  try {
+    const fs = statfsSync(path);
+    return fs.bavail * fs.bsize < 1024 * 1024;
+  } catch {
+    return false;
+  }
 }
 
 /** SQLite says the file is damaged (not merely unreadable for us). */

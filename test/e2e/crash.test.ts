@@ -9,6 +9,7 @@ import {
   statusJson,
   type World,
   type WorldOptions,
+  waitUntil,
 } from "../support/world.ts";
 
 /**
@@ -104,8 +105,8 @@ async function crashUntilDone(world: World, args: string[], kills: number, rando
       handler.kill("SIGKILL");
     }
     const result = await handler.done;
-    // Requests cut by the kill are settled by the receiver within a few event-loop turns.
-    await Bun.sleep(50);
+    // Requests cut by the kill are settled once the receivers saw its connections close.
+    await waitUntil("the receivers saw the killed handler's connections close", () => world.fluentd.openConnections() === 0 && (world.forward?.openConnections() ?? 0) === 0);
     const charged = account();
     if (run > 0) {
       const last = reports.at(-1)!;

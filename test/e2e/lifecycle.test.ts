@@ -10,6 +10,7 @@ import {
   startWorld,
   statusJson,
   untilAuditRecords,
+  waitFor,
   waitUntil,
   type Handler,
   type World,
@@ -234,13 +235,10 @@ describe("status", () => {
     expect(live.delivered.events).toBe(expected);
     expect(live.deadLetters).toBe(1);
 
-    // Wait until the missing recording has been looked for.
-    const deadline = Date.now() + 10_000;
-    let report = live;
-    while (report.sessions.missing + report.sessions.givenUp === 0 && Date.now() < deadline) {
-      await Bun.sleep(100);
-      report = (await statusJson(w.storage)) as StatusJson;
-    }
+    const report = await waitFor("the missing recording has been looked for", async () => {
+      const now = (await statusJson(w.storage)) as StatusJson;
+      return now.sessions.missing + now.sessions.givenUp > 0 ? now : undefined;
+    });
     expect(report.sessions).toEqual({ pending: 0, missing: 1, givenUp: 0, refused: 0 });
     expect(report.delivered.sessions).toBe(6);
 

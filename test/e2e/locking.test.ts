@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { failedLoginFields } from "../../scripts/fakes/fake-events.ts";
 import { findStateFile, StateStore } from "../../src/state/index.ts";
-import { auditUids, countBy, runHandler, runToEnd, startWorld, statusJson, waitUntil, type World } from "../support/world.ts";
+import { auditUids, countBy, runHandler, runToEnd, startWorld, statusJson, waitFor, waitUntil, type World } from "../support/world.ts";
 
 /**
  * Auto-lock end to end: the compiled binary, the fake Teleport recording UpsertLock calls, failed
@@ -41,10 +41,7 @@ function delivered(w: World, ids: string[]): () => boolean {
  */
 async function committed(w: World, last: string): Promise<void> {
   await waitUntil("the event is delivered", delivered(w, [last]));
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await Bun.sleep(50)) {
-    if ((await statusJson(w.storage)).lastDelivered?.id === last) return;
-  }
-  throw new Error(`timed out waiting for the checkpoint of ${last}`);
+  await waitFor(`the checkpoint of ${last}`, async () => ((await statusJson(w.storage)).lastDelivered?.id === last ? true : undefined));
 }
 
 /** Locks decided and not yet sent, read from the state database the running handler writes. */

@@ -1,20 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectUserError } from "../support/cli.ts";
 import { valuesByKey, parseExposition } from "../support/promql.ts";
-import { auditUids, freePort, metricsBase, runHandler, runToEnd, startWorld, stopAll, type Handler, type World } from "../support/world.ts";
+import { auditUids, freePort, metricsBase, waitFor, runHandler, runToEnd, startWorld, stopAll, type Handler, type World } from "../support/world.ts";
 
 const P = "teleport_event_handler_";
 const SKIPPED = "cert.create";
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 describe("metrics and readiness of the compiled binary", () => {
   let world: World;
@@ -50,7 +40,7 @@ describe("metrics and readiness of the compiled binary", () => {
 
     let previous = 0;
     let scrapedMidway = false;
-    await until("every audit event delivered", async () => {
+    await waitFor("every audit event delivered", async () => {
       const delivered = metric(await scrape(), 'events_delivered_total{stream="audit"}');
       // Acknowledged means stored: the counter can lag the receiver, never lead it.
       expect(delivered).toBeLessThanOrEqual(auditUids(world).length);
@@ -62,7 +52,7 @@ describe("metrics and readiness of the compiled binary", () => {
     expect(scrapedMidway).toBe(true);
     world.fluentd.faults.latencyMs = 0;
 
-    const m = await until("every recording exported", async () => {
+    const m = await waitFor("every recording exported", async () => {
       const m = await scrape();
       const done = metric(m, "sessions_pending") === 0 && metric(m, 'events_delivered_total{stream="session"}') === sessionRecords();
       return done && sessionRecords() > 0 ? m : undefined;
@@ -92,21 +82,25 @@ describe("metrics and readiness of the compiled binary", () => {
     world.teleport.appendEvents(10);
     let appended = 0;
     for (let i = log.count - 10; i < log.count; i++) if (log.typeAt(i) !== SKIPPED) appended++;
-    const notReady = await until("/readyz to fail", async () => {
+    const notReady = await waitFor("/readyz to fail", async () => {
       const res = await fetch(`${base}/readyz`);
       return res.status === 503 ? await res.text() : undefined;
     });
     expect(notReady).toContain("fluentd: deliveries failing");
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     await outage;
-    await until("/readyz to recover", async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 40_000);
-    const m = await until("the appended events delivered", async () => {
+    await waitFor("/readyz to recover", async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 40_000);
+    const m = await waitFor("the appended events delivered", async () => {
       const m = await scrape();
       return metric(m, 'events_delivered_total{stream="audit"}') === before + appended ? m : undefined;
     }, 40_000);
     expect(auditUids(world).length).toBe(before + appended);
-    // One line says the outage is over, and how long it lasted.
-    expect(handler.log()).toMatch(/INFO +Fluentd deliveries recovered after [\d.]+m?s; the events held back are being sent now/);
+    // One line says the outage is over, how long it lasted, and (once they are sent) how many events
+    // it had held back: the ones appended while the receiver was down.
+    const recovered = /INFO +Fluentd deliveries recovered after [\d.]+m?s; (\d+) events caught up$/m;
+    await handler.waitForLog(recovered);
+    expect(handler.log().match(new RegExp(recovered.source, "gm"))).toHaveLength(1);
+    expect(Number(recovered.exec(handler.log())![1])).toBe(appended);
     expect(metric(m, 'errors_total{kind="fluentd"}')).toBeGreaterThan(0);
     expect(metric(m, 'fluentd_requests_total{outcome="retry"}')).toBe(metric(m, 'errors_total{kind="fluentd"}'));
     expect(metric(m, 'events_retried_total{stream="audit"}')).toBeGreaterThanOrEqual(appended);

@@ -34,10 +34,10 @@ test("unknown names are warned about with the nearest known type", () => {
 
 test("the hourly filter report names a stream only when its filters dropped everything read", () => {
   const at = (ar: number, af: number, sr: number, sf: number) => ({ audit: { received: ar, filtered: af }, session: { received: sr, filtered: sf } });
-  expect(filterReport(at(10, 2, 5, 5), at(30, 22, 9, 9))).toEqual([
-    "the filters (types / skip-event-types) dropped all 20 audit events read in the last hour; nothing of them was sent to Fluentd. Check types / skip-event-types",
-    "the filters (skip-session-types) dropped all 4 session recording events read in the last hour; nothing of them was sent to Fluentd. Check skip-session-types",
+  expect(filterReport(at(10, 2, 5, 5), at(30, 22, 9, 9), 3_600_000)).toEqual([
+    "the filters (types / skip-event-types) dropped all 20 audit events read in the last 1h; nothing of them was sent to Fluentd. Check types / skip-event-types",
+    "the filters (skip-session-types) dropped all 4 session recording events read in the last 1h; nothing of them was sent to Fluentd. Check skip-session-types",
   ]);
   // Some got through, or nothing was read: nothing to say.
-  expect(filterReport(at(10, 2, 5, 5), at(30, 21, 5, 5))).toEqual([]);
+  expect(filterReport(at(10, 2, 5, 5), at(30, 21, 5, 5), 3_600_000)).toEqual([]);
 });

@@ -7,6 +7,7 @@ import { EventTime, eventTimeOf, forwardEncoder } from "../../src/fluentd/forwar
 import { logger } from "../../src/logger.ts";
 import { startFakeForward, type FakeForward } from "../../scripts/fakes/fake-forward.ts";
 import { createTestPki, type TestPki } from "../../scripts/fakes/pki.ts";
+import { waitUntil } from "../support/world.ts";
 import { auditRecords, sinkFrom, sinkOptions, type SinkTestOptions } from "../support/fluentd-records.ts";
 
 /** Teleport session ids are UUIDs; no other id is ever put into a URL. */
@@ -119,7 +120,7 @@ describe("forward sink against the in_forward receiver", () => {
     forward.faults.ackDelayMs = 400;
     const delivering = sink.deliver(forward.url(tag), auditRecords(3));
     // Once the first copy is stored, acks come in time again.
-    while (forward.recordCount(tag) === 0) await Bun.sleep(5);
+    await waitUntil("the record is stored", () => forward.recordCount(tag) > 0);
     forward.faults.ackDelayMs = 0;
     const report = await delivering;
     await sink.close();
@@ -168,7 +169,7 @@ describe("forward sink against the in_forward receiver", () => {
     const stop = new AbortController();
     const before = secured.refusedHandshakes();
     const delivering = sink.deliver(secured.url(tag), auditRecords(3), stop.signal);
-    while (secured.refusedHandshakes() - before < 2) await Bun.sleep(5);
+    await waitUntil("two handshakes were refused", () => secured.refusedHandshakes() - before >= 2);
     stop.abort();
     await expect(delivering).rejects.toThrow("aborted");
     await sink.close();
@@ -179,10 +180,9 @@ describe("forward sink against the in_forward receiver", () => {
     const sink = await createFluentdSink(options());
     const stop = new AbortController();
     const tag = freshTag();
-    const delivering = sink.deliver(secured.url(tag), auditRecords(1), stop.signal);
-    await Bun.sleep(0);
     const before = secured.connectionCount();
-    while (secured.connectionCount() < before + 2) await Bun.sleep(5);
+    const delivering = sink.deliver(secured.url(tag), auditRecords(1), stop.signal);
+    await waitUntil("two connections were tried", () => secured.connectionCount() >= before + 2);
     stop.abort();
     await expect(delivering).rejects.toThrow("aborted");
     await sink.close();

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { createTestPki, tempDir, type TestPki } from "../../scripts/fakes/pki.ts";
+import { waitUntil } from "../support/world.ts";
 
 let pki: TestPki;
 let fluentd: FakeFluentd;
@@ -104,7 +105,7 @@ describe("fake Fluentd in_http semantics", () => {
 
   test("down for a while, then back on the same port", async () => {
     const back = fluentd.faults.down(300);
-    await Bun.sleep(50);
+    await waitUntil("the receiver stopped listening", () => !fluentd.listening());
     await expect(post("down.log", "{}")).rejects.toThrow();
     await back;
     expect((await post("down.log", "{}")).status).toBe(200);
@@ -116,7 +117,7 @@ test("idle keep-alive connections are closed after the idle timeout", async () =
   const opened = fluentd.connectionCount();
   await post("idle.log", "{}");
   expect(fluentd.connectionCount()).toBe(opened); // reused while fresh
-  await Bun.sleep(400);
+  await waitUntil("the receiver closed the idle connection", () => fluentd.openConnections() === 0);
   await post("idle.log", "{}");
   expect(fluentd.connectionCount()).toBe(opened + 1);
   expect(fluentd.recordCount("idle.log")).toBe(3);

@@ -6,6 +6,7 @@ import { logger } from "../../src/logger.ts";
 import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { auditRecords, sinkFrom, sinkOptions, type SinkTestOptions } from "../support/fluentd-records.ts";
 import { createTestPki, type PemPair, type TestPki } from "../../scripts/fakes/pki.ts";
+import { waitUntil } from "../support/world.ts";
 
 let pki: TestPki;
 let fluentd: FakeFluentd;
@@ -283,7 +284,10 @@ describe("retries", () => {
   test("through timeouts", async () => {
     const tag = freshTag();
     fluentd.faults.latencyMs = 400;
-    setTimeout(() => (fluentd.faults.latencyMs = 0), 500);
+    // The receiver answers a request only after the sink gave up on it (at 100 ms): from then on
+    // it answers at once, and the retry gets through.
+    const answered = fluentd.requestCount();
+    void waitUntil("the receiver answered a request the sink timed out", () => fluentd.requestCount() > answered).then(() => (fluentd.faults.latencyMs = 0));
     const sink = await createFluentdSink(options({ batchSize: 5, timeout: 100 }));
     const records = auditRecords(10);
     const { result, logs } = await capturingLogs(() => sink.deliver(fluentd.url(tag), records));
@@ -309,7 +313,7 @@ describe("retries", () => {
       const sink = await createFluentdSink(options({ backoff: { baseMs: 60_000, capMs: 60_000 } }));
       for (let i = 0; i < 3; i++) {
         await sink.deliver(idle.url("idle.log"), auditRecords(2, { prefix: `round${i}` }));
-        await Bun.sleep(200);
+        await waitUntil("the receiver closed the idle connection", () => idle.openConnections() === 0);
       }
       expect(idle.recordCount("idle.log")).toBe(6);
       expect(idle.connectionCount()).toBe(3);
@@ -322,7 +326,8 @@ describe("retries", () => {
     fluentd.faults.failNext(1_000_000);
     const sink = await createFluentdSink(options());
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 100);
+    const answered = fluentd.requestCount();
+    void waitUntil("the receiver refused a first attempt", () => fluentd.requestCount() > answered).then(() => controller.abort());
     const err = await sink.deliver(fluentd.url(freshTag()), auditRecords(3), controller.signal).catch((e) => e);
     expect(err.name).toBe("AbortError");
   });

@@ -19,7 +19,7 @@ const DEFAULTS = defaultConfig();
  * the options table's defaults, then one run to the end, a 20 ms poll, small pages and batches.
  * Later layers win; each test sets what it depends on.
  */
-export function testExportOptions(...layers: TestRunOptions[]): ExportOptions & Pick<Config, "locking"> {
+export function testExportOptions(...layers: TestRunOptions[]): ExportOptions & Pick<Config, "locking" | "observability"> {
   const merged: TestRunOptions = { batch: 10, timeout: 20, concurrency: 2, skipSessionTypes: [], exitOnLastEvent: true };
   const fluentd: NonNullable<TestRunOptions["fluentd"]> = { url: EVENTS_URL, sessionUrl: `${EVENTS_URL}.s`, batchSize: 10 };
   for (const { fluentd: f, ...rest } of layers) {
@@ -31,6 +31,7 @@ export function testExportOptions(...layers: TestRunOptions[]): ExportOptions & 
     ingest: { ...DEFAULTS.ingest, ...ingest },
     fluentd: { ...DEFAULTS.fluentd, ...fluentd, url: parseFluentdUrl(fluentd.url!), sessionUrl: parseFluentdUrl(fluentd.sessionUrl!) },
     locking: DEFAULTS.locking,
+    observability: DEFAULTS.observability,
     missingRecordingRetryMs,
   };
 }

@@ -134,6 +134,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** Piped to stdin (e.g. configure's passphrase); stdin is closed otherwise. */
   stdin?: string;
+  /** A command the binary runs under, its path and arguments appended (e.g. unshare, setpriv). */
+  wrap?: string[];
 }
 
 /**
@@ -161,7 +163,7 @@ export async function runHandler(args: string[], env: Record<string, string> = {
   const cleanEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^FD(FW|WR)D_/.test(k)) cleanEnv[k] = v;
   const stdin = opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin);
-  const proc = Bun.spawn([bin, ...args], { env: { ...cleanEnv, ...env }, cwd: opts.cwd, stdin, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([...(opts.wrap ?? []), bin, ...args], { env: { ...cleanEnv, ...env }, cwd: opts.cwd, stdin, stdout: "pipe", stderr: "pipe" });
   let stderr = "";
   let stdout = "";
   const readAll = async (stream: ReadableStream<Uint8Array>, append: (s: string) => void) => {
@@ -265,8 +267,15 @@ export function sessionTags(world: World): string[] {
 
 /** Polls `condition` until it holds (or throws after `timeoutMs`, naming `what`). */
 export async function waitUntil(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  await waitFor(what, async () => condition() || undefined, timeoutMs);
+}
+
+/** Polls `probe` (e.g. a scrape, a `status` run) until it returns a value, and returns it; throws after `timeoutMs`, naming `what`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await Bun.sleep(20);
   }

@@ -12,6 +12,7 @@ import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authserv
 import { alpnProtocols, createTeleportSource, TeleportError, type TeleportSourceHandle } from "../../src/teleport/index.ts";
 import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
 import { identityFileText } from "../../scripts/fakes/identity.ts";
+import { waitUntil } from "../support/world.ts";
 import { createTestPki, tempDir, type TestPki } from "../../scripts/fakes/pki.ts";
 
 let pki: TestPki;
@@ -105,8 +106,7 @@ describe("identity refresh", () => {
       const rotatedExpiry = new Date(Math.floor(Date.now() / 1000) * 1000 + 2 * 86_400_000);
       const rotated = await pki.userCA.issue("rotated-bot", { usage: "client", notAfter: rotatedExpiry });
       writeFileSync(file, identityFileText({ keyPem: rotated.keyPem, certPem: rotated.certPem, caPems: [pki.hostCA.ca.certPem] }));
-      for (let i = 0; i < 100 && src.credentials.certPem.trim() !== rotated.certPem.trim(); i++) await Bun.sleep(20);
-      expect(src.credentials.certPem.trim()).toBe(rotated.certPem.trim());
+      await waitUntil("the rotated identity is in use", () => src.credentials.certPem.trim() === rotated.certPem.trim());
       // The gauge follows the identity in use, not the one read at start-up.
       expect(await expirySeconds()).toBe(rotatedExpiry.getTime() / 1000);
 
