@@ -91,6 +91,8 @@ export interface FakeTeleport {
   alpnOffers: string[][];
   /** SNI names seen, in connection order. */
   serverNames: string[];
+  /** The per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE) each client connection announced. */
+  clientStreamWindows: number[];
   /** Client certificate CN of every admitted call, in call order. */
   peers: string[];
   appendEvents(n: number, at?: Date): void;
@@ -178,6 +180,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   const calls: Record<string, number> = {};
   const sessionStreams: FakeTeleport["sessionStreams"] = [];
   const alpnOffers: string[][] = [];
+  const clientStreamWindows: number[] = [];
   const serverNames: string[] = [];
   const peers: string[] = [];
   let totalCalls = 0;
@@ -480,6 +483,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   server.on("session", (s: http2.ServerHttp2Session) => {
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
+    s.once("remoteSettings", (settings: http2.Settings) => clientStreamWindows.push(settings.initialWindowSize ?? 65_535));
   });
   server.on("secureConnection", (socket: TLSSocket) => {
     if ((socket as TLSSocket & { servername?: string }).servername !== SERVER_NAME) socket.destroy();
@@ -515,6 +519,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     },
     alpnOffers,
     serverNames,
+    clientStreamWindows,
     peers,
     appendEvents: (n, at) => log.append(n, at),
     appendEvent: (event) => log.appendEvent(event),
