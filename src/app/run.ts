@@ -7,6 +7,7 @@ import type { Config } from "../config/options.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { UserError } from "../errors.ts";
 import { isAbort } from "../lib/abort.ts";
+import { governMemory } from "../lib/memory.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore, storageError } from "../state/index.ts";
 import type { TeleportSource } from "../teleport/types.ts";
@@ -69,6 +70,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   const sink = new InFlightSink(options.ingest.dryRun ? new DryRunSink() : parts.sink);
   const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false, inFlight: () => sink.inFlight });
   const stats = new ExportStats();
+  const stopGoverningMemory = governMemory();
   let stalled: string | undefined;
   const stopWatching =
     options.ingest.exitOnLastEvent && options.ingest.exitTimeout > 0
@@ -131,6 +133,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     userError = err instanceof UserError;
     throw err;
   } finally {
+    stopGoverningMemory();
     stopWatching?.();
     // Before the state closes: the worker reads and writes the lock queue.
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });
