@@ -86,7 +86,7 @@ async function compile(): Promise<string> {
 /** A fake Teleport whose log starts at a known instant, so start-time covers it exactly. */
 async function startTeleport(name: string, flags: string[]): Promise<{ helper: Helper<TeleportInfo>; start: string }> {
   const start = new Date(Math.floor(Date.now() / 86_400_000 - 4) * 86_400_000).toISOString().replace(".000Z", "Z");
-  const helper = await startHelper<TeleportInfo>(["scripts/fake-teleport.ts", "--start", start, "--days", "3", "--out", join(work, name), ...flags]);
+  const helper = await startHelper<TeleportInfo>(["scripts/fake-teleport.ts", "--start", start, "--days", "3", "--out", join(work, name), "--warm-events", ...flags]);
   return { helper, start };
 }
 

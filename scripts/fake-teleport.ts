@@ -6,7 +6,8 @@
  *   bun scripts/fake-teleport.ts --events 1000000 --days 5 --sessions 50 --bulk --out .demo/teleport
  * --failed-login-burst N appends N failed logins of one user ending about now (for auto-locking);
  * the locks clients created are listed on stderr at shutdown. --warm-recordings encodes every
- * recording at start, so streaming them costs the fake next to nothing (benchmarks).
+ * recording at start, so streaming them costs the fake next to nothing, and --warm-events encodes
+ * the events, so the first run against the fake does not pay for it (benchmarks).
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
@@ -33,6 +34,7 @@ const { values: a } = parseArgs({
     "large-recording-mb": { type: "string" },
     "failed-login-burst": { type: "string" },
     "warm-recordings": { type: "boolean", default: false },
+    "warm-events": { type: "boolean", default: false },
     out: { type: "string" },
   },
   strict: true,
@@ -70,6 +72,7 @@ const fake = await startFakeTeleport({
   largeRecordingBytes: largeMb ? largeMb * 1024 * 1024 : undefined,
   failedLoginBurst: num("failed-login-burst", a["failed-login-burst"]),
   warmRecordings: a["warm-recordings"],
+  warmEvents: a["warm-events"],
 });
 
 console.log(

@@ -79,7 +79,7 @@ export const BURST_LOGIN = "root";
 const BURST_SPACING_NS = 2 * NS_PER_SEC;
 /** `SessionUploadIndex = math.MaxInt32`: the `ei` of every session.upload. */
 export const SESSION_UPLOAD_INDEX = 2147483647;
-const LARGE_PRINT_CHUNK = 32 * 1024;
+export const LARGE_PRINT_CHUNK = 32 * 1024;
 
 /** Integer hash of a few numbers (splitmix-style), stable across runs. */
 function hash(...parts: number[]): number {

@@ -58,6 +58,12 @@ export interface FakeTeleportOptions extends EventLogOptions {
    * large recording is left out (it is generated while streaming, to keep the fake small).
    */
   warmRecordings?: boolean;
+  /**
+   * Encodes the log's events (up to the cache's size) once at start (benchmarks): otherwise the
+   * first run against this fake pays for the encoding, on the same two cores as the handler, and
+   * a side-by-side comparison favours whichever build runs second.
+   */
+  warmEvents?: boolean;
 }
 
 /** An accepted UpsertLock, with Kind and Version as the client sent them (Teleport would force them). */
@@ -91,6 +97,8 @@ export interface FakeTeleport {
   alpnOffers: string[][];
   /** SNI names seen, in connection order. */
   serverNames: string[];
+  /** The per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE) each client connection announced. */
+  clientStreamWindows: number[];
   /** Client certificate CN of every admitted call, in call order. */
   peers: string[];
   appendEvents(n: number, at?: Date): void;
@@ -178,6 +186,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   const calls: Record<string, number> = {};
   const sessionStreams: FakeTeleport["sessionStreams"] = [];
   const alpnOffers: string[][] = [];
+  const clientStreamWindows: number[] = [];
   const serverNames: string[] = [];
   const peers: string[] = [];
   let totalCalls = 0;
@@ -312,6 +321,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     }
     return bytes;
   };
+  if (opts.warmEvents) for (let i = 0; i < Math.min(log.count, ENCODED_EVENTS_KEPT); i++) encodedEvent(i);
 
   /** StreamUnstructuredSessionEvents after admission: bookkeeping, then the recording's session or NOT_FOUND. */
   function recordingOf(req: { sessionId: string; startIndex: number }): number {
@@ -480,6 +490,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
   server.on("session", (s: http2.ServerHttp2Session) => {
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
+    s.once("remoteSettings", (settings: http2.Settings) => clientStreamWindows.push(settings.initialWindowSize ?? 65_535));
   });
   server.on("secureConnection", (socket: TLSSocket) => {
     if ((socket as TLSSocket & { servername?: string }).servername !== SERVER_NAME) socket.destroy();
@@ -515,6 +526,7 @@ export async function startFakeTeleport(opts: FakeTeleportOptions = {}): Promise
     },
     alpnOffers,
     serverNames,
+    clientStreamWindows,
     peers,
     appendEvents: (n, at) => log.append(n, at),
     appendEvent: (event) => log.appendEvent(event),

@@ -7,6 +7,7 @@ import type { Config } from "../config/options.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "../fluentd/types.ts";
 import { OutageError, UserError } from "../errors.ts";
 import { isAbort } from "../lib/abort.ts";
+import { governMemory } from "../lib/memory.ts";
 import { logger } from "../logger.ts";
 import { acquireInstanceLock, ensureStorageDir, type InstanceLock, openClusterState, type StateStore, storageError } from "../state/index.ts";
 import type { TeleportSource } from "../teleport/types.ts";
@@ -65,6 +66,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   const sink = new InFlightSink(options.ingest.dryRun ? new DryRunSink() : parts.sink);
   const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false, inFlight: () => sink.inFlight });
   const stats = new ExportStats();
+  const stopGoverningMemory = governMemory();
   let stalled: string | undefined;
   const stopWatching =
     options.ingest.exitOnLastEvent && options.ingest.exitTimeout > 0
@@ -129,6 +131,7 @@ export async function runWithParts(parts: AppParts): Promise<ExportStats> {
     userError = err instanceof UserError;
     throw err;
   } finally {
+    stopGoverningMemory();
     stopWatching?.();
     // Before the state closes: the worker reads and writes the lock queue.
     await autoLock?.stop({ drain: !shutdown.abandon.aborted });

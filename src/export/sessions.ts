@@ -11,7 +11,7 @@ import { recordBatch } from "./acknowledge.ts";
 import type { SessionQueue } from "./audit-delivery.ts";
 import { quoteUntrusted } from "../lib/untrusted.ts";
 import { isSessionId, sessionUrl, toRecord, unreadableLetter } from "./records.ts";
-import { afterLargeGarbage } from "./gc-hint.ts";
+import { afterLargeGarbage } from "../lib/memory.ts";
 import {
   MISSING_RECORDING_ATTEMPTS,
   MISSING_RECORDING_CUTOFF_MS,

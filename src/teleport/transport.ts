@@ -17,6 +17,13 @@ const TELEPORT_API_VERSION = "17.0.0";
 /** Teleport puts this name in every Auth server certificate; we verify it whatever address we dial. */
 const TELEPORT_SERVER_NAME = "teleport.cluster.local";
 const CONNECT_TIMEOUT_MS = 30_000;
+/**
+ * HTTP/2 receive window, per stream and for the connection. The default 64 KiB connection window
+ * is shared by every stream, so over a WAN all recordings together moved at most 64 KiB per round
+ * trip (50 ms: 1.3 MB/s) whatever `concurrency` was. Equal stream and connection windows on
+ * purpose: with Bun's http2 a stream window far below the connection's stalls streams.
+ */
+export const RECEIVE_WINDOW_BYTES = 4 << 20;
 /** Proxy web ports where TLS routing is on by default (`auto`). */
 const TLS_ROUTING_PORTS = new Set([443, 3080]);
 
@@ -49,6 +56,21 @@ const versionHeader: Interceptor = (next) => async (req) => {
   return next(req);
 };
 
+/** Widens each session's connection window once, on its first stream (the session is made lazily). */
+class WideWindowSessionManager extends Http2SessionManager {
+  private readonly widened = new WeakSet<object>();
+
+  override async request(...args: Parameters<Http2SessionManager["request"]>): ReturnType<Http2SessionManager["request"]> {
+    const stream = await super.request(...args);
+    const session = stream.session;
+    if (session && !this.widened.has(session)) {
+      this.widened.add(session);
+      session.setLocalWindowSize(RECEIVE_WINDOW_BYTES);
+    }
+    return stream;
+  }
+}
+
 interface Generation {
   transport: Transport;
   /** Streams bypass connect's streaming call runner, which kept every message of a stream (grpc-stream.ts). */
@@ -71,7 +93,7 @@ export class SwappableTransport implements Transport {
 
   private build(creds: TeleportCredentials): Generation {
     const baseUrl = `https://${formatHostPort(this.target.addr)}`;
-    const session = new Http2SessionManager(
+    const session = new WideWindowSessionManager(
       baseUrl,
       { pingIntervalMs: 60_000, pingTimeoutMs: 180_000, pingIdleConnection: true, connectTimeoutMs: CONNECT_TIMEOUT_MS },
       {
@@ -80,6 +102,7 @@ export class SwappableTransport implements Transport {
         ca: creds.caPems,
         servername: TELEPORT_SERVER_NAME,
         ALPNProtocols: alpnProtocols({ ...this.target, clusterName: this.target.clusterName ?? creds.clusterName }),
+        settings: { initialWindowSize: RECEIVE_WINDOW_BYTES },
       },
     );
     const transport = createGrpcTransport({ baseUrl, sessionManager: session, interceptors: [versionHeader], readMaxBytes: READ_MAX_BYTES });

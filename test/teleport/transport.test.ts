@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { ConfigError } from "../../src/errors.ts";
 import { identityExpiry } from "../../src/observability/metrics.ts";
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
+import { RECEIVE_WINDOW_BYTES } from "../../src/teleport/transport.ts";
+import { LARGE_PRINT_CHUNK } from "../../scripts/fakes/fake-events.ts";
 import { alpnProtocols, createTeleportSource, TeleportError, type TeleportSourceHandle } from "../../src/teleport/index.ts";
 import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
 import { identityFileText } from "../../scripts/fakes/identity.ts";
@@ -129,6 +131,28 @@ describe("identity refresh", () => {
       expect((await src.ping()).clusterName).toBe("spike-cluster");
     } finally {
       await src.close();
+    }
+  });
+});
+
+describe("HTTP/2 receive windows", () => {
+  test("the client announces the wide stream window and a 20 MiB recording streams whole", async () => {
+    const big = await startFakeTeleport({ pki, events: 4, sessions: 1, largeRecordingBytes: 20 * 1024 * 1024 });
+    const src = await source(big.identity.identityFile, { addr: parseHostPort(big.addr) });
+    try {
+      let prints = 0;
+      let last: string | undefined;
+      for await (const e of src.sessionEvents(big.log.sessionId(0), 0)) {
+        if (e.type === "print") prints++;
+        last = e.type;
+      }
+      expect(prints).toBe(Math.ceil((20 * 1024 * 1024) / LARGE_PRINT_CHUNK));
+      expect(last).toBe("session.end");
+      // A 64 KiB window (the default) caps every recording over a WAN at 64 KiB per round trip.
+      expect(big.clientStreamWindows.at(-1)).toBe(RECEIVE_WINDOW_BYTES);
+    } finally {
+      await src.close();
+      await big.stop();
     }
   });
 });
