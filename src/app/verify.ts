@@ -60,14 +60,15 @@ const IS_GAP: ReadonlySet<Verdict> = new Set(["gap", "differs"]);
 
 /**
  * Where the export is complete up to: hours that end after it are still being exported. The
- * legacy engine delivers in time order, so that is its last delivered event; the bulk engine
- * delivers a date only as a whole, so it is the first date still open.
+ * legacy engine delivers in time order, so that is its last delivered event. The bulk engine
+ * finishes a date only as a whole, so it is the first date still open; its last delivered event
+ * says nothing there, since a date's chunks are delivered side by side, in no time order.
  */
 function exportedUntil(state: StateStore): number {
   const last = state.meta.lastDelivered()?.time.getTime() ?? -Infinity;
   if (state.meta.engine() !== "bulk") return last;
   const open = state.checkpoints.bulkDates()[0];
-  return open === undefined ? last : Math.min(last, Date.parse(`${open}T00:00:00Z`));
+  return open === undefined ? last : Date.parse(`${open}T00:00:00Z`);
 }
 
 function judge(teleport: { count: number; digest: bigint }, row: HourDigest | undefined, filters: string): Pick<VerifyRow, "delivered" | "missing" | "duplicates" | "verdict"> {
