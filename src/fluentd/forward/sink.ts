@@ -11,7 +11,7 @@ import { ForwardConnection } from "./connection.ts";
 import { encodeEntry, HandshakeError, packFrame, type Credentials } from "./frames.ts";
 import { ForwardLane } from "./lane.ts";
 
-/** Frames written on a connection before waiting for the first one's ack. */
+/** Frames written on a connection before waiting for the first one's ack (at least `fluentd-inflight-batches`). */
 const WINDOW = 8;
 /** The status recorded for a record the size limit dead-letters, as in_http would answer it. */
 const TOO_LARGE = 413;
@@ -82,7 +82,7 @@ export class ForwardFluentdSink extends SinkBase implements FluentdSink {
     const where = redactUrl(url);
     const lane = new ForwardLane({
       where,
-      window: WINDOW,
+      window: Math.max(WINDOW, this.opts.inflightBatches),
       acquire: (signal) => this.semaphore.acquire(signal),
       connect: async (signal) =>
         this.takeIdle(key) ?? (await ForwardConnection.open(ep, { tls: this.tls, timeoutMs: this.opts.timeout, credentials: this.credentials }, signal)),
