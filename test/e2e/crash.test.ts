@@ -206,9 +206,11 @@ describe("kill -9 at random moments loses nothing", () => {
   });
 
   test("bulk engine: every event and recording, at most the batches in flight per chunk per kill", async () => {
+    // Twice the legacy scenario's events: with several chunks each pipelining its batches, 3,000
+    // events were sometimes all delivered before the last kill landed.
     world = await crashScenario({
       name: "bulk",
-      world: { teleport: { events: 3000, days: 3, sessions: 16, printsPerSession: 40, bulk: true, chunkSize: 250 } },
+      world: { teleport: { events: 6000, days: 3, sessions: 16, printsPerSession: 40, bulk: true, chunkSize: 250 } },
       kills: 5,
       auditBound: BULK_DATES * CHUNKS_PER_DATE * INFLIGHT * BATCH,
     });
