@@ -25,6 +25,7 @@ export interface SessionQueue {
 export class AuditDelivery implements BatchSender {
   /** Ids in batches sent and not yet committed, while delivered ids are kept (see `send`). */
   private readonly sending = new Map<string, number>();
+  private readonly joined = new WeakMap<AbortSignal, AbortSignal>();
 
   constructor(
     private readonly deps: {
@@ -49,7 +50,7 @@ export class AuditDelivery implements BatchSender {
    */
   async send(all: readonly AuditEvent[], position: AuditPosition, late = false, signal?: AbortSignal): Promise<SentBatch> {
     const { sink, state, stats, url, sessions } = this.deps;
-    const abandon = signal && this.deps.deliverySignal ? AbortSignal.any([signal, this.deps.deliverySignal]) : (signal ?? this.deps.deliverySignal);
+    const abandon = this.abandonSignal(signal);
     await sessions.waitForRoom(abandon);
     const events = this.deps.dedupe && all.length > 0 ? this.withoutDelivered(all) : all;
     const held = this.deps.dedupe ? this.hold(events) : () => undefined;
@@ -77,6 +78,19 @@ export class AuditDelivery implements BatchSender {
       if (uploads.length > 0) sessions.wake();
     };
     return { acknowledged, commit };
+  }
+
+  /**
+   * The pipeline's signal joined with the shutdown deadline, once per pipeline: a signal made by
+   * AbortSignal.any per batch would stay attached to the long-lived deliverySignal for as long as
+   * the process runs.
+   */
+  private abandonSignal(pipeline?: AbortSignal): AbortSignal | undefined {
+    const deadline = this.deps.deliverySignal;
+    if (!pipeline || !deadline) return pipeline ?? deadline;
+    let joined = this.joined.get(pipeline);
+    if (!joined) this.joined.set(pipeline, (joined = AbortSignal.any([pipeline, deadline])));
+    return joined;
   }
 
   private withoutDelivered(events: readonly AuditEvent[]): AuditEvent[] {
