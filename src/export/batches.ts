@@ -43,6 +43,8 @@ export interface DeliverOptions {
   window?: number;
   /** Graceful stop: nothing new is sent; batches already sent finish and commit. */
   stop?: AbortSignal;
+  /** Hard stop (shutdown deadline): the sends in flight are abandoned, nothing more commits. */
+  abandon?: AbortSignal;
   lingerMs?: number;
 }
 
@@ -63,7 +65,7 @@ export interface DeliverOptions {
 export async function deliverSegments(queue: BoundedQueue<Segment>, maxBatch: number, sender: BatchSender, opts: DeliverOptions = {}): Promise<void> {
   const { stop, lingerMs = LINGER_MS } = opts;
   // A failure must end the wait for the reader at once, not when the next page arrives.
-  const commits = new InOrderCommits(opts.window ?? 1, () => queue.close());
+  const commits = new InOrderCommits(opts.window ?? 1, () => queue.close(), opts.abandon);
   try {
     for (;;) {
       commits.check();
@@ -130,12 +132,25 @@ class InOrderCommits {
   /** Per batch sent: settles once both its send and its commit settled. */
   private readonly running = new Set<Promise<unknown>>();
 
+  /** Follows the hard stop onto `signal` without AbortSignal.any (see `signal`). */
+  private readonly unlink: () => void;
+
   constructor(
     private readonly window: number,
     private readonly onFailure: () => void,
-  ) {}
+    abandon?: AbortSignal,
+  ) {
+    const onAbandon = () => this.abort.abort();
+    if (abandon?.aborted) onAbandon();
+    abandon?.addEventListener("abort", onAbandon, { once: true });
+    this.unlink = () => abandon?.removeEventListener("abort", onAbandon);
+  }
 
-  /** Aborts with the first failure: the sends still in flight are abandoned. */
+  /**
+   * Aborts at the first failure or at the hard stop: the sends still in flight are abandoned. A
+   * plain controller's signal rather than an AbortSignal.any of the two, which would stay
+   * attached to the process-long hard stop after the pipeline ended.
+   */
   get signal(): AbortSignal {
     return this.abort.signal;
   }
@@ -167,6 +182,7 @@ class InOrderCommits {
   async finish(): Promise<void> {
     await this.tail.catch(() => undefined);
     await Promise.all(this.running);
+    this.unlink();
   }
 
   check(): void {

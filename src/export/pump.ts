@@ -19,7 +19,7 @@ export async function pumpSegments(
   const signal = AbortSignal.any([opts.signal, local.signal]);
   const reader = feed(queue, () => read(queue, signal));
   try {
-    await deliverSegments(queue, job.options.fluentd.batchSize, job.delivery, { window: job.options.fluentd.inflightBatches, stop: job.stopSignal });
+    await deliverSegments(queue, job.options.fluentd.batchSize, job.delivery, { window: job.options.fluentd.inflightBatches, stop: job.stopSignal, abandon: job.deliverySignal });
   } finally {
     local.abort();
     queue.close();
