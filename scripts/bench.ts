@@ -24,7 +24,7 @@ import { measure, medianWallMs } from "./bench/measure.ts";
 import { startDelayProxy, type DelayProxy } from "./bench/delay-proxy.ts";
 import { BUN, cpuSecondsOf, ROOT, startHelper, type Helper } from "./bench/procs.ts";
 import { notes, table, writeSection, type Row } from "./bench/report.ts";
-import { NON_PRINT_EVENTS_PER_RECORDING, rttFloorSeconds, type Wan } from "./bench/floor.ts";
+import { type FloorSettings, NON_PRINT_EVENTS_PER_RECORDING, rttFloorSeconds, type Wan } from "./bench/floor.ts";
 import { FakeEventLog } from "./fakes/fake-events.ts";
 
 const { values: a } = parseArgs({
@@ -169,12 +169,17 @@ function recordingsIn(shape: LogShape): number {
 }
 
 /** The handler settings the floor depends on: the flags given, else the handler's defaults. */
-function flagSettings(flags: string[]): { batch: number; fluentdBatchSize: number; concurrency: number } {
+function flagSettings(flags: string[]): FloorSettings {
   const flag = (name: string, fallback: number) => {
     const at = flags.indexOf(`--${name}`);
     return at >= 0 ? Number(flags[at + 1]) : fallback;
   };
-  return { batch: flag("batch", 20), fluentdBatchSize: flag("fluentd-batch-size", 100), concurrency: flag("concurrency", 5) };
+  return {
+    batch: flag("batch", 20),
+    fluentdBatchSize: flag("fluentd-batch-size", 100),
+    fluentdInflightBatches: flag("fluentd-inflight-batches", 4),
+    concurrency: flag("concurrency", 5),
+  };
 }
 
 async function main(): Promise<void> {
@@ -262,8 +267,12 @@ async function main(): Promise<void> {
       const wan = `${WAN.teleportRttMs} ms RTT to Teleport, ${WAN.fluentdRttMs} ms to Fluentd`;
       await each(t, `(g) (f) over a WAN (${wan}), defaults`, [], mixed, WAN);
       await each(t, "(g) same, --batch 500 --concurrency 50", ["--batch", "500", "--concurrency", "50"], mixed, WAN);
-      // The Go tool's design: one POST per event, five sessions at a time (its defaults otherwise).
-      if (a["go-design"]) rows.push(await scenario(variants[0]!, t, "(g) same, the Go tool's design: --fluentd-batch-size 1", ["--fluentd-batch-size", "1"], mixed, WAN));
+      // The Go tool's design: one POST per event, each awaited before the next, five sessions at a
+      // time (its defaults otherwise).
+      if (a["go-design"]) {
+        const goDesign = ["--fluentd-batch-size", "1", "--fluentd-inflight-batches", "1"];
+        rows.push(await scenario(variants[0]!, t, "(g) same, the Go tool's design: --fluentd-batch-size 1 --fluentd-inflight-batches 1", goDesign, mixed, WAN));
+      }
     });
   }
 

@@ -5,8 +5,9 @@
  *
  * - The audit log is a chain of pages per search window: each page needs the previous page's key,
  *   so pages cost one Teleport round trip each, with up to min(3, concurrency) windows read at
- *   once (read-ahead). Its batches go to Fluentd one at a time (the checkpoint orders them), one
- *   Fluentd round trip each. Reading and delivering overlap, so the slower of the two counts.
+ *   once (read-ahead). Its batches go to Fluentd up to `fluentd-inflight-batches` at once (they
+ *   commit in order), one Fluentd round trip per such group. Reading and delivering overlap, so
+ *   the slower of the two counts.
  * - A session costs one Teleport round trip to open its stream (the rest streams) and one Fluentd
  *   round trip per batch of exported events; `concurrency` sessions run at once. A session without
  *   a recording costs its NOT_FOUND round trip. Spread evenly over the slots: a lower bound.
@@ -32,6 +33,7 @@ export interface FloorLog {
 export interface FloorSettings {
   batch: number;
   fluentdBatchSize: number;
+  fluentdInflightBatches: number;
   concurrency: number;
 }
 
@@ -42,7 +44,7 @@ export const NON_PRINT_EVENTS_PER_RECORDING = 3;
 export function rttFloorSeconds(log: FloorLog, s: FloorSettings, wan: Wan): number {
   const pages = Math.ceil(log.events / s.batch);
   const reading = Math.ceil(pages / Math.min(READ_AHEAD_WINDOWS, s.concurrency)) * wan.teleportRttMs;
-  const delivering = Math.ceil(log.events / s.fluentdBatchSize) * wan.fluentdRttMs;
+  const delivering = Math.ceil(log.events / s.fluentdBatchSize / s.fluentdInflightBatches) * wan.fluentdRttMs;
   const audit = Math.max(reading, delivering);
   // print is skipped by default: what a recording sends is its other events.
   const perRecording = wan.teleportRttMs + Math.ceil(NON_PRINT_EVENTS_PER_RECORDING / s.fluentdBatchSize) * wan.fluentdRttMs;

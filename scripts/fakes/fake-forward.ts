@@ -53,6 +53,8 @@ export interface ReceivedFrame {
   chunk?: string;
   /** The fault that answered it, if any. */
   fault?: string;
+  /** Which connection brought it (1 for the first one accepted). */
+  connection: number;
 }
 
 export interface FakeForwardFaults {
@@ -74,6 +76,11 @@ export interface FakeForward extends ReceivedRecords<ForwardStoredRecord> {
   connectionCount(): number;
   /** Connections open now (tests wait for 0 after a killed client). */
   openConnections(): number;
+  /**
+   * The most frames one connection had stored and not yet acknowledged at once, counted when a
+   * frame of `tag` (or of any tag) was stored; late acks (`ackDelayMs`) let a pipelining client raise it.
+   */
+  maxOutstanding(tag?: string): number;
   /** Handshakes that ended in `[PONG, false, …]`. */
   refusedHandshakes(): number;
   faults: FakeForwardFaults;
@@ -106,6 +113,7 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
   const frames: ReceivedFrame[] = [];
   let frameCount = 0;
   let connectionCount = 0;
+  const maxOutstanding = new Map<string, number>();
   let refused = 0;
   let noAcks = 0;
   let resets = 0;
@@ -124,7 +132,7 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
   }
 
   /** in_forward's emit_message: stores the frame, returns its option (for the ack) or undefined. */
-  function emit(msg: unknown): { option: unknown; frame?: ReceivedFrame } {
+  function emit(msg: unknown, connection: number): { option: unknown; frame?: ReceivedFrame } {
     if (!Array.isArray(msg)) return { option: undefined }; // "incoming chunk is broken"
     const tag = String(msg[0]);
     const entries = msg[1];
@@ -134,16 +142,16 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
       let raw: Uint8Array = typeof entries === "string" ? Buffer.from(entries, "binary") : entries;
       if (compressed) raw = gunzipSync(raw);
       const decoded = [...decodeMulti(raw, { extensionCodec: forwardCodec })] as Array<[unknown, unknown]>;
-      const frame: ReceivedFrame = { tag, mode: compressed ? "CompressedPackedForward" : "PackedForward", stored: store(tag, decoded) };
+      const frame: ReceivedFrame = { tag, mode: compressed ? "CompressedPackedForward" : "PackedForward", stored: store(tag, decoded), connection };
       return { option, frame };
     }
     if (Array.isArray(entries)) {
-      const frame: ReceivedFrame = { tag, mode: "Forward", stored: store(tag, entries as Array<[unknown, unknown]>) };
+      const frame: ReceivedFrame = { tag, mode: "Forward", stored: store(tag, entries as Array<[unknown, unknown]>), connection };
       return { option: msg[2], frame };
     }
     // Message: `return if record.nil?` comes before the option is read, so no ack either.
     if (msg[2] === null || msg[2] === undefined) return { option: undefined };
-    const frame: ReceivedFrame = { tag, mode: "Message", stored: store(tag, [[msg[1], msg[2]]]) };
+    const frame: ReceivedFrame = { tag, mode: "Message", stored: store(tag, [[msg[1], msg[2]]]), connection };
     return { option: msg[3], frame };
   }
 
@@ -160,7 +168,9 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
   }
 
   function onConnection(socket: Socket): void {
-    connectionCount++;
+    const connection = ++connectionCount;
+    /** Frames stored on this connection whose ack is not written yet. */
+    let outstanding = 0;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => undefined);
@@ -179,7 +189,7 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
           if (closed) return;
           if (established && resets > 0) {
             resets--;
-            frames.push({ tag: "?", mode: "PackedForward", stored: 0, fault: "reset" });
+            frames.push({ tag: "?", mode: "PackedForward", stored: 0, fault: "reset", connection });
             closed = true;
             socket.resetAndDestroy();
             controller.close();
@@ -209,7 +219,7 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
             established = true;
             continue;
           }
-          const { option, frame } = emit(msg);
+          const { option, frame } = emit(msg, connection);
           if (!frame) continue;
           frameCount++;
           const chunk = isRecord(option) && option.chunk !== undefined ? String(option.chunk) : undefined;
@@ -222,8 +232,13 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
             continue;
           }
           const ack = encode({ ack: (option as Record<string, unknown>).chunk });
-          if (faults.ackDelayMs > 0) setTimeout(() => !socket.destroyed && socket.write(ack), faults.ackDelayMs);
-          else socket.write(ack);
+          maxOutstanding.set(frame.tag, Math.max(maxOutstanding.get(frame.tag) ?? 0, ++outstanding));
+          const answer = () => {
+            outstanding--;
+            if (!socket.destroyed) socket.write(ack);
+          };
+          if (faults.ackDelayMs > 0) setTimeout(answer, faults.ackDelayMs);
+          else answer();
         }
       } catch {
         // in_forward logs "forward error" and closes the connection on undecodable input.
@@ -260,6 +275,7 @@ export async function startFakeForward(opts: FakeForwardOptions = {}): Promise<F
     frameCount: () => frameCount,
     connectionCount: () => connectionCount,
     openConnections: () => sockets.size,
+    maxOutstanding: (tag) => (tag === undefined ? Math.max(0, ...maxOutstanding.values()) : (maxOutstanding.get(tag) ?? 0)),
     refusedHandshakes: () => refused,
     faults,
     async stop() {

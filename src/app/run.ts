@@ -64,9 +64,10 @@ class InFlightSink implements FluentdSink {
 export async function runWithParts(parts: AppParts): Promise<ExportStats> {
   const { source, config: options } = parts;
   const sink = new InFlightSink(options.ingest.dryRun ? new DryRunSink() : parts.sink);
-  const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false, inFlight: () => sink.inFlight });
   const stats = new ExportStats();
   const stopGoverningMemory = governMemory();
+  // An acknowledged batch waiting for an earlier one to commit is lost with it, so it counts too.
+  const shutdown = parts.shutdown ?? createShutdown({ handleSignals: parts.handleSignals ?? false, inFlight: () => sink.inFlight + stats.awaitingCommit });
   let stalled: string | undefined;
   const stopWatching =
     options.ingest.exitOnLastEvent && options.ingest.exitTimeout > 0

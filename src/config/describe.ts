@@ -34,6 +34,7 @@ export const LOG_LABELS: Partial<Record<OptionKey, string>> = {
   fluentdAllowInsecure: "Fluentd allow-insecure is ON (plain HTTP or forward / no client certificate permitted)",
   fluentdMaxConnections: "Using Fluentd max connections",
   fluentdBatchSize: "Using Fluentd batch size",
+  fluentdInflightBatches: "Using Fluentd batches in flight",
   fluentdBatchBytes: "Using Fluentd batch bytes",
   fluentdTimeout: "Using Fluentd timeout",
   fluentdHeader: "Using Fluentd headers",

@@ -259,6 +259,17 @@ export const OPTIONS = {
     group: "fluentd",
     help: "Most events sent to Fluentd in one request",
   }),
+  fluentdInflightBatches: option({
+    flag: "fluentd-inflight-batches",
+    kind: "int",
+    env: ["FDFWD_FLUENTD_INFLIGHT_BATCHES"],
+    toml: "forward.fluentd.inflight-batches",
+    default: "4",
+    min: 1,
+    max: { value: 64, why: "a crash re-sends up to this many batches, and each one in flight is held in memory" },
+    group: "fluentd",
+    help: "Audit batches sent to Fluentd before the first is acknowledged (committed in order); 1 = one at a time, strict order over in_http",
+  }),
   fluentdBatchBytes: option({
     flag: "fluentd-batch-bytes",
     kind: "size",

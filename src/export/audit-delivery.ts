@@ -6,6 +6,7 @@ import { quoteUntrusted } from "../lib/untrusted.ts";
 import { logger } from "../logger.ts";
 import { refusedSessions as refusedSessionsMetric } from "../observability/metrics.ts";
 import { isSessionId, SESSION_UPLOAD, sessionIdOf, toRecord, unreadableLetter } from "./records.ts";
+import type { BatchSender, SentBatch } from "./batches.ts";
 import type { ExportStats } from "./stats.ts";
 
 export interface SessionQueue {
@@ -16,11 +17,19 @@ export interface SessionQueue {
 }
 
 /**
- * Delivers one audit batch to Fluentd and acknowledges it: the position only moves past what the
+ * Delivers audit batches to Fluentd and acknowledges them: the position only moves past what the
  * sink acknowledged or dead-lettered, in the same transaction as the sessions it enqueues and the
- * participants' writes.
+ * participants' writes. `send` hands a batch to the sink; the pipeline (batches.ts) calls `commit`
+ * in batch order once it was acknowledged.
  */
-export class AuditDelivery {
+export class AuditDelivery implements BatchSender {
+  /**
+   * The ids of each batch sent and not yet committed, while delivered ids are kept (see `send`).
+   * One set per batch, dropped whole at its commit: a single process-long map of ids, added and
+   * deleted batch by batch, measured ~15 MB more peak RSS over 50,000 events.
+   */
+  private readonly sending = new Set<ReadonlySet<string>>();
+
   constructor(
     private readonly deps: {
       sink: FluentdSink;
@@ -38,48 +47,84 @@ export class AuditDelivery {
 
   /**
    * `late`: the events were read again by a sweep. While ids are kept, those delivered before are
-   * dropped here, at delivery, because every earlier batch is committed by now (at read time some
-   * were still in flight); this also spares the duplicates of a page the walk reads again.
+   * dropped here, when the batch is sent: those of committed batches are in the state, those of
+   * batches still in flight in `sending` (batches are sent in order, and none commits after one
+   * that fails). This also spares the duplicates of a page the walk reads again.
    */
-  async deliver(all: readonly AuditEvent[], position: AuditPosition, late = false): Promise<void> {
+  async send(all: readonly AuditEvent[], position: AuditPosition, late = false, signal?: AbortSignal): Promise<SentBatch> {
     const { sink, state, stats, url, sessions } = this.deps;
-    await sessions.waitForRoom(this.deps.deliverySignal);
+    // The pipeline's signal already follows the shutdown deadline.
+    const abandon = signal ?? this.deps.deliverySignal;
+    await sessions.waitForRoom(abandon);
     // A repair sends what it was asked to: a whole hour again, or ids known missing.
-    const events = this.deps.dedupe && all.length > 0 && position.kind !== "repair" ? withoutDelivered(state, all) : all;
+    const events = this.deps.dedupe && all.length > 0 && position.kind !== "repair" ? this.withoutDelivered(all) : all;
+    const held = this.deps.dedupe ? this.hold(events) : () => undefined;
     // An event the source could not read is never sent: it becomes a dead letter with the reason.
     const readable = events.filter((e) => e.invalid === undefined);
     let deadLetters: DeadLetter[] = readable.length === events.length ? [] : events.filter((e) => e.invalid !== undefined).map((e) => unreadableLetter(e, url));
     let retried = 0;
+    let acknowledged = Promise.resolve();
     if (readable.length > 0) {
-      const report = await sink.deliver(url, readable.map(toRecord), this.deps.deliverySignal);
-      deadLetters = deadLetters.concat(report.deadLettered);
-      retried = report.retried;
-    }
-    const rejected = new Set(deadLetters.map((d) => d.record.id));
-    const delivered = rejected.size === 0 ? events : events.filter((e) => !rejected.has(e.id));
-    // A rejected upload event still means the recording exists: export it anyway.
-    const uploads: SessionUpload[] = [];
-    let refusedSessions = 0;
-    for (const e of events) {
-      const sid = e.type === SESSION_UPLOAD ? sessionIdOf(e) : undefined;
-      if (sid === undefined) continue;
-      if (isSessionId(sid)) uploads.push({ sid, uploadTime: e.time });
-      else {
-        refusedSessions++;
-        logger.warn(
-          `session.upload event ${quoteUntrusted(e.id)} names session id ${quoteUntrusted(sid)}, which is not a Teleport session id (a UUID); its recording is not exported (counted in status as refused)`,
-        );
-      }
-    }
-    commitAuditBatch(state, { position, delivered, sessions: uploads, deadLetters, refusedSessions }, this.deps.participants);
-    refusedSessionsMetric.inc(refusedSessions);
-    recordBatch("audit", stats, { delivered: delivered.length, late: late ? delivered.length : 0, newest: delivered.at(-1)?.time, deadLettered: deadLetters, retried });
-    if (uploads.length > 0) sessions.wake();
+      acknowledged = sink.deliver(url, readable.map(toRecord), abandon).then((report) => {
+        deadLetters = deadLetters.concat(report.deadLettered);
+        retried = report.retried;
+        stats.awaitingCommit++;
+      });
+    } else stats.awaitingCommit++;
+    const commit = () => {
+      stats.awaitingCommit--;
+      const rejected = new Set(deadLetters.map((d) => d.record.id));
+      const delivered = rejected.size === 0 ? events : events.filter((e) => !rejected.has(e.id));
+      const { uploads, refusedSessions } = sessionsAnnounced(events);
+      commitAuditBatch(state, { position, delivered, sessions: uploads, deadLetters, refusedSessions }, this.deps.participants);
+      held();
+      refusedSessionsMetric.inc(refusedSessions);
+      recordBatch("audit", stats, { delivered: delivered.length, late: late ? delivered.length : 0, newest: delivered.at(-1)?.time, deadLettered: deadLetters, retried });
+      if (uploads.length > 0) sessions.wake();
+    };
+    return { acknowledged, commit };
+  }
+
+  /** One batch outside the pipeline (repairs): sent, acknowledged and committed before it returns. */
+  async deliver(events: readonly AuditEvent[], position: AuditPosition): Promise<void> {
+    const batch = await this.send(events, position);
+    await batch.acknowledged;
+    batch.commit();
+  }
+
+  private withoutDelivered(events: readonly AuditEvent[]): AuditEvent[] {
+    const known = this.deps.state.late.delivered(events.map((e) => e.id));
+    const seen = new Set<string>();
+    return events.filter((e) => !known.has(e.id) && !this.inFlight(e.id) && !seen.has(e.id) && seen.add(e.id));
+  }
+
+  /** Notes the batch's ids as in flight; the returned function forgets them once it committed. */
+  private hold(events: readonly AuditEvent[]): () => void {
+    const ids = new Set(events.map((e) => e.id));
+    this.sending.add(ids);
+    return () => this.sending.delete(ids);
+  }
+
+  private inFlight(id: string): boolean {
+    for (const ids of this.sending) if (ids.has(id)) return true;
+    return false;
   }
 }
 
-function withoutDelivered(state: StateStore, events: readonly AuditEvent[]): AuditEvent[] {
-  const known = state.late.delivered(events.map((e) => e.id));
-  const seen = new Set<string>();
-  return events.filter((e) => !known.has(e.id) && !seen.has(e.id) && seen.add(e.id));
+/** A rejected upload event still means the recording exists: export it anyway. */
+function sessionsAnnounced(events: readonly AuditEvent[]): { uploads: SessionUpload[]; refusedSessions: number } {
+  const uploads: SessionUpload[] = [];
+  let refusedSessions = 0;
+  for (const e of events) {
+    const sid = e.type === SESSION_UPLOAD ? sessionIdOf(e) : undefined;
+    if (sid === undefined) continue;
+    if (isSessionId(sid)) uploads.push({ sid, uploadTime: e.time });
+    else {
+      refusedSessions++;
+      logger.warn(
+        `session.upload event ${quoteUntrusted(e.id)} names session id ${quoteUntrusted(sid)}, which is not a Teleport session id (a UUID); its recording is not exported (counted in status as refused)`,
+      );
+    }
+  }
+  return { uploads, refusedSessions };
 }

@@ -122,7 +122,7 @@ export async function runExport(run: ExportRun): Promise<ExportStats> {
     const ledger = deliveryLedger(state, options, keepIds, now);
     const participants = [ledger, ...(run.participants ?? [])];
     const delivery = new AuditDelivery({ sink, state, stats, url: options.fluentd.url.href, sessions, participants, deliverySignal, dedupe: keepIds });
-    const job: AuditJob = { source, state, options, stats, delivery, stopSignal, startTime, now };
+    const job: AuditJob = { source, state, options, stats, delivery, stopSignal, deliverySignal, startTime, now };
     if (engine === "bulk" && state.meta.seekAfter()) {
       logger.warn("cursor is only honoured by the legacy engine (bulk export has no event order); exporting from start-time");
       state.meta.clearSeekAfter();

@@ -12,6 +12,8 @@ export interface AuditJob {
   stats: ExportStats;
   delivery: AuditDelivery;
   stopSignal: AbortSignal;
+  /** Hard stop (shutdown deadline): abandons the deliveries in flight. */
+  deliverySignal?: AbortSignal;
   startTime: Date;
   /** The wall clock (injected by tests). */
   now: () => number;

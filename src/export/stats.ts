@@ -15,6 +15,11 @@ export class ExportStats {
   /** Where the reader is in time (for the progress line); may run ahead of deliveries. */
   readPosition: Date | undefined;
   caughtUp = false;
+  /**
+   * Audit batches Fluentd acknowledged that wait for an earlier batch to commit: a shutdown that
+   * abandons that one sends them again too.
+   */
+  awaitingCommit = 0;
 
   /** Average since the process started: the exit summary. */
   rate(now = Date.now()): number {

@@ -34,8 +34,9 @@ export interface FluentdSink {
    * Resolves once every record was acknowledged by the receiver or rejected permanently (those are
    * in `deadLettered`). Retries transient failures until it succeeds or `signal` aborts, in which
    * case it rejects with an AbortError and the caller must treat the whole call as not delivered.
-   * The records of one call are sent in order, one request at a time, so they arrive in order;
-   * concurrent calls share the `fluentd-max-connections` requests in flight.
+   * The records of one call are sent in order, so they arrive in order; concurrent calls share the
+   * `fluentd-max-connections` connections. Across concurrent calls to one URL, the forward sink
+   * keeps call order (one connection per URL); the in_http sink does not (concurrent requests).
    */
   deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport>;
   close(): Promise<void>;

@@ -17,12 +17,13 @@ import {
  * Nothing may be lost, and the duplicates each kill causes are bounded by what the design allows
  * to be delivered-but-not-yet-committed at any instant:
  *
- * - Legacy audit log: deliverSegments hands AuditDelivery one sink call at a time, of at most
- *   fluentd-batch-size events (pages are sliced, coalescing stops at that size); the checkpoint
- *   is committed before the next call starts. So one batch: BATCH.
- * - Bulk audit log: one such sequential delivery loop per chunk, up to max(concurrency/4, 3)
- *   chunks at once per date (bulk.ts), and a date exporter for the current date plus the 2
- *   backlog dates: 3 × 3 × BATCH.
+ * - Legacy audit log: deliverSegments has at most fluentd-inflight-batches (INFLIGHT) sink calls
+ *   of at most fluentd-batch-size events out at once (pages are sliced, coalescing stops at that
+ *   size), committed in order; the next call starts only when fewer are uncommitted. So INFLIGHT
+ *   batches: INFLIGHT × BATCH.
+ * - Bulk audit log: one such pipeline per chunk, up to max(concurrency/4, 3) chunks at once per
+ *   date (bulk.ts), and a date exporter for the current date plus the 2 backlog dates:
+ *   3 × 3 × INFLIGHT × BATCH.
  * - Recordings: a session commits its index after every acknowledged batch of at most BATCH
  *   records and `concurrency` sessions stream at once: BATCH per session, CONCURRENCY × BATCH
  *   over all sessions.
@@ -31,6 +32,7 @@ import {
  */
 
 const BATCH = 25;
+const INFLIGHT = 4;
 const CONCURRENCY = 5;
 const CHUNKS_PER_DATE = Math.max(Math.floor(CONCURRENCY / 4), 3);
 const BULK_DATES = 3;
@@ -154,6 +156,7 @@ async function crashScenario(opts: { name: string; world: WorldOptions; kills: n
   const args = world.startArgs([
     "--exit-on-last-event",
     "--fluentd-batch-size", String(BATCH),
+    "--fluentd-inflight-batches", String(INFLIGHT),
     "--concurrency", String(CONCURRENCY),
     "--batch", "100",
     // Recordings with their print events, so that a recording spans several batches.
@@ -193,35 +196,38 @@ describe("kill -9 at random moments loses nothing", () => {
     world = undefined;
   });
 
-  test("legacy engine: every event and recording, at most one batch of duplicates per kill", async () => {
+  test("legacy engine: every event and recording, at most the batches in flight duplicated per kill", async () => {
     world = await crashScenario({
       name: "legacy",
       world: { teleport: { events: 3000, days: 3, sessions: 16, printsPerSession: 40 } },
       kills: 6,
-      auditBound: BATCH,
+      auditBound: INFLIGHT * BATCH,
     });
     expect(world.teleport.calls.GetUnstructuredEvents).toBeGreaterThan(0);
   });
 
-  test("bulk engine: every event and recording, at most one batch per chunk in flight per kill", async () => {
+  test("bulk engine: every event and recording, at most the batches in flight per chunk per kill", async () => {
+    // Twice the legacy scenario's events: with several chunks each pipelining its batches, 3,000
+    // events were sometimes all delivered before the last kill landed.
     world = await crashScenario({
       name: "bulk",
-      world: { teleport: { events: 3000, days: 3, sessions: 16, printsPerSession: 40, bulk: true, chunkSize: 250 } },
+      world: { teleport: { events: 6000, days: 3, sessions: 16, printsPerSession: 40, bulk: true, chunkSize: 250 } },
       kills: 5,
-      auditBound: BULK_DATES * CHUNKS_PER_DATE * BATCH,
+      auditBound: BULK_DATES * CHUNKS_PER_DATE * INFLIGHT * BATCH,
     });
     expect(world.teleport.calls.ExportUnstructuredEvents).toBeGreaterThan(0);
     expect(world.teleport.calls.GetUnstructuredEvents ?? 0).toBe(0);
   });
 
   test("over the forward protocol: a batch counts only once acknowledged, so the same bounds hold", async () => {
-    // One sink call is still one batch (one frame) per audit delivery and per session, so the
-    // window of frames in flight adds nothing to what a kill can leave delivered but uncommitted.
+    // One sink call is one frame, per audit batch and per session batch; the audit batches in
+    // flight share one connection, so a kill leaves at most INFLIGHT of them acknowledged but
+    // uncommitted, as over HTTP.
     world = await crashScenario({
       name: "legacy over forward",
       world: { teleport: { events: 3000, days: 3, sessions: 16, printsPerSession: 40 }, protocols: { audit: "forward", sessions: "forward" } },
       kills: 5,
-      auditBound: BATCH,
+      auditBound: INFLIGHT * BATCH,
     });
     expect(world.fluentd.recordCount()).toBe(0);
     expect(world.forward!.frameCount()).toBeGreaterThan(0);

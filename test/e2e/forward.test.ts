@@ -50,6 +50,20 @@ describe("forward protocol, end to end", () => {
     expect(result.stderr).not.toContain(SHARED_KEY);
   });
 
+  test("audit batches pipelined over forward: several frames awaiting their acks at once, every event once and in log order", async () => {
+    world = await startWorld({ teleport: SMALL, protocols: { audit: "forward", sessions: "forward" } });
+    // Acks come late (well within fluentd-timeout): a handler that waited for each batch's ack
+    // before sending the next would never have more than one frame outstanding.
+    world.forward!.faults.ackDelayMs = 40;
+    const result = await runToEnd(world.startArgs(["--exit-on-last-event", "--fluentd-batch-size", "25", "--fluentd-inflight-batches", "4"]));
+    expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(world.forward!.maxOutstanding("events.log")).toBeGreaterThan(1);
+    expect(world.forward!.maxOutstanding("events.log")).toBeLessThanOrEqual(4);
+    expectAuditExactlyOnce(world);
+    expect(auditUids(world)).toEqual(logUids(world));
+    expectRecordingsExactlyOnce(world, { withPrints: false });
+  });
+
   test("mixed protocols: the audit log over forward, the recordings over https", async () => {
     world = await startWorld({ teleport: SMALL, protocols: { audit: "forward", sessions: "http" } });
     const result = await runToEnd(world.startArgs(["--exit-on-last-event"]));

@@ -47,6 +47,11 @@ function options(over: SinkTestOptions = {}): SinkTestOptions {
 
 const createFluentdSink = sinkFrom;
 
+/** Polls a receiver-side condition (no timer decides the outcome; the test's timeout bounds it). */
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await Bun.sleep(5);
+}
+
 /** Every record stored once, the record exactly the event JSON (in_forward keeps `time` in it). */
 function expectExactlyOnce(receiver: FakeForward, tag: string, records: { id: string; body: string }[]): void {
   const stored = receiver.records(tag);
@@ -140,6 +145,52 @@ describe("forward sink against the in_forward receiver", () => {
     expect(report.retried).toBe(7);
     expectExactlyOnce(forward, tag, records);
     expect(forward.frames.some((f) => f.fault === "reset")).toBe(true);
+  });
+
+  test("concurrent calls to one URL share one connection, several frames outstanding, stored in call order", async () => {
+    const sink = await createFluentdSink(options({ batchSize: 5 }));
+    const tag = freshTag();
+    const calls = Array.from({ length: 6 }, (_, k) => auditRecords(5, { prefix: `call${k}` }));
+    // Acks held back a little: a client that waits for each before the next shows one outstanding.
+    forward.faults.ackDelayMs = 100;
+    const reports = await Promise.all(calls.map((records) => sink.deliver(forward.url(tag), records)));
+    await sink.close();
+    expect(reports.map((r) => r.delivered)).toEqual([5, 5, 5, 5, 5, 5]);
+    expect(forward.records(tag).map((r) => r.record.uid)).toEqual(calls.flat().map((r) => r.id));
+    expect(new Set(forward.frames.filter((f) => f.tag === tag).map((f) => f.connection)).size).toBe(1);
+    expect(forward.maxOutstanding(tag)).toBeGreaterThan(1);
+  });
+
+  test("after a reset, the frames of concurrent calls are sent again in call order", async () => {
+    const sink = await createFluentdSink(options({ batchSize: 5 }));
+    const tag = freshTag();
+    const calls = Array.from({ length: 4 }, (_, k) => auditRecords(5, { prefix: `again${k}` }));
+    forward.faults.resetNext(1);
+    const reports = await Promise.all(calls.map((records) => sink.deliver(forward.url(tag), records)));
+    await sink.close();
+    expect(reports.map((r) => [r.delivered, r.retried])).toEqual(calls.map(() => [5, 5]));
+    expect(forward.records(tag).map((r) => r.record.uid)).toEqual(calls.flat().map((r) => r.id));
+  });
+
+  test("a call abandoned while later calls wait: the later ones are still delivered, in order", async () => {
+    const sink = await createFluentdSink(options({ batchSize: 5, timeout: 300 }));
+    const tag = freshTag();
+    forward.faults.noAckNext(1);
+    const give = new AbortController();
+    const first = sink.deliver(forward.url(tag), auditRecords(5, { prefix: "abandoned" }), give.signal);
+    const later = [1, 2].map((k) => auditRecords(5, { prefix: `kept${k}` }));
+    const delivering = later.map((records) => sink.deliver(forward.url(tag), records));
+    await waitFor(() => forward.recordCount(tag) >= 15);
+    give.abort();
+    await expect(first).rejects.toThrow("aborted");
+    const reports = await Promise.all(delivering);
+    await sink.close();
+    expect(reports.map((r) => r.delivered)).toEqual([5, 5]);
+    const uids = forward.records(tag).map((r) => String(r.record.uid));
+    const kept = uids.filter((u) => u.startsWith("kept"));
+    expect(new Set(kept)).toEqual(new Set(later.flat().map((r) => r.id)));
+    // Whatever was sent again came in order: the first copy of each kept record follows call order.
+    expect([...new Set(kept)]).toEqual(later.flat().map((r) => r.id));
   });
 
   test("the shared-key handshake (with user auth) lets the frames through", async () => {

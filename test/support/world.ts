@@ -257,7 +257,11 @@ export function logUids(world: World, keep: (type: string) => boolean = () => tr
   return uids;
 }
 
-/** A sorted copy, to compare delivered ids with expected ones regardless of arrival order. */
+/**
+ * A sorted copy, to compare delivered ids with expected ones regardless of arrival order: over
+ * in_http, the audit batches in flight at once (fluentd-inflight-batches) may arrive in any order.
+ * Duplicates are kept, so comparing sorted copies still checks exactly once.
+ */
 export const sorted = (xs: string[]): string[] => [...xs].sort();
 
 /** Tags of the session recordings the receiver got (`session.<sid>.log`). */

@@ -1,18 +1,17 @@
 import { hostname } from "node:os";
 import type { FluentdConfig } from "../../config/options.ts";
 import { parseFluentdUrl, type FluentdUrl } from "../../config/values.ts";
-import { abortError, isAbort } from "../../lib/abort.ts";
 import { redactUrl } from "../../lib/redact.ts";
 import { logger, rateLimited } from "../../logger.ts";
 import { groupBySize } from "../batch.ts";
-import { observeOutcome } from "../outcomes.ts";
 import { SinkBase, type SinkTuning } from "../sink-base.ts";
 import type { FluentdTlsMaterial } from "../tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "../types.ts";
 import { ForwardConnection } from "./connection.ts";
-import { encodeEntry, HandshakeError, packFrame, type Credentials, type Frame } from "./frames.ts";
+import { encodeEntry, HandshakeError, packFrame, type Credentials } from "./frames.ts";
+import { ForwardLane } from "./lane.ts";
 
-/** Frames written on a connection before waiting for the first one's ack. */
+/** Frames written on a connection before waiting for the first one's ack (at least `fluentd-inflight-batches`). */
 const WINDOW = 8;
 /** The status recorded for a record the size limit dead-letters, as in_http would answer it. */
 const TOO_LARGE = 413;
@@ -24,13 +23,15 @@ interface Entry {
 
 /**
  * Delivers to Fluentd's in_forward with acknowledgements: each batch is one PackedForward frame with
- * a `chunk` id, and counts as delivered only once `{ack: chunk}` came back. Up to WINDOW frames of
- * one call are in flight on its connection; acks are taken in order, and when the connection fails
- * (no ack within fluentd-timeout, reset, refused handshake) every frame not yet acknowledged is sent
- * again on a new one after the backoff. So a failure can duplicate records, never lose them.
+ * a `chunk` id, and counts as delivered only once `{ack: chunk}` came back. The calls to one URL
+ * share one connection (a ForwardLane) and keep their call order: up to WINDOW frames of them are in
+ * flight, acks are taken in order, and when the connection fails (no ack within fluentd-timeout,
+ * reset, refused handshake) every frame not yet acknowledged is sent again, in order, on a new one
+ * after the backoff. So a failure can duplicate records, never lose or reorder them.
  */
 export class ForwardFluentdSink extends SinkBase implements FluentdSink {
   private readonly idle = new Map<string, ForwardConnection[]>();
+  private readonly lanes = new Map<string, ForwardLane>();
   private readonly handshakeErrors: (key: string, fn: () => void) => void;
   private readonly credentials?: Credentials;
 
@@ -42,6 +43,10 @@ export class ForwardFluentdSink extends SinkBase implements FluentdSink {
     }
   }
 
+  /**
+   * Everything up to handing the frames to the URL's lane runs before the first await, so
+   * concurrent calls reach the receiver in the order they were made.
+   */
   async deliver(url: string, records: SinkRecord[], signal?: AbortSignal): Promise<DeliveryReport> {
     this.checkOpen(signal);
     // Checked when the configuration loaded (scheme, tag, plain text only with allow-insecure).
@@ -60,7 +65,7 @@ export class ForwardFluentdSink extends SinkBase implements FluentdSink {
     }
     const groups = groupBySize(entries, (e) => e.bytes.byteLength, this.opts.batchSize, this.opts.batchBytes);
     const frames = groups.map((g) => packFrame(ep.tag, g.map((e) => e.bytes), this.opts.compress));
-    if (frames.length > 0) await this.sendAll(url, ep, frames, report, signal);
+    if (frames.length > 0) await this.lane(url, ep).deliver(frames, report, signal);
     return report;
   }
 
@@ -70,38 +75,30 @@ export class ForwardFluentdSink extends SinkBase implements FluentdSink {
     this.idle.clear();
   }
 
-  /** Sends the frames in order on one connection, re-sending from the first unacknowledged one after a failure. */
-  private async sendAll(url: string, ep: FluentdUrl, frames: Frame[], report: DeliveryReport, signal?: AbortSignal): Promise<void> {
+  private lane(url: string, ep: FluentdUrl): ForwardLane {
+    const existing = this.lanes.get(url);
+    if (existing) return existing;
     const key = `${ep.tls ? "tls" : "tcp"}://${ep.host}:${ep.port}`;
     const where = redactUrl(url);
-    const release = await this.semaphore.acquire(signal);
-    let conn: ForwardConnection | undefined;
-    /** Frames before this one were acknowledged. */
-    const progress = { next: 0 };
-    const started = Date.now();
-    try {
-      for (let failures = 0; ; ) {
-        const sentAt = performance.now();
-        try {
-          conn ??= this.takeIdle(key) ?? (await ForwardConnection.open(ep, { tls: this.tls, timeoutMs: this.opts.timeout, credentials: this.credentials }, signal));
-          if (failures > 0) report.retried += recordsFrom(frames, progress.next);
-          await this.pipeline(conn, frames, progress, report, signal);
-          return;
-        } catch (err) {
-          conn?.fail(err as Error);
-          conn = undefined;
-          if (isAbort(err, signal)) throw abortError();
-          failures++;
-          const cause = (err as Error).message;
-          observeOutcome({ kind: "retry", cause }, (performance.now() - sentAt) / 1000);
-          if (err instanceof HandshakeError) this.handshakeErrors(`handshake ${key}`, () => logger.error(`Fluentd forward handshake failed: ${cause}`, { url: where }));
-          await this.retrier.pause({ where, cause, failures, started, records: recordsFrom(frames, progress.next) }, signal);
-        }
-      }
-    } finally {
-      if (conn?.usable && !this.closed) this.idle.set(key, [...(this.idle.get(key) ?? []), conn]);
-      release();
-    }
+    const lane = new ForwardLane({
+      where,
+      window: Math.max(WINDOW, this.opts.inflightBatches),
+      acquire: (signal) => this.semaphore.acquire(signal),
+      connect: async (signal) =>
+        this.takeIdle(key) ?? (await ForwardConnection.open(ep, { tls: this.tls, timeoutMs: this.opts.timeout, credentials: this.credentials }, signal)),
+      keep: (conn) => {
+        if (this.closed) conn.close();
+        else this.idle.set(key, [...(this.idle.get(key) ?? []), conn]);
+      },
+      failed: async (err, pause, signal) => {
+        if (err instanceof HandshakeError) this.handshakeErrors(`handshake ${key}`, () => logger.error(`Fluentd forward handshake failed: ${err.message}`, { url: where }));
+        await this.retrier.pause(pause, signal);
+      },
+      // Recordings each have a URL of their own: a lane lives only while it has frames.
+      idle: () => this.lanes.delete(url),
+    });
+    this.lanes.set(url, lane);
+    return lane;
   }
 
   private takeIdle(key: string): ForwardConnection | undefined {
@@ -111,41 +108,4 @@ export class ForwardFluentdSink extends SinkBase implements FluentdSink {
     while (conn && !conn.usable) conn = list.pop();
     return conn;
   }
-
-  /**
-   * Writes frames from `progress.next` on, keeping up to `window` unacknowledged, and takes the acks
-   * in order, moving `progress.next` past each. Throws at the first failure: the frames after it
-   * share its fate, and the caller re-sends from `progress.next`.
-   */
-  private async pipeline(conn: ForwardConnection, frames: Frame[], progress: { next: number }, report: DeliveryReport, signal?: AbortSignal): Promise<void> {
-    const inFlight: Array<{ frame: Frame; acked: Promise<void>; sentAt: number }> = [];
-    let sent = progress.next;
-    const onAbort = () => conn.fail(abortError());
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      while (progress.next < frames.length) {
-        while (sent < frames.length && inFlight.length < WINDOW) {
-          const frame = frames[sent++]!;
-          const acked = conn.send(frame);
-          acked.catch(() => undefined); // awaited below, in order
-          report.requests++;
-          inFlight.push({ frame, acked, sentAt: performance.now() });
-        }
-        const head = inFlight.shift()!;
-        await head.acked;
-        observeOutcome({ kind: "ok", bytes: head.frame.entryBytes }, (performance.now() - head.sentAt) / 1000);
-        report.delivered += head.frame.records;
-        report.bytes += head.frame.entryBytes;
-        progress.next++;
-      }
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
-  }
-}
-
-function recordsFrom(frames: Frame[], first: number): number {
-  let n = 0;
-  for (let i = first; i < frames.length; i++) n += frames[i]!.records;
-  return n;
 }
