@@ -55,7 +55,10 @@ export class FailedLoginCounter implements CommitParticipant {
       logger.debug(`auto-lock: failed login of ${key.user} (login "${key.login}") at ${event.time.toISOString()} is older than lock-period; not counted`);
       return;
     }
-    locking.prune(new Date(now - settings.period));
+    // A failure counted here (at most one period old) looks back one more period, so only what
+    // is older than two periods can never count again. Pruning at one period dropped the earlier
+    // failures of a burst whose last event arrived a moment after its own time.
+    locking.prune(new Date(now - 2 * settings.period));
     locking.recordFailedLogin(key, event.time, event.id);
     const times = locking.failureTimes(key, new Date(at - settings.period), new Date(at + settings.period));
     const reached = thresholdReachedAt(times, settings.period, settings.failedAttemptsCount);

@@ -99,6 +99,16 @@ describe("FailedLoginCounter", () => {
     expect(state.locking.pendingLocks()).toHaveLength(1);
   });
 
+  test("a burst whose last failure arrives a moment after its own time still locks", () => {
+    const c = counter();
+    // Failures at 0 s and 1 s; the third at 59 s, delivered at 61 s: all three share one period by
+    // event time, though the first two are more than a period old by the clock.
+    deliver(c, login("alice", "root", T0));
+    deliver(c, login("alice", "root", T0 + SECOND));
+    deliver(c, login("alice", "root", T0 + 59 * SECOND), T0 + 61 * SECOND);
+    expect(queued).toBe(1);
+  });
+
   test("failures spread wider than the period do not lock", () => {
     const c = counter();
     for (let k = 0; k < 6; k++) deliver(c, login("alice", "root", T0 + k * 31 * SECOND));
