@@ -47,11 +47,6 @@ function options(over: SinkTestOptions = {}): SinkTestOptions {
 
 const createFluentdSink = sinkFrom;
 
-/** Polls a receiver-side condition (no timer decides the outcome; the test's timeout bounds it). */
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await Bun.sleep(5);
-}
-
 /** Every record stored once, the record exactly the event JSON (in_forward keeps `time` in it). */
 function expectExactlyOnce(receiver: FakeForward, tag: string, records: { id: string; body: string }[]): void {
   const stored = receiver.records(tag);
@@ -180,7 +175,7 @@ describe("forward sink against the in_forward receiver", () => {
     const first = sink.deliver(forward.url(tag), auditRecords(5, { prefix: "abandoned" }), give.signal);
     const later = [1, 2].map((k) => auditRecords(5, { prefix: `kept${k}` }));
     const delivering = later.map((records) => sink.deliver(forward.url(tag), records));
-    await waitFor(() => forward.recordCount(tag) >= 15);
+    await waitUntil("the receiver stored 15 records", () => forward.recordCount(tag) >= 15);
     give.abort();
     await expect(first).rejects.toThrow("aborted");
     const reports = await Promise.all(delivering);

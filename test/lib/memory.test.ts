@@ -16,10 +16,19 @@ function fakeHeap(live: number) {
 
 const MiB = 1024 * 1024;
 
-test("the heap-growth check collects once the heap grew by the threshold since the last collection", () => {
-  const { heap, probe } = fakeHeap(10 * MiB);
-  const stop = governMemory(probe, 60_000); // the timer never fires here: the steps are driven below
+/** Runs `steps` with the governor started on a fake heap; its timer never fires, the steps drive it. */
+function governed(live: number, steps: (heap: ReturnType<typeof fakeHeap>["heap"], probe: Heap) => void): void {
+  const { heap, probe } = fakeHeap(live);
+  const stop = governMemory(probe, 60_000);
   try {
+    steps(heap, probe);
+  } finally {
+    stop();
+  }
+}
+
+test("the heap-growth check collects once the heap grew by the threshold since the last collection", () => {
+  governed(10 * MiB, (heap, probe) => {
     heap.used = 13 * MiB;
     governStep(probe);
     expect(heap.collections).toBe(0);
@@ -35,29 +44,21 @@ test("the heap-growth check collects once the heap grew by the threshold since t
     heap.used = 15 * MiB;
     governStep(probe);
     expect(heap.collections).toBe(2);
-  } finally {
-    stop();
-  }
+  });
 });
 
 test("a heap that shrank on its own lowers the baseline", () => {
-  const { heap, probe } = fakeHeap(20 * MiB);
-  const stop = governMemory(probe, 60_000);
-  try {
+  governed(20 * MiB, (heap, probe) => {
     heap.used = 8 * MiB;
     governStep(probe);
     heap.used = 12 * MiB;
     governStep(probe);
     expect(heap.collections).toBe(1);
-  } finally {
-    stop();
-  }
+  });
 });
 
 test("recording bodies trigger a collection per 8 MiB handed over, which also resets the growth baseline", () => {
-  const { heap, probe } = fakeHeap(10 * MiB);
-  const stop = governMemory(probe, 60_000);
-  try {
+  governed(10 * MiB, (heap, probe) => {
     afterLargeGarbage(5 * MiB, probe);
     expect(heap.collections).toBe(0);
     heap.used = 13 * MiB;
@@ -66,7 +67,5 @@ test("recording bodies trigger a collection per 8 MiB handed over, which also re
     heap.used = 13 * MiB; // 3 MiB above the new baseline: no second collection
     governStep(probe);
     expect(heap.collections).toBe(1);
-  } finally {
-    stop();
-  }
+  });
 });
