@@ -1,13 +1,34 @@
 import type { DeadLetter, SinkRecord } from "../fluentd/types.ts";
 import { redactUrl } from "../lib/redact.ts";
 import { quoteUntrusted } from "../lib/untrusted.ts";
-import type { AuditEvent } from "../teleport/types.ts";
+import { type AuditEvent, StructTooDeepError } from "../teleport/types.ts";
 
 export const SESSION_UPLOAD = "session.upload";
 
-/** The body is the event exactly as Teleport sent it; the id travels alongside for reports only. */
+/**
+ * The body is the event exactly as Teleport sent it; the id travels alongside for reports only.
+ * Each rendering is made when a sink first asks for it: the in_http sink reads the JSON body, the
+ * forward sink the msgpack one, and neither pays for the other.
+ */
 export function toRecord(e: AuditEvent): SinkRecord {
-  return { id: e.id, body: JSON.stringify(e.json) };
+  let body: string | undefined;
+  const msgpack = e.msgpack?.bind(e);
+  return {
+    id: e.id,
+    get body() {
+      return (body ??= JSON.stringify(e.json));
+    },
+    packed: msgpack
+      ? (maxDepth) => {
+          try {
+            return msgpack({ levels: maxDepth, of: "the receiver" });
+          } catch (err) {
+            if (err instanceof StructTooDeepError) return undefined;
+            throw err;
+          }
+        }
+      : undefined,
+  };
 }
 
 export function sessionIdOf(e: AuditEvent): string | undefined {

@@ -5,8 +5,19 @@
 export interface SinkRecord {
   /** The event id, for dead-letter reports and logs. Never sent. */
   id: string;
-  /** The event JSON object, already serialized. */
-  body: string;
+  /** The event JSON object, serialized (by the time it is first read). */
+  readonly body: string;
+  /**
+   * The same object as a msgpack map, and its top-level `time` when that is a string, for records
+   * the source can write so without building the object (events read from Teleport): the forward
+   * sink sends it as it is. Undefined when the object nests deeper than `maxDepth` levels.
+   */
+  packed?(maxDepth: number): PackedRecord | undefined;
+}
+
+export interface PackedRecord {
+  map: Uint8Array;
+  time: string | undefined;
 }
 
 export interface DeadLetter {

@@ -8,7 +8,9 @@ import { errorKinds } from "../observability/metrics.ts";
 import { RawAuditLogService } from "./raw-audit-log.ts";
 import { explainTeleportFailure, type ConnectionContext } from "./explain.ts";
 import { READ_MAX_BYTES } from "./grpc-stream.ts";
-import { decodeStruct, StructTooDeepError } from "./struct-json.ts";
+import { decodeStruct } from "./struct-json.ts";
+import { type PackedStruct, structToMsgpack } from "./struct-msgpack.ts";
+import { type DepthLimit, MAX_STRUCT_DEPTH, mayNestBeyond, StructTooDeepError, structDepth } from "./struct-wire.ts";
 import {
   TeleportError,
   type AuditEvent,
@@ -83,15 +85,14 @@ function observed(err: unknown, signal?: AbortSignal, context?: ConnectionContex
 }
 
 /**
-/**
  * One event from the wire, its payload decoded when first read. The type and index come with the
  * envelope, so what is skipped by type (print and desktop.recording in recordings, filtered audit
  * types) is never turned into JSON: in a print-heavy recording that was most of the handler's CPU.
  *
  * An event that cannot be read safely is `invalid` (with the reason), so that it alone is
  * dead-lettered, instead of failing (and, on every restart, re-failing) its whole page. The index
- * is checked here, at once; the payload's depth when it is decoded: reading `invalid` decodes it,
- * so the jobs ask only for events they export, and a skipped event is never decoded at all.
+ * is checked here, at once; the payload's depth when `invalid` (or the payload) is first read, so
+ * the jobs ask only for events they export, and a skipped event is never even walked.
  */
 class LazyEvent implements AuditEvent {
   readonly id: string;
@@ -101,6 +102,9 @@ class LazyEvent implements AuditEvent {
   private payload: Uint8Array | undefined;
   private decoded: JsonObject | undefined;
   private problem: string | undefined;
+  /** How deeply the payload nests, when `checked` had to walk it (only a payload long enough to nest past the limit). */
+  private levels: number | undefined;
+  private depthChecked = false;
 
   constructor(item: RawEventUnstructured) {
     this.id = item.id;
@@ -119,30 +123,44 @@ class LazyEvent implements AuditEvent {
 
   get json(): JsonObject {
     if (this.decoded === undefined) {
+      this.checked();
       const bytes = this.payload!;
-      try {
-        this.decoded = bytes.length > 0 ? decodeStruct(bytes) : {};
-      } catch (err) {
-        if (!(err instanceof StructTooDeepError)) throw err;
-        this.decoded = {};
-        this.problem = err.message;
-      }
-      // The bytes are a view of the response buffer: drop it once the object stands for it.
-      this.payload = undefined;
+      this.decoded = this.problem !== undefined || bytes.length === 0 ? {} : decodeStruct(bytes, this.levels);
     }
     return this.decoded;
   }
 
-  /** Why the event cannot be exported (its `json` is then empty); decodes the payload. */
+  /**
+   * Why the event cannot be exported (its `json` is then empty). Checked by walking the payload,
+   * not by decoding it: a sink that writes msgpack never needs the object.
+   */
   get invalid(): string | undefined {
-    if (this.decoded === undefined) void this.json;
+    this.checked();
     return this.problem;
+  }
+
+  /** The payload stays as bytes beside `json`: it is a view of the page, which lives as long as its events anyway. */
+  msgpack(limit: DepthLimit): PackedStruct {
+    this.checked();
+    return structToMsgpack(this.problem === undefined ? this.payload! : EMPTY, limit);
+  }
+
+  private checked(): void {
+    if (this.depthChecked) return;
+    this.depthChecked = true;
+    try {
+      if (this.payload !== undefined && mayNestBeyond(this.payload, MAX_STRUCT_DEPTH)) this.levels = structDepth(this.payload);
+    } catch (err) {
+      if (!(err instanceof StructTooDeepError)) throw err;
+      this.problem = err.message;
+    }
   }
 }
 
 const toAuditEvent = (item: RawEventUnstructured): AuditEvent => new LazyEvent(item);
 
 const MAX_INDEX = BigInt(Number.MAX_SAFE_INTEGER);
+const EMPTY = new Uint8Array(0);
 
 /**
  * The key is ready as soon as the response is; the payloads are decoded when first read. A reader

@@ -1,33 +1,22 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import type { RawEventUnstructured, RawExportEventUnstructured } from "../gen/teleport_event_handler/v1/raw_events_pb.ts";
+import type { RawEventsUnstructured, RawEventUnstructured, RawExportEventUnstructured } from "../gen/teleport_event_handler/v1/raw_events_pb.ts";
+import { mayNestBeyond, RECURSION_LIMIT, structDepth, TAG, WireReader } from "./struct-wire.ts";
+
+export { MAX_STRUCT_DEPTH, StructTooDeepError } from "./struct-wire.ts";
 
 /**
  * Decodes an encoded google.protobuf.Struct straight into the JSON object it stands for, the way
  * the protobuf JSON mapping unwraps it. Written by hand because the generic runtime goes field by
  * field through reflection, building a Struct, a map entry and a Value message per key before
  * unwrapping them, and that was the largest CPU cost of exporting an event.
- *
- * Wire format: Struct { map<string, Value> fields = 1 } (entries: key = 1, value = 2);
- * Value { null = 1 | number (double) = 2 | string = 3 | bool = 4 | Struct = 5 | ListValue = 6 };
- * ListValue { repeated Value values = 1 }.
  */
 /**
- * How deeply Structs and lists may nest: what Go's encoding/json (and so Teleport's own event
- * marshalling) accepts. Deeper means a hostile or broken payload, and would exhaust the stack of
- * this recursive decoder and of JSON.stringify after it.
+ * `levels`: the payload's nesting when the caller knows it (structDepth). Otherwise it is walked
+ * first when it is big enough to nest past RECURSION_LIMIT.
  */
-export const MAX_STRUCT_DEPTH = 10_000;
-
-export class StructTooDeepError extends Error {
-  constructor() {
-    super(`the event's JSON nests deeper than ${MAX_STRUCT_DEPTH} levels, more than Teleport itself accepts`);
-    this.name = "StructTooDeepError";
-  }
-}
-
-export function decodeStruct(bytes: Uint8Array): JsonObject {
-  const r = new Reader(bytes);
-  return r.struct(bytes.length);
+export function decodeStruct(bytes: Uint8Array, levels = mayNestBeyond(bytes, RECURSION_LIMIT) ? structDepth(bytes) : 1): JsonObject {
+  const reader = new Reader(bytes);
+  return levels > RECURSION_LIMIT ? reader.deepStruct(bytes.length) : reader.struct(bytes.length);
 }
 
 /**
@@ -40,47 +29,29 @@ export function decodeRawEvent(bytes: Uint8Array): RawEventUnstructured {
   return new Reader(bytes).rawEvent();
 }
 
+/** RawEventsUnstructured: a page of events as above, and the key of the next page. */
+export function decodeRawEvents(bytes: Uint8Array): RawEventsUnstructured {
+  return new Reader(bytes).rawEvents();
+}
+
 /** RawExportEventUnstructured: the event as above, and the cursor that resumes after it. */
 export function decodeRawExportEvent(bytes: Uint8Array): RawExportEventUnstructured {
   return new Reader(bytes).rawExportEvent();
 }
 
 const EMPTY = new Uint8Array(0);
-const utf8 = new TextDecoder("utf-8", { fatal: false });
 
-class Reader {
-  pos = 0;
-  private depth = 0;
-  private readonly view: DataView;
-  private readonly text: Buffer;
-
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    this.text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-
-  private varint(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (this.pos >= this.buf.length) throw new Error("truncated Struct: varint past the end");
-      const b = this.buf[this.pos++]!;
-      // Lengths and enums fit in 53 bits; multiply rather than shift past 31 bits.
-      result += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return result;
-      shift += 7;
-      if (shift > 63) throw new Error("malformed Struct: varint too long");
+class Reader extends WireReader {
+  rawEvents(): RawEventsUnstructured {
+    const out: RawEventsUnstructured = { $typeName: "teleport_event_handler.v1.RawEventsUnstructured", items: [], lastKey: "" };
+    while (this.pos < this.buf.length) {
+      const tag = this.varint();
+      if (tag === 0x0a) out.items.push(this.rawEvent(this.delimited()));
+      else if (tag === 0x12) out.lastKey = this.string(this.delimited());
+      else this.skip(tag & 7);
     }
-  }
-
-  /** A signed 64-bit varint (negative ones take ten bytes, two's complement). */
-  private int64(): bigint {
-    const start = this.pos;
-    const n = this.varint();
-    if (this.pos - start < 8) return BigInt(n); // under 2^49: exact as a number
-    let v = 0n;
-    for (let i = this.pos - 1; i >= start; i--) v = (v << 7n) | BigInt(this.buf[i]! & 0x7f);
-    return BigInt.asIntN(64, v);
+    if (this.pos !== this.buf.length) throw new Error("truncated page: field past the end");
+    return out;
   }
 
   rawExportEvent(): RawExportEventUnstructured {
@@ -138,83 +109,117 @@ class Reader {
     return out;
   }
 
-  /** The end offset of the length-delimited field that starts here. */
-  private delimited(): number {
-    const len = this.varint();
-    const end = this.pos + len;
-    if (end > this.buf.length) throw new Error("truncated Struct: field past the end");
-    return end;
-  }
-
-  private string(end: number): string {
-    const { buf } = this;
-    const start = this.pos;
-    this.pos = end;
-    for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
-    // ASCII (keys and most values): one native call makes a flat string. Building it a character
-    // at a time made ropes that JSON.stringify then had to flatten, at 5x the cost of the decode.
-    return this.text.toString("latin1", start, end);
-  }
-
-  private skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        this.pos += 8;
-        return;
-      case 2:
-        this.pos = this.delimited();
-        return;
-      case 5:
-        this.pos += 4;
-        return;
-      default:
-        throw new Error(`malformed Struct: unsupported wire type ${wireType}`);
+  /**
+   * `struct` with an explicit stack instead of recursion, for nesting deeper than RECURSION_LIMIT.
+   * Containers are attached to their parent when opened and filled after, so nothing is returned
+   * up a call chain: each frame reads its own fields until its end, then the parent goes on.
+   */
+  deepStruct(end: number): JsonObject {
+    type Frame =
+      | { walk: "struct"; end: number; after: number; object: JsonObject }
+      | { walk: "list"; end: number; after: number; list: JsonValue[] }
+      | { walk: "value"; end: number; after: number; set: (v: JsonValue) => void };
+    const root: JsonObject = {};
+    this.enter();
+    const stack: Frame[] = [{ walk: "struct", end, after: end, object: root }];
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      if (this.pos >= frame.end) {
+        stack.pop();
+        this.pos = frame.after;
+        if (frame.walk !== "value") this.leave();
+        continue;
+      }
+      const tag = this.varint();
+      if (frame.walk === "struct") {
+        if (tag !== TAG.first) {
+          this.skip(tag & 7);
+          continue;
+        }
+        const entryEnd = this.delimited();
+        this.entry(entryEnd);
+        const { valueAt, valueEnd } = this;
+        let key = "";
+        if (this.keyAt >= 0) {
+          this.pos = this.keyAt;
+          key = this.string(this.keyEnd);
+        }
+        this.pos = entryEnd;
+        const object = frame.object;
+        const set = (v: JsonValue) => assign(object, key, v);
+        set(null);
+        if (valueAt >= 0) {
+          this.pos = valueAt;
+          stack.push({ walk: "value", end: valueEnd, after: entryEnd, set });
+        }
+      } else if (frame.walk === "list") {
+        if (tag !== TAG.first) {
+          this.skip(tag & 7);
+          continue;
+        }
+        const valueEnd = this.delimited();
+        const list = frame.list;
+        const at = list.push(null) - 1;
+        stack.push({ walk: "value", end: valueEnd, after: valueEnd, set: (v) => (list[at] = v) });
+      } else if (tag === TAG.struct || tag === TAG.list) {
+        const innerEnd = this.delimited();
+        this.enter();
+        if (tag === TAG.struct) {
+          const object: JsonObject = {};
+          frame.set(object);
+          stack.push({ walk: "struct", end: innerEnd, after: innerEnd, object });
+        } else {
+          const list: JsonValue[] = [];
+          frame.set(list);
+          stack.push({ walk: "list", end: innerEnd, after: innerEnd, list });
+        }
+      } else if (tag === TAG.null || tag === TAG.number || tag === TAG.string || tag === TAG.bool) frame.set(this.scalar(tag));
+      else this.skip(tag & 7);
     }
+    return root;
   }
 
-  /** Entered once per nested Struct or list; see MAX_STRUCT_DEPTH. */
-  private enter(): void {
-    if (++this.depth > MAX_STRUCT_DEPTH) throw new StructTooDeepError();
+  /** A Value's null, number, string or bool. */
+  private scalar(tag: number): JsonValue {
+    switch (tag) {
+      case TAG.null:
+        this.varint();
+        return null;
+      case TAG.number: {
+        const v = this.float64(this.pos);
+        this.pos += 8;
+        return v;
+      }
+      case TAG.string:
+        return this.string(this.delimited());
+      default:
+        return this.varint() !== 0;
+    }
   }
 
   struct(end: number): JsonObject {
     this.enter();
     const out: JsonObject = {};
-    while (this.pos < end) {
-      const tag = this.varint();
-      if (tag !== 0x0a) {
-        this.skip(tag & 7);
-        continue;
-      }
-      const entryEnd = this.delimited();
+    for (let entryEnd = this.nextEntry(end); entryEnd >= 0; entryEnd = this.nextEntry(end)) {
       let key = "";
       let value: JsonValue = null;
       while (this.pos < entryEnd) {
         const t = this.varint();
-        if (t === 0x0a) key = this.string(this.delimited());
-        else if (t === 0x12) value = this.value(this.delimited());
+        if (t === TAG.first) key = this.string(this.delimited());
+        else if (t === TAG.entryValue) value = this.value(this.delimited());
         else this.skip(t & 7);
       }
-      // A plain assignment of "__proto__" would replace the object's prototype instead.
-      if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-      else out[key] = value;
+      assign(out, key, value);
     }
-    this.depth--;
+    this.leave();
     return out;
   }
 
   private list(end: number): JsonValue[] {
     this.enter();
     const out: JsonValue[] = [];
-    while (this.pos < end) {
-      const tag = this.varint();
-      if (tag === 0x0a) out.push(this.value(this.delimited()));
-      else this.skip(tag & 7);
-    }
-    this.depth--;
+    for (let valueEnd = this.nextEntry(end); valueEnd >= 0; valueEnd = this.nextEntry(end)) out.push(this.value(valueEnd));
+    this.leave();
     return out;
   }
 
@@ -224,24 +229,24 @@ class Reader {
     while (this.pos < end) {
       const tag = this.varint();
       switch (tag) {
-        case 0x08: // null_value
+        case TAG.null:
           this.varint();
           v = null;
           break;
-        case 0x11: // number_value
-          v = this.view.getFloat64(this.pos, true);
+        case TAG.number:
+          v = this.float64(this.pos);
           this.pos += 8;
           break;
-        case 0x1a: // string_value
+        case TAG.string:
           v = this.string(this.delimited());
           break;
-        case 0x20: // bool_value
+        case TAG.bool:
           v = this.varint() !== 0;
           break;
-        case 0x2a: // struct_value
+        case TAG.struct:
           v = this.struct(this.delimited());
           break;
-        case 0x32: // list_value
+        case TAG.list:
           v = this.list(this.delimited());
           break;
         default:
@@ -251,4 +256,10 @@ class Reader {
     this.pos = end;
     return v;
   }
+}
+
+/** A plain assignment of "__proto__" would replace the object's prototype instead. */
+function assign(object: JsonObject, key: string, value: JsonValue): void {
+  if (key === "__proto__") Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  else object[key] = value;
 }

@@ -1,4 +1,9 @@
 import type { JsonObject } from "@bufbuild/protobuf";
+import type { PackedStruct } from "./struct-msgpack.ts";
+import type { DepthLimit } from "./struct-wire.ts";
+
+export type { PackedStruct } from "./struct-msgpack.ts";
+export { type DepthLimit, StructTooDeepError } from "./struct-wire.ts";
 
 /**
  * The contract between the export jobs and the Teleport source. Keep it small: the jobs must not
@@ -18,6 +23,11 @@ export interface AuditEvent {
    * index beyond 2^53): `json` is then empty, and the jobs dead-letter the event with this reason.
    */
   invalid?: string;
+  /**
+   * The event as a msgpack map (see struct-msgpack.ts), for sources that can write it without
+   * building `json`; throws StructTooDeepError when it nests deeper than `limit`.
+   */
+  msgpack?(limit: DepthLimit): PackedStruct;
 }
 
 export interface SearchQuery {

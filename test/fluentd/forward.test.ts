@@ -3,7 +3,7 @@ import { encode } from "@msgpack/msgpack";
 import { connect } from "node:tls";
 import { gzipSync } from "node:zlib";
 import { sessionUrl } from "../../src/export/records.ts";
-import { EventTime, eventTimeOf, forwardEncoder } from "../../src/fluentd/forward/event-time.ts";
+import { EVENT_TIME_BYTES, EventTime, eventTimeOf, forwardEncoder, writeEventTime } from "../../src/fluentd/forward/event-time.ts";
 import { logger } from "../../src/logger.ts";
 import { startFakeForward, type FakeForward } from "../../scripts/fakes/fake-forward.ts";
 import { createTestPki, type TestPki } from "../../scripts/fakes/pki.ts";
@@ -56,31 +56,53 @@ function expectExactlyOnce(receiver: FakeForward, tag: string, records: { id: st
 }
 
 describe("forward sink against the in_forward receiver", () => {
-  test("PackedForward frames with acks: every record once, in order, tagged by the URL path", async () => {
-    const sink = await createFluentdSink(options({ batchSize: 10 }));
-    const tag = freshTag();
-    const records = auditRecords(35);
-    const report = await sink.deliver(forward.url(tag), records);
-    await sink.close();
-    expect(report.delivered).toBe(35);
-    expect(report.requests).toBe(4);
-    expectExactlyOnce(forward, tag, records);
-    expect(forward.records(tag).map((r) => r.record.uid)).toEqual(records.map((r) => r.id));
-    const frames = forward.frames.filter((f) => f.tag === tag);
-    expect(frames.map((f) => f.mode)).toEqual(["PackedForward", "PackedForward", "PackedForward", "PackedForward"]);
-    expect(frames.every((f) => typeof f.chunk === "string" && f.chunk.length > 0)).toBe(true);
-  });
+  for (const packed of [true, false]) {
+    test(`PackedForward frames with acks: every record once, in order, tagged by the URL path (${packed ? "written from the Struct" : "from JSON"})`, async () => {
+      const sink = await createFluentdSink(options({ batchSize: 10 }));
+      const tag = freshTag();
+      const records = auditRecords(35, { packed, extra: (i) => ({ nested: { list: [i, -i * 1000, i / 3, null, true, "ü"], deeper: { n: 2 ** 40 + i } } }) });
+      const report = await sink.deliver(forward.url(tag), records);
+      await sink.close();
+      expect(report.delivered).toBe(35);
+      expect(report.requests).toBe(4);
+      expectExactlyOnce(forward, tag, records);
+      expect(forward.records(tag).map((r) => r.record.uid)).toEqual(records.map((r) => r.id));
+      const frames = forward.frames.filter((f) => f.tag === tag);
+      expect(frames.map((f) => f.mode)).toEqual(["PackedForward", "PackedForward", "PackedForward", "PackedForward"]);
+      expect(frames.every((f) => typeof f.chunk === "string" && f.chunk.length > 0)).toBe(true);
+      expect(forward.records(tag)[0]!.time).toBe("2024-05-01T12:34:56.789000000Z");
+    });
 
-  test("the event time travels as EventTime with its nanoseconds", async () => {
-    const sink = await createFluentdSink(options());
-    const tag = freshTag();
-    const records = auditRecords(1, { extra: () => ({ time: "2024-05-01T12:34:56.123456789Z" }) });
-    await sink.deliver(forward.url(tag), records);
-    await sink.close();
-    const [stored] = forward.records(tag);
-    expect(stored!.eventTime).toEqual({ seconds: Date.UTC(2024, 4, 1, 12, 34, 56) / 1000, nanos: 123456789 });
-    expect(stored!.time).toBe("2024-05-01T12:34:56.123456789Z");
-  });
+    test(`a record nested deeper than Fluentd's msgpack unpacker reads is dead-lettered, the others delivered (${packed ? "Struct" : "JSON"})`, async () => {
+      const sink = await createFluentdSink(options());
+      const tag = freshTag();
+      /** `levels` in all, the record itself being level 1. */
+      const nestedTo = (levels: number) => {
+        let v: unknown = "leaf";
+        for (let l = 2; l <= levels; l++) v = { v };
+        return v;
+      };
+      const records = auditRecords(3, { packed, extra: (i) => ({ deep: nestedTo(i === 1 ? 128 : 127) }) });
+      const report = await sink.deliver(forward.url(tag), records);
+      await sink.close();
+      expect(report.deadLettered.map((d) => [d.record.id, d.status])).toEqual([[records[1]!.id, 400]]);
+      expect(report.deadLettered[0]!.reason).toContain("nests deeper than 127 levels");
+      expect(forward.records(tag).map((r) => r.record.uid)).toEqual([records[0]!.id, records[2]!.id]);
+    });
+  }
+
+  for (const packed of [true, false]) {
+    test(`the event time travels as EventTime with its nanoseconds (${packed ? "Struct" : "JSON"})`, async () => {
+      const sink = await createFluentdSink(options());
+      const tag = freshTag();
+      const records = auditRecords(1, { packed, extra: () => ({ time: "2024-05-01T12:34:56.123456789Z" }) });
+      await sink.deliver(forward.url(tag), records);
+      await sink.close();
+      const [stored] = forward.records(tag);
+      expect(stored!.eventTime).toEqual({ seconds: Date.UTC(2024, 4, 1, 12, 34, 56) / 1000, nanos: 123456789 });
+      expect(stored!.time).toBe("2024-05-01T12:34:56.123456789Z");
+    });
+  }
 
   test("a path with slashes becomes a dotted tag; session URLs get <sid>.log", async () => {
     const sink = await createFluentdSink(options());
@@ -269,6 +291,14 @@ describe("EventTime from Teleport's time field", () => {
     expect(eventTimeOf("2024-05-01T12:34:56.123456789123Z")).toEqual(new EventTime(at, 123_456_789));
     expect(eventTimeOf("2024-05-01T14:34:56.000000001+02:00")).toEqual(new EventTime(at, 1));
     for (const bad of [undefined, 42, "", "yesterday", "2024-05-01", "2024-05-01T12:34:56"]) expect(eventTimeOf(bad)).toBeUndefined();
+  });
+
+  test("the bytes written per entry are the codec's", () => {
+    const out = new Uint8Array(EVENT_TIME_BYTES + 2);
+    for (const t of [new EventTime(0, 0), new EventTime(1714566896, 123456789), new EventTime(0xffffffff, 999_999_999)]) {
+      writeEventTime(t, out, 1);
+      expect(out.subarray(1, 1 + EVENT_TIME_BYTES)).toEqual(forwardEncoder().encode(t));
+    }
   });
 });
 

@@ -1,29 +1,19 @@
 import { describe, expect, test } from "bun:test";
 import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
-import { StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { StructSchema } from "@bufbuild/protobuf/wkt";
 import { EventsUnstructuredSchema } from "../../src/gen/teleport/auditlog/v1/auditlog_pb.ts";
 import {
   RawEventsUnstructuredSchema,
   RawEventUnstructuredSchema,
   RawExportEventUnstructuredSchema,
 } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
-import { decodeRawEvent, decodeRawExportEvent, decodeStruct, StructTooDeepError } from "../../src/teleport/struct-json.ts";
+import { decodeRawEvent, decodeRawEvents, decodeRawExportEvent, decodeStruct, StructTooDeepError } from "../../src/teleport/struct-json.ts";
+import { RECURSION_LIMIT, structDepth } from "../../src/teleport/struct-wire.ts";
+import { nestedStructBytes, runtimeStruct, runtimeStructBytes } from "../support/nested-struct.ts";
 import { encodeStruct, encodeStructIteratively } from "../../scripts/fakes/struct-encode.ts";
 import { FakeEventLog } from "../../scripts/fakes/fake-events.ts";
 
-/** The runtime's own encoding, the reference the hand-written decoder must agree with. */
-const encode = (json: Record<string, unknown>) => toBinary(StructSchema, structOf(json));
-function structOf(json: Record<string, unknown>) {
-  return create(StructSchema, { fields: Object.fromEntries(Object.entries(json).map(([k, v]) => [k, valueOf(v)])) });
-}
-function valueOf(v: unknown): ReturnType<typeof create<typeof ValueSchema>> {
-  if (v === null) return create(ValueSchema, { kind: { case: "nullValue", value: 0 } });
-  if (typeof v === "number") return create(ValueSchema, { kind: { case: "numberValue", value: v } });
-  if (typeof v === "string") return create(ValueSchema, { kind: { case: "stringValue", value: v } });
-  if (typeof v === "boolean") return create(ValueSchema, { kind: { case: "boolValue", value: v } });
-  if (Array.isArray(v)) return create(ValueSchema, { kind: { case: "listValue", value: { values: v.map(valueOf) } } });
-  return create(ValueSchema, { kind: { case: "structValue", value: structOf(v as Record<string, unknown>) } });
-}
+const encode = runtimeStructBytes;
 
 describe("decodeStruct", () => {
   test("round-trips every kind of value, nesting, unicode and long strings", () => {
@@ -41,7 +31,7 @@ describe("decodeStruct", () => {
       nested: { labels: { env: "prod", "ключ": "значение" }, empty: {} },
       list: [1, "two", [3, { four: 4 }], null, true, []],
     };
-    expect(decodeStruct(toBinary(StructSchema, structOf(json)))).toEqual(json);
+    expect(decodeStruct(runtimeStructBytes(json))).toEqual(json);
   });
 
   test("an empty Struct is an empty object", () => {
@@ -49,7 +39,7 @@ describe("decodeStruct", () => {
   });
 
   test("a __proto__ key is a plain property, not a prototype", () => {
-    const decoded = decodeStruct(toBinary(StructSchema, structOf({ ["__proto__"]: "x", a: 1 })));
+    const decoded = decodeStruct(toBinary(StructSchema, runtimeStruct({ ["__proto__"]: "x", a: 1 })));
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
     expect(JSON.stringify(decoded)).toContain('"__proto__":"x"');
   });
@@ -76,7 +66,7 @@ describe("decodeStruct", () => {
   });
 
   test("truncated input fails loudly instead of returning half an event", () => {
-    const bytes = toBinary(StructSchema, structOf({ key: "value that is cut short" }));
+    const bytes = toBinary(StructSchema, runtimeStruct({ key: "value that is cut short" }));
     expect(() => decodeStruct(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
   });
 });
@@ -100,6 +90,11 @@ describe("decodeRawEvent and decodeRawExportEvent", () => {
       const exported = toBinary(RawExportEventUnstructuredSchema, create(RawExportEventUnstructuredSchema, { event: reference(e), cursor: `c-${e.id}` }));
       expect(decodeRawExportEvent(exported)).toEqual(fromBinary(RawExportEventUnstructuredSchema, exported));
     }
+    // Pages: empty, one event, many, with and without a next key.
+    for (const [items, lastKey] of [[[], ""], [events.slice(0, 1), "k1"], [events.slice(0, 60), ""], [events.slice(5, 25), "next-page-key"]] as const) {
+      const page = toBinary(RawEventsUnstructuredSchema, create(RawEventsUnstructuredSchema, { items: items.map(reference), lastKey }));
+      expect(decodeRawEvents(page)).toEqual(fromBinary(RawEventsUnstructuredSchema, page));
+    }
     // Defaults left out on the wire (index 0, no time, no payload) and a negative index.
     for (const fields of [{ type: "x" }, { id: "y", index: -5n }, {}]) {
       const bytes = toBinary(RawEventUnstructuredSchema, create(RawEventUnstructuredSchema, fields));
@@ -107,10 +102,12 @@ describe("decodeRawEvent and decodeRawExportEvent", () => {
     }
   });
 
-  test("a truncated event fails instead of returning half of it", () => {
+  test("a truncated event or page fails instead of returning half of it", () => {
     const log = new FakeEventLog({ events: 10, sessions: 1 });
     const bytes = toBinary(RawEventUnstructuredSchema, reference(log.eventAt(3)));
     expect(() => decodeRawEvent(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
+    const page = toBinary(RawEventsUnstructuredSchema, create(RawEventsUnstructuredSchema, { items: [reference(log.eventAt(3)), reference(log.eventAt(4))] }));
+    expect(() => decodeRawEvents(page.subarray(0, page.length - 3))).toThrow(/truncated/);
   });
 });
 
@@ -121,12 +118,40 @@ describe("nesting limit", () => {
     for (let level = levels + 1; level > 1; level--) value = level % 2 === 0 ? { a: value } : [value];
     return value;
   }
-  /** A Struct `depth` levels deep in all. */
-  const nestedStruct = (depth: number) => encodeStruct({ a: nestedJson(depth - 1) } as never);
+  const nestedStruct = nestedStructBytes;
 
   test("the fake's encoder for deep events writes the same bytes as its fast one", () => {
     const json = { a: 1, b: [1, "x", null, true, { c: [[]] }], d: { e: { f: "g" } }, h: [], deep: nestedJson(500) };
     expect(encodeStructIteratively(json as never)).toEqual(encodeStruct(json as never));
+  });
+
+  test("the test's deep Struct is what the fake's encoder writes for the same JSON", () => {
+    expect(nestedStruct(600)).toEqual(encodeStruct({ a: nestedJson(599) } as never));
+  });
+
+  test("structDepth counts levels as the decoder does, and refuses past 10,000", () => {
+    for (const depth of [1, 2, 3, 999, 1000, 1001, 10_000]) expect(structDepth(nestedStruct(depth))).toBe(depth);
+    expect(structDepth(new Uint8Array())).toBe(1);
+    expect(() => structDepth(nestedStruct(10_001))).toThrow(StructTooDeepError);
+  });
+
+  test("past the recursion limit the explicit-stack reader reads what the recursive one reads", () => {
+    const log = new FakeEventLog({ events: 300, sessions: 5 });
+    const cases = [
+      ...Array.from({ length: log.count }, (_, i) => encodeStruct(log.eventAt(i).json)),
+      encode({ ["__proto__"]: { x: [1, { y: null }] }, a: [[], {}, [[["deep"]]]], b: "grüße 🚀", n: -0.5, t: true }),
+      // Entry value before its key, an entry with no key, a Value with two kinds, an unknown field.
+      new Uint8Array([0x0a, 0x08, 0x12, 0x03, 0x1a, 0x01, 0x76, 0x0a, 0x01, 0x6b]),
+      new Uint8Array([0x0a, 0x05, 0x12, 0x03, 0x1a, 0x01, 0x76]),
+      new Uint8Array([0x0a, 0x0a, 0x0a, 0x01, 0x78, 0x12, 0x05, 0x1a, 0x01, 0x61, 0x20, 0x01]),
+      new Uint8Array([0x0a, 0x09, 0x0a, 0x01, 0x78, 0x12, 0x04, 0x20, 0x01, 0x38, 0x05]),
+    ];
+    for (const bytes of cases) {
+      const deep = decodeStruct(bytes, RECURSION_LIMIT + 1);
+      expect(deep).toEqual(decodeStruct(bytes, 1));
+      expect(JSON.stringify(deep)).toBe(JSON.stringify(decodeStruct(bytes, 1)));
+      expect(Object.getPrototypeOf(deep)).toBe(Object.prototype);
+    }
   });
 
   test("10,000 levels decode; one more is refused with a reason, not a stack overflow", () => {

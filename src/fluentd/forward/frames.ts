@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import type { SinkRecord } from "../types.ts";
-import { eventTimeNow, eventTimeOf, forwardEncoder } from "./event-time.ts";
+import { EVENT_TIME_BYTES, eventTimeNow, eventTimeOf, forwardEncoder, writeEventTime } from "./event-time.ts";
 
 /**
  * The client's side of the Forward Protocol Specification v1 as Fluentd's in_forward reads it:
@@ -11,10 +11,41 @@ import { eventTimeNow, eventTimeOf, forwardEncoder } from "./event-time.ts";
 
 const encoder = forwardEncoder();
 
-/** One record as a msgpack `[EventTime, record]` entry; the record is the event JSON as Teleport gave it. */
-export function encodeEntry(record: SinkRecord): Uint8Array {
+/**
+ * How deeply a record may nest: Fluentd's msgpack unpacker (msgpack-ruby) holds 128 containers on
+ * its stack, the entry's array and then the record's own levels. Deeper cannot be read there.
+ */
+export const MAX_RECORD_NESTING = 127;
+/**
+ * The library counts the entry array as depth 1, so the record's deepest level is depth
+ * MAX_RECORD_NESTING + 1 and the values in it one more.
+ */
+const entryEncoder = forwardEncoder({ maxDepth: MAX_RECORD_NESTING + 2 });
+/** msgpack fixarray of two: the `[EventTime, record]` around a record written elsewhere. */
+const ENTRY_OF_TWO = 0x92;
+
+/**
+ * One record as a msgpack `[EventTime, record]` entry; the record is the event JSON as Teleport gave
+ * it. Undefined when it nests deeper than MAX_RECORD_NESTING.
+ */
+export function encodeEntry(record: SinkRecord): Uint8Array | undefined {
+  if (record.packed) {
+    const packed = record.packed(MAX_RECORD_NESTING);
+    if (packed === undefined) return undefined;
+    const entry = new Uint8Array(1 + EVENT_TIME_BYTES + packed.map.length);
+    entry[0] = ENTRY_OF_TWO;
+    writeEventTime(eventTimeOf(packed.time) ?? eventTimeNow(), entry, 1);
+    entry.set(packed.map, 1 + EVENT_TIME_BYTES);
+    return entry;
+  }
+  // Records from elsewhere (dead letters sent again) are JSON only.
   const event = JSON.parse(record.body) as Record<string, unknown>;
-  return encoder.encode([eventTimeOf(event.time) ?? eventTimeNow(), event]);
+  try {
+    return entryEncoder.encode([eventTimeOf(event.time) ?? eventTimeNow(), event]);
+  } catch (err) {
+    if (err instanceof Error && /too deep/i.test(err.message)) return undefined;
+    throw err;
+  }
 }
 
 export type Compression = "gzip" | "none";

@@ -8,13 +8,14 @@ import { SinkBase, type SinkTuning } from "../sink-base.ts";
 import type { FluentdTlsMaterial } from "../tls.ts";
 import type { DeliveryReport, FluentdSink, SinkRecord } from "../types.ts";
 import { ForwardConnection } from "./connection.ts";
-import { encodeEntry, HandshakeError, packFrame, type Credentials } from "./frames.ts";
+import { encodeEntry, HandshakeError, MAX_RECORD_NESTING, packFrame, type Credentials } from "./frames.ts";
 import { ForwardLane } from "./lane.ts";
 
 /** Frames written on a connection before waiting for the first one's ack (at least `fluentd-inflight-batches`). */
 const WINDOW = 8;
-/** The status recorded for a record the size limit dead-letters, as in_http would answer it. */
+/** The statuses recorded for records dead-lettered here, as in_http would answer them. */
 const TOO_LARGE = 413;
+const TOO_DEEP = 400;
 
 interface Entry {
   record: SinkRecord;
@@ -56,8 +57,12 @@ export class ForwardFluentdSink extends SinkBase implements FluentdSink {
     for (const record of records) {
       const bytes = encodeEntry(record);
       // in_forward has no per-record answer: a frame over its chunk_size_limit is dropped without
-      // an ack, and would be re-sent for ever. The one record we can single out is one too large.
-      if (bytes.byteLength > this.opts.batchBytes) {
+      // an ack, and a record Fluentd cannot unpack fails the whole frame where it is read; either
+      // would be re-sent for ever. These are the records we can single out.
+      if (bytes === undefined) {
+        const reason = `the record nests deeper than ${MAX_RECORD_NESTING} levels, more than Fluentd's msgpack unpacker reads; it cannot be delivered over forward`;
+        report.deadLettered.push({ record, url: redactUrl(url), status: TOO_DEEP, reason });
+      } else if (bytes.byteLength > this.opts.batchBytes) {
         const reason = `the record is ${bytes.byteLength} bytes as msgpack, over fluentd-batch-bytes (${this.opts.batchBytes}); raise both it and in_forward's chunk_size_limit to deliver it`;
         logger.debug("record too large for a forward frame", { url: redactUrl(url), id: record.id, bytes: bytes.byteLength });
         report.deadLettered.push({ record, url: redactUrl(url), status: TOO_LARGE, reason });
