@@ -7,7 +7,7 @@ import { health } from "../observability/health.ts";
 import { errorKinds } from "../observability/metrics.ts";
 import { RawAuditLogService } from "./raw-audit-log.ts";
 import { explainTeleportFailure, type ConnectionContext } from "./explain.ts";
-import { READ_MAX_BYTES } from "./grpc-stream.ts";
+import { READ_MAX_BYTES } from "./grpc-calls.ts";
 import { decodeStruct } from "./struct-json.ts";
 import { type PackedStruct, structToMsgpack } from "./struct-msgpack.ts";
 import { type DepthLimit, MAX_STRUCT_DEPTH, mayNestBeyond, StructTooDeepError, structDepth } from "./struct-wire.ts";

@@ -13,7 +13,7 @@ import {
   RawEventUnstructuredSchema,
   RawExportEventUnstructuredSchema,
 } from "../gen/teleport_event_handler/v1/raw_events_pb.ts";
-import { decodeRawEvent, decodeRawExportEvent } from "./struct-json.ts";
+import { decodeRawEvent, decodeRawEvents, decodeRawExportEvent } from "./struct-json.ts";
 
 /**
  * AuditLogService as the client reads it: the same method paths and request messages, with the
@@ -53,10 +53,11 @@ function rawView(): RawAuditLogService {
 export const RawAuditLogService: RawAuditLogService = rawView();
 
 /**
- * Hand decoders for the raw views the server streams carry (grpc-stream.ts): the same messages
- * fromBinary would return, without reflection. A recording is thousands of them.
+ * Hand decoders for the raw views (grpc-calls.ts): the same messages fromBinary would return,
+ * without reflection. A recording is thousands of them, the audit log pages of them.
  */
-export const RAW_STREAM_DECODERS: ReadonlyMap<string, (bytes: Uint8Array) => unknown> = new Map<string, (bytes: Uint8Array) => unknown>([
+export const RAW_DECODERS: ReadonlyMap<string, (bytes: Uint8Array) => unknown> = new Map<string, (bytes: Uint8Array) => unknown>([
   [RawEventUnstructuredSchema.typeName, decodeRawEvent],
   [RawExportEventUnstructuredSchema.typeName, decodeRawExportEvent],
+  [RawEventsUnstructuredSchema.typeName, decodeRawEvents],
 ]);

@@ -1,10 +1,10 @@
 import { formatHostPort, type HostPort } from "../config/values.ts";
-import type { Interceptor, Transport } from "@connectrpc/connect";
-import { Http2SessionManager, createGrpcTransport, createNodeHttpClient } from "@connectrpc/connect-node";
+import type { Transport } from "@connectrpc/connect";
+import { Http2SessionManager } from "@connectrpc/connect-node";
 import { ConfigError } from "../errors.ts";
 import type { TeleportCredentials } from "./credentials.ts";
-import { createServerStream, READ_MAX_BYTES } from "./grpc-stream.ts";
-import { RAW_STREAM_DECODERS } from "./raw-audit-log.ts";
+import { createGrpcCalls } from "./grpc-calls.ts";
+import { RAW_DECODERS } from "./raw-audit-log.ts";
 
 /**
  * The gRPC connection to Teleport: HTTP/2 over mutual TLS, as Teleport's Go API client makes it.
@@ -51,11 +51,6 @@ export function alpnProtocols(target: TransportTarget): string[] {
   return [authRoutingProtocol(target.clusterName), "h2"];
 }
 
-const versionHeader: Interceptor = (next) => async (req) => {
-  req.header.set("version", TELEPORT_API_VERSION);
-  return next(req);
-};
-
 /** Widens each session's connection window once, on its first stream (the session is made lazily). */
 class WideWindowSessionManager extends Http2SessionManager {
   private readonly widened = new WeakSet<object>();
@@ -72,9 +67,8 @@ class WideWindowSessionManager extends Http2SessionManager {
 }
 
 interface Generation {
-  transport: Transport;
-  /** Streams bypass connect's streaming call runner, which kept every message of a stream (grpc-stream.ts). */
-  stream: Transport["stream"];
+  /** The calls go straight on the session's HTTP/2 streams (grpc-calls.ts). */
+  calls: Pick<Transport, "unary" | "stream">;
   session: Http2SessionManager;
   inFlight: number;
   retired: boolean;
@@ -105,14 +99,8 @@ export class SwappableTransport implements Transport {
         settings: { initialWindowSize: RECEIVE_WINDOW_BYTES },
       },
     );
-    const transport = createGrpcTransport({ baseUrl, sessionManager: session, interceptors: [versionHeader], readMaxBytes: READ_MAX_BYTES });
-    const stream = createServerStream({
-      baseUrl,
-      httpClient: createNodeHttpClient({ httpVersion: "2", sessionProvider: () => session }),
-      header: { version: TELEPORT_API_VERSION },
-      decoders: RAW_STREAM_DECODERS,
-    });
-    const gen: Generation = { transport, stream, session, inFlight: 0, retired: false };
+    const calls = createGrpcCalls({ session, header: { version: TELEPORT_API_VERSION }, decoders: RAW_DECODERS });
+    const gen: Generation = { calls, session, inFlight: 0, retired: false };
     this.generations.add(gen);
     return gen;
   }
@@ -141,7 +129,7 @@ export class SwappableTransport implements Transport {
     const gen = this.current;
     gen.inFlight++;
     try {
-      return await gen.transport.unary(...args);
+      return await gen.calls.unary(...args);
     } finally {
       this.finish(gen);
     }
@@ -152,7 +140,7 @@ export class SwappableTransport implements Transport {
     gen.inFlight++;
     let res;
     try {
-      res = await gen.stream(...args);
+      res = await gen.calls.stream(...args);
     } catch (err) {
       this.finish(gen);
       throw err;

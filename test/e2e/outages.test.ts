@@ -31,9 +31,10 @@ describe("outages lose nothing", () => {
    * outage would cost 20 s plus up to the 30 s backoff cap (full jitter) of test time per run.
    */
   test("receiver down, then connection resets and 500s", async () => {
-    world = await startWorld({ teleport: { events: 2000, days: 2, sessions: 10, printsPerSession: 20 } });
+    // Long and slow enough that the export is still running when each fault is injected (2,000
+    // events were once enough; faster reading from Teleport finished them first).
+    world = await startWorld({ teleport: { events: 5000, days: 2, sessions: 10, printsPerSession: 20 } });
     const { fluentd } = world;
-    // Slow enough that the export is still running when each fault is injected.
     fluentd.faults.latencyMs = 20;
     const handler = await runHandler(world.startArgs(EXPORT_FLAGS));
     const faulted = (fault: string) => fluentd.requests.filter((r) => r.fault === fault).length;
@@ -51,7 +52,9 @@ describe("outages lose nothing", () => {
     // arming the next let a pipelined export finish first.
     fluentd.faults.resetNext(3);
     fluentd.faults.failNext(3, 500);
-    await waitUntil("the resets and the 500s happen", () => faulted("reset") === 3 && faulted("status 500") === 3);
+    // Six failures in a row can meet one request, whose backoff (full jitter, doubling from 1 s)
+    // then adds up to about a minute: wait for them as long as that can take.
+    await waitUntil("the resets and the 500s happen", () => faulted("reset") === 3 && faulted("status 500") === 3, 70_000);
 
     const result = await handler.done;
     expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
@@ -61,7 +64,7 @@ describe("outages lose nothing", () => {
     expectAuditExactlyOnce(world);
     expectRecordingsExactlyOnce(world, { withPrints: false });
     expect((await statusJson(world.storage)).deadLetters).toBe(0);
-  });
+  }, 120_000);
 
   test("Teleport UNAVAILABLE every 7th call and the connection cut mid-recording", async () => {
     // The first recording holds 256 print events of 32 KiB, ten batches: the connection is cut
