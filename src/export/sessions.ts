@@ -29,6 +29,11 @@ const FAILURES_BEFORE_PARKING_AT_EXIT = 5;
 const SAFETY_NET_MS = 60_000;
 
 const warnOncePerMinute = rateLimited(60_000);
+/**
+ * The queue gauges are counted at most this often: the loop wakes once or twice per session, and
+ * its queries were a fifth of a session's cost in scenario (f).
+ */
+const GAUGE_INTERVAL_MS = 1_000;
 
 /** What the session job shares with the whole run, plus its own stats and clock. */
 export type SessionJobDeps = Pick<ExportRun, "source" | "sink" | "state" | "options" | "stopSignal" | "deliverySignal"> & {
@@ -50,6 +55,7 @@ export class SessionExporter implements SessionQueue {
   /** Room in the backlog for the audit log waiting in `waitForRoom`. */
   private readonly roomWakeup = new Wakeup();
   private auditFinished = false;
+  private gaugesAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: SessionJobDeps) {}
 
@@ -79,8 +85,12 @@ export class SessionExporter implements SessionQueue {
     const retryMissingMs = options.missingRecordingRetryMs ?? MISSING_RECORDING_RETRY_MS;
     while (!stopSignal.aborted) {
       const now = new Date(this.deps.now());
-      pendingSessions.set(state.sessions.count("pending"));
-      missingRecordings.set(state.sessions.count("missing"));
+      const gaugesStale = now.getTime() - this.gaugesAt < GAUGE_INTERVAL_MS;
+      if (!gaugesStale) {
+        this.gaugesAt = now.getTime();
+        pendingSessions.set(state.sessions.count("pending"));
+        missingRecordings.set(state.sessions.count("missing"));
+      }
       const room = options.ingest.concurrency - this.active.size;
       if (room > 0) {
         const ready = [...state.sessions.ready(now, options.ingest.concurrency * 2), ...(this.auditFinished && options.ingest.exitOnLastEvent ? [] : state.sessions.dueMissing(now))];
@@ -95,8 +105,11 @@ export class SessionExporter implements SessionQueue {
         return;
       }
       // Until a retry or a missing recording's next look falls due, unless an event comes first.
-      const due = state.sessions.nextDue(now);
-      const idleMs = due === undefined ? SAFETY_NET_MS : Math.min(SAFETY_NET_MS, Math.max(0, due.getTime() - this.deps.now()));
+      // With every slot busy, the next session to finish wakes the loop anyway.
+      const due = this.active.size < options.ingest.concurrency ? state.sessions.nextDue(now) : undefined;
+      let idleMs = due === undefined ? SAFETY_NET_MS : Math.min(SAFETY_NET_MS, Math.max(0, due.getTime() - this.deps.now()));
+      // Skipped counts are taken within the interval, so the gauges settle once the queue does.
+      if (gaugesStale) idleMs = Math.min(idleMs, Math.max(0, this.gaugesAt + GAUGE_INTERVAL_MS - this.deps.now()));
       await this.loopWakeup.wait(idleMs, stopSignal).catch(() => undefined);
     }
     await Promise.all(this.active.values());
