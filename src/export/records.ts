@@ -19,9 +19,9 @@ export function toRecord(e: AuditEvent): SinkRecord {
       return (body ??= JSON.stringify(e.json));
     },
     packed: msgpack
-      ? (maxDepth) => {
+      ? (maxDepth, headroom) => {
           try {
-            return msgpack({ levels: maxDepth, of: "the receiver" });
+            return msgpack({ levels: maxDepth, of: "the receiver" }, headroom);
           } catch (err) {
             if (err instanceof StructTooDeepError) return undefined;
             throw err;

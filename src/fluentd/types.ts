@@ -12,10 +12,11 @@ export interface SinkRecord {
    * the source can write so without building the object (events read from Teleport): the forward
    * sink sends it as it is. Undefined when the object nests deeper than `maxDepth` levels.
    */
-  packed?(maxDepth: number): PackedRecord | undefined;
+  packed?(maxDepth: number, headroom: number): PackedRecord | undefined;
 }
 
 export interface PackedRecord {
+  /** The map after `headroom` bytes left free for the sink's prefix. */
   map: Uint8Array;
   time: string | undefined;
 }

@@ -140,9 +140,9 @@ class LazyEvent implements AuditEvent {
   }
 
   /** The payload stays as bytes beside `json`: it is a view of the page, which lives as long as its events anyway. */
-  msgpack(limit: DepthLimit): PackedStruct {
+  msgpack(limit: DepthLimit, headroom = 0): PackedStruct {
     this.checked();
-    return structToMsgpack(this.problem === undefined ? this.payload! : EMPTY, limit);
+    return structToMsgpack(this.problem === undefined ? this.payload! : EMPTY, limit, headroom);
   }
 
   private checked(): void {

@@ -16,7 +16,7 @@ import { type DepthLimit, RECURSION_LIMIT, TAG, WireReader } from "./struct-wire
  * the object. A number that is not finite is nil, as JSON.stringify writes it for in_http.
  */
 export interface PackedStruct {
-  /** The msgpack map. */
+  /** The msgpack map, after `headroom` bytes left free for the caller's prefix. */
   map: Uint8Array;
   /** The top-level `time` field, when it is a string: the forward entry's EventTime comes from it. */
   time: string | undefined;
@@ -27,9 +27,9 @@ export interface PackedStruct {
  * 128 containers on its stack); deeper throws StructTooDeepError naming it. It also keeps this
  * recursion well inside the call stack.
  */
-export function structToMsgpack(bytes: Uint8Array, limit: DepthLimit): PackedStruct {
+export function structToMsgpack(bytes: Uint8Array, limit: DepthLimit, headroom = 0): PackedStruct {
   if (limit.levels > RECURSION_LIMIT) throw new RangeError(`a msgpack nesting limit of ${limit.levels} is beyond the recursion limit of ${RECURSION_LIMIT}`);
-  const packer = new Packer(bytes, limit);
+  const packer = new Packer(bytes, limit, headroom);
   packer.struct(bytes.length, true);
   return { map: packer.output(), time: packer.time };
 }
@@ -57,13 +57,14 @@ class Packer extends WireReader {
   private outView: DataView;
   private o = 0;
 
-  constructor(buf: Uint8Array, limit: DepthLimit) {
+  constructor(buf: Uint8Array, limit: DepthLimit, headroom: number) {
     super(buf, limit);
     // msgpack is smaller than the Struct encoding but for the odd header: the shared scratch buffer
     // at the Struct's size fits all but the odd event, and the result is one copy out of it.
-    if (scratch.length < buf.length + 16) grow(buf.length + 16);
+    if (scratch.length < headroom + buf.length + 16) grow(headroom + buf.length + 16);
     this.out = scratch;
     this.outView = scratchView;
+    this.o = headroom;
   }
 
   output(): Uint8Array {

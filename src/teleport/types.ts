@@ -27,7 +27,7 @@ export interface AuditEvent {
    * The event as a msgpack map (see struct-msgpack.ts), for sources that can write it without
    * building `json`; throws StructTooDeepError when it nests deeper than `limit`.
    */
-  msgpack?(limit: DepthLimit): PackedStruct;
+  msgpack?(limit: DepthLimit, headroom?: number): PackedStruct;
 }
 
 export interface SearchQuery {

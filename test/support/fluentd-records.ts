@@ -28,7 +28,7 @@ export function auditRecords(n: number, opts: { prefix?: string; extra?: (i: num
 /** An AuditEvent over Struct bytes, with the readers LazyEvent uses. */
 function structEvent(id: string, json: JsonObject): AuditEvent {
   const bytes = encodeStruct(json);
-  return { id, type: String(json.event), time: new Date(String(json.time)), index: 0, json: decodeStruct(bytes), msgpack: (limit) => structToMsgpack(bytes, limit) };
+  return { id, type: String(json.event), time: new Date(String(json.time)), index: 0, json: decodeStruct(bytes), msgpack: (limit, headroom) => structToMsgpack(bytes, limit, headroom) };
 }
 
 export type SinkTestOptions = Partial<FluentdConfig> & SinkTuning;

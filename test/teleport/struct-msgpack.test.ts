@@ -130,6 +130,13 @@ describe("structToMsgpack", () => {
     expect(pack(encode({ time: 12 })).time).toBeUndefined();
   });
 
+  test("headroom: the map starts that many bytes in, the bytes before it left for the caller", () => {
+    const bytes = encodeStruct(new FakeEventLog({ events: 3, sessions: 0 }).eventAt(1).json);
+    const { map } = structToMsgpack(bytes, RECEIVER, 11);
+    expect(map.length).toBe(11 + reference(bytes).length);
+    expect(map.subarray(11)).toEqual(reference(bytes));
+  });
+
   test("an empty Struct is an empty map", () => {
     expect(pack(new Uint8Array()).map).toEqual(new Uint8Array([0x80]));
   });

@@ -23,6 +23,7 @@ export const MAX_RECORD_NESTING = 127;
 const entryEncoder = forwardEncoder({ maxDepth: MAX_RECORD_NESTING + 2 });
 /** msgpack fixarray of two: the `[EventTime, record]` around a record written elsewhere. */
 const ENTRY_OF_TWO = 0x92;
+const ENTRY_HEAD = 1 + EVENT_TIME_BYTES;
 
 /**
  * One record as a msgpack `[EventTime, record]` entry; the record is the event JSON as Teleport gave
@@ -30,12 +31,12 @@ const ENTRY_OF_TWO = 0x92;
  */
 export function encodeEntry(record: SinkRecord): Uint8Array | undefined {
   if (record.packed) {
-    const packed = record.packed(MAX_RECORD_NESTING);
+    // The map is written after room for the entry's head, filled in once its time is known.
+    const packed = record.packed(MAX_RECORD_NESTING, ENTRY_HEAD);
     if (packed === undefined) return undefined;
-    const entry = new Uint8Array(1 + EVENT_TIME_BYTES + packed.map.length);
+    const entry = packed.map;
     entry[0] = ENTRY_OF_TWO;
     writeEventTime(eventTimeOf(packed.time) ?? eventTimeNow(), entry, 1);
-    entry.set(packed.map, 1 + EVENT_TIME_BYTES);
     return entry;
   }
   // Records from elsewhere (dead letters sent again) are JSON only.
