@@ -1,4 +1,4 @@
-import type { JsonObject } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethodServerStreaming, JsonObject, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { RawEventUnstructured } from "../gen/teleport_event_handler/v1/raw_events_pb.ts";
@@ -203,7 +203,7 @@ export class TeleportClient {
 
   /** `context` lets connection failures name the setting to check. */
   constructor(
-    transport: Transport,
+    private readonly transport: Transport,
     private readonly context?: ConnectionContext,
   ) {
     this.audit = createClient(RawAuditLogService, transport);
@@ -235,13 +235,33 @@ export class TeleportClient {
     }, signal, this.context);
   }
 
+  /**
+   * A server stream straight from the transport. connect's promise client wraps every message in
+   * down-levelled async generators, and a recording is thousands of messages.
+   */
+  private serverStream<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodServerStreaming<I, O>,
+    request: MessageInitShape<I>,
+    signal?: AbortSignal,
+  ): AsyncIterable<MessageShape<O>> {
+    const { transport } = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const res = await transport.stream(method, signal, undefined, undefined, (async function* () {
+          yield request;
+        })());
+        yield* res.message;
+      },
+    };
+  }
+
   eventExportChunks(date: Date, signal?: AbortSignal): AsyncIterable<string> {
-    return mapped(() => this.audit.getEventExportChunks({ date: timestampFromDate(date) }, { signal }), (c) => c.chunk, signal, this.context);
+    return mapped(() => this.serverStream(RawAuditLogService.method.getEventExportChunks, { date: timestampFromDate(date) }, signal), (c) => c.chunk, signal, this.context);
   }
 
   exportEvents(q: { date: Date; chunk: string; cursor: string }, signal?: AbortSignal): AsyncIterable<ExportedEvent> {
     return mapped(
-      () => this.audit.exportUnstructuredEvents({ date: timestampFromDate(q.date), chunk: q.chunk, cursor: q.cursor }, { signal }),
+      () => this.serverStream(RawAuditLogService.method.exportUnstructuredEvents, { date: timestampFromDate(q.date), chunk: q.chunk, cursor: q.cursor }, signal),
       (item): ExportedEvent => {
         if (!item.event) throw new TeleportError("other", "teleport: export stream item without an event");
         return { event: toAuditEvent(item.event), cursor: item.cursor };
@@ -252,7 +272,7 @@ export class TeleportClient {
   }
 
   sessionEvents(sessionId: string, startIndex: number, signal?: AbortSignal): AsyncIterable<AuditEvent> {
-    return mapped(() => this.audit.streamUnstructuredSessionEvents({ sessionId, startIndex }, { signal }), toAuditEvent, signal, this.context);
+    return mapped(() => this.serverStream(RawAuditLogService.method.streamUnstructuredSessionEvents, { sessionId, startIndex }, signal), toAuditEvent, signal, this.context);
   }
 
   upsertLock(lock: LockRequest, signal?: AbortSignal): Promise<void> {
