@@ -1,5 +1,4 @@
 #!/usr/bin/env bun
-import "./lib/jit-tiers.ts";
 import "./cli/no-color.ts";
 import { reportError, runCli } from "./cli/run.ts";
 

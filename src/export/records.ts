@@ -23,7 +23,7 @@ export function toRecord(e: AuditEvent): SinkRecord {
           try {
             return msgpack({ levels: maxDepth, of: "the receiver" }, headroom);
           } catch (err) {
-            if (err instanceof StructTooDeepError) return undefined;
+            if (err instanceof StructTooDeepError) return "too-deep";
             throw err;
           }
         }

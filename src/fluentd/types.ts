@@ -10,9 +10,10 @@ export interface SinkRecord {
   /**
    * The same object as a msgpack map, and its top-level `time` when that is a string, for records
    * the source can write so without building the object (events read from Teleport): the forward
-   * sink sends it as it is. Undefined when the object nests deeper than `maxDepth` levels.
+   * sink sends it as it is. "too-deep" when the object nests deeper than `maxDepth` levels;
+   * undefined when this record has no such rendering now (the sink then encodes `body`).
    */
-  packed?(maxDepth: number, headroom: number): PackedRecord | undefined;
+  packed?(maxDepth: number, headroom: number): PackedRecord | "too-deep" | undefined;
 }
 
 export interface PackedRecord {

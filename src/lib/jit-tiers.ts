@@ -8,14 +8,16 @@
  * id, arguments and environment, so service managers and signals see no difference) with the
  * option set. An operator's own BUN_JSC_useFTLJIT is left as it is.
  *
- * Imported first by main.ts, so the replaced image has loaded almost nothing.
+ * Only `start` does it, first thing: the other commands are short, and the restart costs ~50 ms
+ * (`version` must start within 100 ms).
  */
 const OPTION = "BUN_JSC_useFTLJIT";
 
 /** Only the standalone executable: `bun src/main.ts` (development, tests of the source) runs as Bun runs. */
 const compiled = Bun.main.startsWith("/$bunfs/");
 
-if (compiled && process.env[OPTION] === undefined && typeof process.execve === "function" && process.platform !== "win32") {
+export function restartWithoutFtl(): void {
+  if (!compiled || process.env[OPTION] !== undefined || typeof process.execve !== "function" || process.platform === "win32") return;
   try {
     // argv[0] as it was typed, so `ps` shows the same command line.
     process.execve(process.execPath, [process.argv0, ...process.argv.slice(2)], { ...process.env, [OPTION]: "false" });

@@ -126,6 +126,9 @@ class LazyEvent implements AuditEvent {
       this.checked();
       const bytes = this.payload!;
       this.decoded = this.problem !== undefined || bytes.length === 0 ? {} : decodeStruct(bytes, this.levels);
+      // The bytes are a view of the response page: once the object stands for them, holding both
+      // kept pages alive (--batch 500: +9 MB peak RSS).
+      this.payload = undefined;
     }
     return this.decoded;
   }
@@ -139,10 +142,11 @@ class LazyEvent implements AuditEvent {
     return this.problem;
   }
 
-  /** The payload stays as bytes beside `json`: it is a view of the page, which lives as long as its events anyway. */
-  msgpack(limit: DepthLimit, headroom = 0): PackedStruct {
+  /** Undefined once `json` was read (the bytes are gone then): the sink encodes the object instead. */
+  msgpack(limit: DepthLimit, headroom = 0): PackedStruct | undefined {
     this.checked();
-    return structToMsgpack(this.problem === undefined ? this.payload! : EMPTY, limit, headroom);
+    if (this.problem !== undefined) return structToMsgpack(EMPTY, limit, headroom);
+    return this.payload === undefined ? undefined : structToMsgpack(this.payload, limit, headroom);
   }
 
   private checked(): void {

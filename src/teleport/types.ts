@@ -25,9 +25,10 @@ export interface AuditEvent {
   invalid?: string;
   /**
    * The event as a msgpack map (see struct-msgpack.ts), for sources that can write it without
-   * building `json`; throws StructTooDeepError when it nests deeper than `limit`.
+   * building `json`: undefined when they cannot (any more); throws StructTooDeepError when it nests
+   * deeper than `limit`.
    */
-  msgpack?(limit: DepthLimit, headroom?: number): PackedStruct;
+  msgpack?(limit: DepthLimit, headroom?: number): PackedStruct | undefined;
 }
 
 export interface SearchQuery {

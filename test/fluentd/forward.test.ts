@@ -104,6 +104,16 @@ describe("forward sink against the in_forward receiver", () => {
     });
   }
 
+  test("a record with no msgpack rendering any more (its object was read) is sent from its JSON", async () => {
+    const sink = await createFluentdSink(options());
+    const tag = freshTag();
+    const records = auditRecords(3, { packed: true }).map((r) => ({ id: r.id, body: r.body, packed: () => undefined }));
+    const report = await sink.deliver(forward.url(tag), records);
+    await sink.close();
+    expect(report.delivered).toBe(3);
+    expectExactlyOnce(forward, tag, records);
+  });
+
   test("a path with slashes becomes a dotted tag; session URLs get <sid>.log", async () => {
     const sink = await createFluentdSink(options());
     const records = auditRecords(2);

@@ -30,16 +30,16 @@ const ENTRY_HEAD = 1 + EVENT_TIME_BYTES;
  * it. Undefined when it nests deeper than MAX_RECORD_NESTING.
  */
 export function encodeEntry(record: SinkRecord): Uint8Array | undefined {
-  if (record.packed) {
-    // The map is written after room for the entry's head, filled in once its time is known.
-    const packed = record.packed(MAX_RECORD_NESTING, ENTRY_HEAD);
-    if (packed === undefined) return undefined;
+  // The map is written after room for the entry's head, filled in once its time is known.
+  const packed = record.packed?.(MAX_RECORD_NESTING, ENTRY_HEAD);
+  if (packed === "too-deep") return undefined;
+  if (packed !== undefined) {
     const entry = packed.map;
     entry[0] = ENTRY_OF_TWO;
     writeEventTime(eventTimeOf(packed.time) ?? eventTimeNow(), entry, 1);
     return entry;
   }
-  // Records from elsewhere (dead letters sent again) are JSON only.
+  // Records from elsewhere (dead letters sent again), and events whose object was read already.
   const event = JSON.parse(record.body) as Record<string, unknown>;
   try {
     return entryEncoder.encode([eventTimeOf(event.time) ?? eventTimeNow(), event]);
