@@ -197,11 +197,12 @@ describe("kill -9 at random moments loses nothing", () => {
   });
 
   test("legacy engine: every event and recording, at most the batches in flight duplicated per kill", async () => {
-    // 6,000 events: with batches pipelined, 3,000 were sometimes all delivered before the last
+    // 15,000 events: a run delivers up to ~2,000 events in the 400 ms before its kill, and with
+    // batches pipelined and faster reading 6,000 were sometimes all delivered before the last
     // kill landed (the same holds for the other two scenarios).
     world = await crashScenario({
       name: "legacy",
-      world: { teleport: { events: 6000, days: 3, sessions: 16, printsPerSession: 40 } },
+      world: { teleport: { events: 15000, days: 3, sessions: 16, printsPerSession: 40 } },
       kills: 6,
       auditBound: INFLIGHT * BATCH,
     });
@@ -211,7 +212,7 @@ describe("kill -9 at random moments loses nothing", () => {
   test("bulk engine: every event and recording, at most the batches in flight per chunk per kill", async () => {
     world = await crashScenario({
       name: "bulk",
-      world: { teleport: { events: 6000, days: 3, sessions: 16, printsPerSession: 40, bulk: true, chunkSize: 250 } },
+      world: { teleport: { events: 15000, days: 3, sessions: 16, printsPerSession: 40, bulk: true, chunkSize: 250 } },
       kills: 5,
       auditBound: BULK_DATES * CHUNKS_PER_DATE * INFLIGHT * BATCH,
     });
@@ -225,7 +226,7 @@ describe("kill -9 at random moments loses nothing", () => {
     // uncommitted, as over HTTP.
     world = await crashScenario({
       name: "legacy over forward",
-      world: { teleport: { events: 6000, days: 3, sessions: 16, printsPerSession: 40 }, protocols: { audit: "forward", sessions: "forward" } },
+      world: { teleport: { events: 15000, days: 3, sessions: 16, printsPerSession: 40 }, protocols: { audit: "forward", sessions: "forward" } },
       kills: 5,
       auditBound: INFLIGHT * BATCH,
     });
