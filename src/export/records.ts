@@ -12,16 +12,15 @@ export const SESSION_UPLOAD = "session.upload";
  */
 export function toRecord(e: AuditEvent): SinkRecord {
   let body: string | undefined;
-  const msgpack = e.msgpack?.bind(e);
   return {
     id: e.id,
     get body() {
       return (body ??= JSON.stringify(e.json));
     },
-    packed: msgpack
+    packed: e.msgpack
       ? (maxDepth, headroom) => {
           try {
-            return msgpack({ levels: maxDepth, of: "the receiver" }, headroom);
+            return e.msgpack!({ levels: maxDepth, of: "the receiver" }, headroom);
           } catch (err) {
             if (err instanceof StructTooDeepError) return "too-deep";
             throw err;

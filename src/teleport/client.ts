@@ -142,11 +142,13 @@ class LazyEvent implements AuditEvent {
     return this.problem;
   }
 
-  /** Undefined once `json` was read (the bytes are gone then): the sink encodes the object instead. */
+  /**
+   * Undefined once `json` was read (the bytes are gone then), and for an unreadable event (never
+   * sent): the sink encodes the object instead.
+   */
   msgpack(limit: DepthLimit, headroom = 0): PackedStruct | undefined {
     this.checked();
-    if (this.problem !== undefined) return structToMsgpack(EMPTY, limit, headroom);
-    return this.payload === undefined ? undefined : structToMsgpack(this.payload, limit, headroom);
+    return this.problem !== undefined || this.payload === undefined ? undefined : structToMsgpack(this.payload, limit, headroom);
   }
 
   private checked(): void {
@@ -164,7 +166,6 @@ class LazyEvent implements AuditEvent {
 const toAuditEvent = (item: RawEventUnstructured): AuditEvent => new LazyEvent(item);
 
 const MAX_INDEX = BigInt(Number.MAX_SAFE_INTEGER);
-const EMPTY = new Uint8Array(0);
 
 /**
  * The key is ready as soon as the response is; the payloads are decoded when first read. A reader

@@ -156,7 +156,7 @@ export class ForwardLane {
   private abandon(call: Call): void {
     call.abandoned = true;
     call.reject(abortError());
-    for (let i = this.queue.length - 1; i >= this.written; i--) if (this.queue[i]!.call === call) this.queue.splice(i, 1);
+    this.dropAbandoned();
     if (!this.live()) {
       this.quit.abort();
       this.conn?.fail(abortError());
