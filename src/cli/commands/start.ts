@@ -1,5 +1,5 @@
 import { effectiveConfigLines } from "../../config/describe.ts";
-import { restartWithoutFtl } from "../../lib/jit-tiers.ts";
+import { restartWithRuntimeOptions } from "../../lib/runtime-options.ts";
 import { logger } from "../../logger.ts";
 import { argsForGroups } from "../args.ts";
 import { defineCommand } from "../command.ts";
@@ -9,7 +9,7 @@ export default defineCommand({
   meta: { name: "start", description: "Export the audit log and session recordings to Fluentd" },
   args: argsForGroups(["teleport", "fluentd", "ingest", "locking", "observability"]),
   async run({ cli }): Promise<number> {
-    restartWithoutFtl();
+    restartWithRuntimeOptions();
     const config = loadCommandConfig(cli);
     for (const line of effectiveConfigLines(config)) logger.info(line);
     // Loaded here, not at the top: the export stack (gRPC, protobuf, TLS, metrics) is most of the
