@@ -49,35 +49,54 @@ export interface GrpcCallOptions {
 
 /**
  * Splits gRPC's length-prefixed messages out of the body chunks, as connect's envelope decoder
- * does (same limits and errors), inside the one loop that reads the body.
+ * does (same limits and errors), inside the one loop that reads the body. Chunks are kept as they
+ * came and joined once, when a whole message is there: joining on every chunk copied a 500-event
+ * page (~20 HTTP/2 frames) about ten times over.
  */
 class Envelopes {
-  private buf: Uint8Array = new Uint8Array(0);
+  private chunks: Uint8Array[] = [];
+  private size = 0;
 
   push(chunk: Uint8Array): void {
-    if (this.buf.length === 0) {
-      this.buf = chunk;
-      return;
-    }
-    const joined = new Uint8Array(this.buf.length + chunk.length);
-    joined.set(this.buf);
-    joined.set(chunk, this.buf.length);
-    this.buf = joined;
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
   }
 
   /** The next whole message, or undefined until more bytes arrive. */
   next(): { flags: number; data: Uint8Array } | undefined {
-    const { buf } = this;
-    if (buf.length < 5) return undefined;
-    const length = ((buf[1]! << 24) >>> 0) + (buf[2]! << 16) + (buf[3]! << 8) + buf[4]!;
+    if (this.size < 5) return undefined;
+    const head = this.front(5);
+    const length = ((head[1]! << 24) >>> 0) + (head[2]! << 16) + (head[3]! << 8) + head[4]!;
     if (length > READ_MAX_BYTES) throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${READ_MAX_BYTES}`, Code.ResourceExhausted);
-    if (buf.length < 5 + length) return undefined;
-    this.buf = buf.subarray(5 + length);
-    return { flags: buf[0]!, data: buf.subarray(5, 5 + length) };
+    const end = 5 + length;
+    if (this.size < end) return undefined;
+    const buf = this.front(end);
+    if (buf.length === end) this.chunks.shift();
+    else this.chunks[0] = buf.subarray(end);
+    this.size -= end;
+    return { flags: buf[0]!, data: buf.subarray(5, end) };
   }
 
   get leftover(): number {
-    return this.buf.length;
+    return this.size;
+  }
+
+  /** The first chunk, made at least `n` bytes long by joining the chunks it takes (n <= size). */
+  private front(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first;
+    let taken = 0;
+    let count = 0;
+    while (taken < n) taken += this.chunks[count++]!.length;
+    const joined = new Uint8Array(taken);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      joined.set(this.chunks[i]!, at);
+      at += this.chunks[i]!.length;
+    }
+    this.chunks.splice(0, count, joined);
+    return joined;
   }
 }
 

@@ -97,6 +97,19 @@ describe("unary calls on raw HTTP/2 streams", () => {
     expect(res.message.items.map((i) => i.id)).toEqual(["e1"]);
   });
 
+  test("a page larger than an HTTP/2 frame, written in odd pieces, is read whole", async () => {
+    const items = Array.from({ length: 3_000 }, (_, i) => ({ type: "user.login", id: `event-${i}`, unstructured: new Uint8Array(40).fill(i % 251) }));
+    const page = envelope(toBinary(RawEventsUnstructuredSchema, create(RawEventsUnstructuredSchema, { items, lastKey: "end" })));
+    expect(page.length).toBeGreaterThan(5 * 16_384);
+    // The header split in two, then the body in pieces that never line up with a frame.
+    const cuts = [3, 7, 1_000, 20_000, 50_001, page.length];
+    answer = reply(cuts.map((end, i) => page.subarray(i === 0 ? 0 : cuts[i - 1], end)));
+    const res = await calls().unary(RawAuditLogService.method.getUnstructuredEvents, undefined, undefined, undefined, {});
+    expect(res.message.lastKey).toBe("end");
+    expect(res.message.items.map((i) => i.id)).toEqual(items.map((i) => i.id));
+    expect(res.message.items[2_999]!.unstructured).toEqual(items[2_999]!.unstructured);
+  });
+
   test("an error status in the trailers, or in the headers alone, is that code with its message", async () => {
     answer = reply([], "7");
     const inTrailers = await failure(pingCall());
@@ -182,6 +195,12 @@ describe("server streams on raw HTTP/2 streams", () => {
     const ids: string[] = [];
     for await (const m of res.message) ids.push((m as { id: string }).id);
     expect(ids).toEqual(["a", "b", "c"]);
+    // Messages that share a write, and one cut across two writes, arrive whole and in order.
+    const joined = new Uint8Array([...event("d"), ...event("e"), ...event("f")]);
+    answer = reply([joined.subarray(0, 12), joined.subarray(12)], "0");
+    const split: string[] = [];
+    for await (const m of (await recording()).message) split.push((m as { id: string }).id);
+    expect(split).toEqual(["d", "e", "f"]);
     answer = reply([event("a")], "5");
     const failing = await recording();
     const got: string[] = [];
