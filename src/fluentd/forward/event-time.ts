@@ -28,11 +28,67 @@ const RFC3339 = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9})\d*)?(Z|[+-]\d\d
  */
 export function eventTimeOf(time: unknown): EventTime | undefined {
   if (typeof time !== "string") return undefined;
+  return utcTime(time) ?? parsedTime(time);
+}
+
+/** Any RFC3339 form: zones, a space for the T. Exported as the reference the fast path is tested against. */
+export function parsedTime(time: string): EventTime | undefined {
   const m = RFC3339.exec(time.replace(" ", "T"));
   if (!m) return undefined;
-  const ms = Date.parse(`${m[1]}${m[3]}`);
+  return fromParts(Date.parse(`${m[1]}${m[3]}`), m[2] ?? "");
+}
+
+function fromParts(ms: number, fraction: string): EventTime | undefined {
   if (Number.isNaN(ms) || ms < 0 || ms / 1000 > 0xffffffff) return undefined;
-  return new EventTime(ms / 1000, Number((m[2] ?? "").padEnd(9, "0")));
+  return new EventTime(ms / 1000, Number(fraction.padEnd(9, "0")));
+}
+
+/** The day of the last time read, and its start: events come in time order, many days apart at most. */
+let lastDay = "";
+let lastDayMs = NaN;
+
+/**
+ * The form Teleport writes (`2024-05-01T12:34:56.789123Z`) read digit by digit, the date parsed
+ * once per day: the regular expression, string building and Date.parse per event cost ~4% of the
+ * forward sink's CPU. Null for anything else, which parsedTime reads as it always did.
+ */
+function utcTime(time: string): EventTime | undefined | null {
+  const n = time.length;
+  if (n < 20 || time.charCodeAt(n - 1) !== 0x5a /* Z */ || time.charCodeAt(10) !== 0x54 /* T */) return null;
+  if (time.charCodeAt(13) !== 0x3a || time.charCodeAt(16) !== 0x3a) return null;
+  const hh = digits(time, 11, 13);
+  const mm = digits(time, 14, 16);
+  const ss = digits(time, 17, 19);
+  if (hh < 0 || mm < 0 || ss < 0 || hh > 23 || mm > 59 || ss > 59) return null;
+  let nanos = 0;
+  if (n > 20) {
+    if (time.charCodeAt(19) !== 0x2e /* . */) return null;
+    const all = digits(time, 20, n - 1);
+    if (all < 0) return null;
+    const kept = Math.min(9, n - 21);
+    if (kept === 0) return null;
+    nanos = digits(time, 20, 20 + kept) * 10 ** (9 - kept);
+  } else if (n !== 20) return null;
+  const day = time.slice(0, 10);
+  if (day !== lastDay) {
+    lastDayMs = /^\d{4}-\d\d-\d\d$/.test(day) ? Date.parse(`${day}T00:00:00Z`) : NaN;
+    lastDay = day;
+  }
+  if (Number.isNaN(lastDayMs)) return null;
+  const ms = lastDayMs + ((hh * 60 + mm) * 60 + ss) * 1000;
+  if (ms < 0 || ms / 1000 > 0xffffffff) return undefined;
+  return new EventTime(ms / 1000, nanos);
+}
+
+/** The decimal number time[from, to) spells; -1 when a character is not a digit. */
+function digits(time: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const d = time.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 /**
