@@ -5,7 +5,7 @@
  * by the operating system (see bench/measure.ts). It prints a markdown table and writes it into
  * BENCHMARKS.md. A benchmark, not a test: it never fails on a number.
  *
- *   bun scripts/bench.ts [--quick] [--binary PATH] [--baseline PATH] [--smol PATH] [--out FILE | --no-write]
+ *   bun scripts/bench.ts [--quick] [--binary PATH] [--baseline PATH] [--smol PATH] [--unsized] [--out FILE | --no-write]
  *                        [--events N] [--big-events N] [--recording-mb N] [--cold-runs N]
  *                        [--mixed-events N] [--heavy-sessions N] [--go-design]
  *                        [--only a,b,bf,b2,c,d,e,f,f2,g]   (a subset of the scenarios, e.g. while profiling)
@@ -13,7 +13,9 @@
  *
  * --baseline runs every chosen scenario a second time with another build (e.g. main's), right
  * after the first, so before/after figures come from one run on the same machine state; --smol
- * does the same with a build compiled with `--compile-exec-argv=--smol`.
+ * does the same with a build compiled with `--compile-exec-argv=--smol`, and --unsized with the same
+ * build and JavaScriptCore's heap sized for the host's RAM (BUN_JSC_forceRAMSize=0; the handler
+ * sizes it for 128 MiB otherwise, src/lib/runtime-options.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +35,7 @@ const { values: a } = parseArgs({
     binary: { type: "string" },
     baseline: { type: "string" },
     smol: { type: "string" },
+    unsized: { type: "boolean", default: false },
     "mixed-events": { type: "string" },
     "heavy-sessions": { type: "string" },
     "go-design": { type: "boolean", default: true },
@@ -94,6 +97,8 @@ interface Variant {
   /** Appended to the scenario label, e.g. " [before]". */
   tag: string;
   bin: string;
+  /** Added to the handler's environment. */
+  env?: Record<string, string>;
 }
 
 /** What the floor and the per-session figures need to know about a log. */
@@ -141,7 +146,7 @@ async function scenario(
     "--fluentd-ca", t.fluentd.caFile, "--fluentd-cert", t.fluentd.clientCertFile, "--fluentd-key", t.fluentd.clientKeyFile,
     "--storage", storage, "--start-time", teleport.start, "--exit-on-last-event",
     ...flags,
-  ]);
+  ], variant.env);
   await Promise.all(proxies.map((p) => p.close()));
   const delta = (after: number | undefined, before: number | undefined) => (after === undefined || before === undefined ? undefined : after - before);
   const teleportCpu = delta(cpu(teleport.helper), teleportBefore);
@@ -186,6 +191,7 @@ async function main(): Promise<void> {
   const variants: Variant[] = [{ tag: "", bin: await compile() }];
   if (a.baseline) variants.push({ tag: " [before]", bin: a.baseline });
   if (a.smol) variants.push({ tag: " [--smol]", bin: a.smol });
+  if (a.unsized) variants.push({ tag: " [heap unsized]", bin: variants[0]!.bin, env: { BUN_JSC_forceRAMSize: "0" } });
   const rows: Row[] = [];
   /** Runs one scenario with every build, side by side. */
   const each = async (

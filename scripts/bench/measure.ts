@@ -20,11 +20,12 @@ const GNU_TIME = "/usr/bin/time";
  * /proc/<pid>/status VmHWM, polled, for the peak RSS (rusage's maxrss can carry the forking
  * parent's footprint).
  */
-export async function measure(cmd: string[]): Promise<Measured> {
+export async function measure(cmd: string[], extraEnv?: Record<string, string>): Promise<Measured> {
+  const env = extraEnv ? { ...process.env, ...extraEnv } : undefined;
   const started = performance.now();
   if (existsSync(GNU_TIME)) {
     const out = join(tmpdir(), `bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    const proc = Bun.spawn([GNU_TIME, "-o", out, "-f", "%M %U %S", ...cmd], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const proc = Bun.spawn([GNU_TIME, "-o", out, "-f", "%M %U %S", ...cmd], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env });
     const stderr = await new Response(proc.stderr).text();
     const code = await proc.exited;
     const wallSeconds = (performance.now() - started) / 1000;
@@ -33,7 +34,7 @@ export async function measure(cmd: string[]): Promise<Measured> {
     const [kb, user, sys] = last.split(" ").map(Number) as [number, number, number];
     return { code, wallSeconds, cpuSeconds: user + sys, peakRssMB: kb / 1024, stderr, method: "GNU time (wait4 rusage)" };
   }
-  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "pipe", env });
   const stderr = new Response(proc.stderr).text();
   let hwmKB = 0;
   const poll = setInterval(() => (hwmKB = Math.max(hwmKB, vmHwmKB(proc.pid))), 20);
