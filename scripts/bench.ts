@@ -158,8 +158,9 @@ async function scenario(
     note = `handler exited with ${run.code}`;
     log(`${name}: ${note}; last log lines:\n${run.stderr.split("\n").slice(-8).join("\n")}`);
   }
-  // The handler's own summary line: recordings it finished (missing ones are not counted).
-  const sessions = Number(/(\d+) sessions delivered/.exec(run.stderr)?.[1] ?? 0);
+  // The handler's own summary line, the last one (runs past a minute log progress lines first):
+  // recordings it finished (missing ones are not counted).
+  const sessions = Number([...run.stderr.matchAll(/(\d+) sessions delivered/g)].at(-1)?.[1] ?? 0);
   const floorSeconds = wan && shape ? rttFloorSeconds({ ...shape, recordings: recordingsIn(shape) }, flagSettings(flags), wan) : undefined;
   const recordingEventsRead = shape ? recordingsIn(shape) * (shape.prints + NON_PRINT_EVENTS_PER_RECORDING) : undefined;
   return { scenario: name, events: stored, sessions, recordingEventsRead, wallSeconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, peakRssMB: run.peakRssMB, teleportCpu, receiverCpu, floorSeconds, note };
