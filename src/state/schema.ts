@@ -136,6 +136,18 @@ export function refuseNewer(db: Database, path: string): number {
   return current;
 }
 
+/**
+ * Indexes that only speed up a query: SQLite keeps them up to date for any binary, and a binary
+ * that does not know one never notices it, so they are no schema version (a new version would make
+ * older binaries refuse the state, and a downgrade with it).
+ * - sessions_pending_by_upload: the scheduler asks for the oldest ready sessions at every wake-up;
+ *   with the status index alone SQLite sorted every pending session each time (~28 µs with the 80
+ *   a backlog holds, about twice per recording exported).
+ */
+const SPEED_INDEXES = `
+  CREATE INDEX IF NOT EXISTS sessions_pending_by_upload ON sessions (status, upload_time);
+`;
+
 export function migrate(db: Database, path: string): void {
   const current = refuseNewer(db, path);
   for (let version = current; version < SCHEMA_VERSION; version++) {
@@ -144,4 +156,5 @@ export function migrate(db: Database, path: string): void {
       db.exec(`PRAGMA user_version = ${version + 1}`);
     })();
   }
+  db.exec(SPEED_INDEXES);
 }

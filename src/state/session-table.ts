@@ -39,6 +39,9 @@ function toSession(row: SessionDbRow): SessionRow {
   };
 }
 
+/** `+not_before` keeps SQLite on sessions_pending_by_upload, read in upload order, rather than sorting (schema.ts). */
+export const READY_SQL = "SELECT * FROM sessions WHERE status = 'pending' AND +not_before <= ? ORDER BY upload_time LIMIT ?";
+
 /**
  * The queue of session recordings to export: a crash never loses a session, and a recording
  * resumes from the index after its last acknowledged batch.
@@ -66,9 +69,7 @@ export class SessionQueueState {
 
   /** Sessions ready to stream now, oldest upload first. */
   ready(now: Date, limit: number): SessionRow[] {
-    const rows = this.db
-      .query("SELECT * FROM sessions WHERE status = 'pending' AND not_before <= ? ORDER BY upload_time LIMIT ?")
-      .all(now.getTime(), limit) as SessionDbRow[];
+    const rows = this.db.query(READY_SQL).all(now.getTime(), limit) as SessionDbRow[];
     return rows.map(toSession);
   }
 

@@ -14,6 +14,9 @@ import {
   StateUnreadableError,
 } from "../../src/state/index.ts";
 import { commitAuditBatch } from "../../src/export/acknowledge.ts";
+import { READY_SQL } from "../../src/state/session-table.ts";
+import { SCHEMA_VERSION } from "../../src/state/schema.ts";
+import { Database } from "bun:sqlite";
 import type { AuditEvent } from "../../src/teleport/types.ts";
 
 let dir: string;
@@ -103,6 +106,25 @@ describe("state database", () => {
     expect(store.sessions.list().map((s) => s.sid)).toEqual(["s2"]);
     expect(store.deadLetters.list().map((d) => d.eventId)).toEqual(["p9"]);
     expect(store.meta.totals()).toMatchObject({ sessions: 1, deadLettered: 1 });
+    store.close();
+  });
+
+  test("ready sessions come oldest upload first from an index walk, and the index is no schema version", () => {
+    const path = databasePath(dir, "c");
+    const store = openClusterState(dir, "c");
+    const now = new Date("2024-06-01T00:00:00Z");
+    const uploads = [5, 1, 4, 2, 3, 0].map((k) => ({ sid: `s${k}`, uploadTime: new Date(now.getTime() - 60_000 * (10 - k)) }));
+    for (const u of uploads) store.sessions.enqueue(u);
+    store.sessions.retryLater("s1", new Date(now.getTime() + 1_000));
+    store.sessions.park("s2", "missing", 1, new Date(0));
+    expect(store.sessions.ready(now, 3).map((s) => s.sid)).toEqual(["s0", "s3", "s4"]);
+    expect(store.sessions.ready(new Date(now.getTime() + 1_000), 10).map((s) => s.sid)).toEqual(["s0", "s1", "s3", "s4", "s5"]);
+    const db = new Database(path, { readonly: true });
+    const plan = (db.query(`EXPLAIN QUERY PLAN ${READY_SQL}`).all(now.getTime(), 3) as { detail: string }[]).map((r) => r.detail);
+    expect(plan.join("\n")).toContain("USING INDEX sessions_pending_by_upload");
+    expect(plan.join("\n")).not.toContain("TEMP B-TREE");
+    expect((db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(SCHEMA_VERSION);
+    db.close();
     store.close();
   });
 
