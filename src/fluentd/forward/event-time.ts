@@ -43,7 +43,7 @@ function fromParts(ms: number, fraction: string): EventTime | undefined {
   return new EventTime(ms / 1000, Number(fraction.padEnd(9, "0")));
 }
 
-/** The day of the last time read, and its start: events come in time order, many days apart at most. */
+/** The day of the last time read, and when it starts: events come in time order, so one parse serves a day's events. */
 let lastDay = "";
 let lastDayMs = NaN;
 
@@ -63,8 +63,7 @@ function utcTime(time: string): EventTime | undefined | null {
   let nanos = 0;
   if (n > 20) {
     if (time.charCodeAt(19) !== 0x2e /* . */) return null;
-    const all = digits(time, 20, n - 1);
-    if (all < 0) return null;
+    if (digits(time, 20, n - 1) < 0) return null;
     const kept = Math.min(9, n - 21);
     if (kept === 0) return null;
     nanos = digits(time, 20, 20 + kept) * 10 ** (9 - kept);
