@@ -11,9 +11,9 @@
  * - The heap sized as if the machine had 128 MiB of RAM. JSC grows its heap between collections in
  *   proportion to the machine's RAM (on a 24 GiB host it doubles a small heap each cycle), so the
  *   peak RSS depended on the host, not on what the handler holds (~20 MB of live heap in the
- *   benchmark). Measured with `make bench` on a 24 GiB host: (b) 116 -> 105 MB, (b′) 143 -> 114-127
- *   MB, (f) 116 -> 108 MB, same events/s and CPU per event within noise; 100 MB cost ~15% of (b)'s
- *   throughput in more collections.
+ *   benchmark). One `make bench --unsized` run on a 24 GiB host: (a) 161 -> 114 MB, (b) 142 -> 113,
+ *   (b′) 144 -> 117, (c) 143 -> 113, (f) 138 -> 111, events/s within noise (BENCHMARKS.md, round
+ *   6); 100 MB cost ~15% of (b)'s throughput in more collections.
  *
  * Only `start` does it, first thing: the other commands are short, and the restart costs ~50 ms
  * (`version` must start within 100 ms).
