@@ -26,6 +26,12 @@ const READ_AHEAD = 4;
  */
 const WINDOWS_AHEAD = 3;
 const EVENTS_AHEAD_PER_WINDOW = 5_000;
+/**
+ * And at most this much event payload per window, whatever the events' size: Teleport stores
+ * events of up to hundreds of KB, so 5,000 of them could hold GBs. Typical events are ~1 KB, so the
+ * event count binds first.
+ */
+const BYTES_AHEAD_PER_WINDOW = 8 * 1024 * 1024;
 
 const EMPTY_PAGE: SearchPage = { events: [], nextKey: "" };
 
@@ -44,6 +50,7 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
       windowMs: options.ingest.windowSize,
       windows: Math.min(WINDOWS_AHEAD, options.ingest.concurrency),
       pagesPerWindow: Math.max(2, Math.ceil(EVENTS_AHEAD_PER_WINDOW / Math.max(1, options.ingest.batch))),
+      bytesPerWindow: BYTES_AHEAD_PER_WINDOW,
       now: job.now,
     },
     signal,

@@ -15,13 +15,17 @@ import { Stopped, untilSuccess } from "./retry.ts";
  * Only closed windows of exactly window-size are read ahead (their content is final, and only
  * their keys are ever checkpointed); the widening walk over empty history and the open window go
  * straight to Teleport. Memory is bounded: each chain stops at `pagesPerWindow` unread pages (and
- * one more fetched, waiting for room).
+ * one more fetched, waiting for room), or earlier once its unread pages hold `bytesPerWindow` of
+ * event payloads: events can be large (Teleport stores up to hundreds of KB each), and a page
+ * count alone would then hold hundreds of MB.
  */
 export interface ReadAheadOptions {
   windowMs: number;
   /** Windows read at once, the reader's included; 1 turns read-ahead off. */
   windows: number;
   pagesPerWindow: number;
+  /** Payload bytes a chain may hold unread before it waits for the reader (SearchPage.bytes). */
+  bytesPerWindow: number;
   /** The clock that says which windows are closed. */
   now: () => number;
 }
@@ -36,11 +40,15 @@ class Chain {
   private readonly stop = new AbortController();
   /** The key the next unread page was fetched with. */
   private expected: string;
+  /** Payload bytes of the pages fetched and not yet taken by the reader. */
+  private unreadBytes = 0;
+  private wakeFetcher: (() => void) | undefined;
 
   constructor(
     private readonly query: SearchQuery,
     source: TeleportSource,
     capacity: number,
+    private readonly bytesBudget: number,
     signal: AbortSignal,
   ) {
     this.expected = query.startKey;
@@ -52,23 +60,47 @@ class Chain {
   private async run(source: TeleportSource, signal: AbortSignal): Promise<void> {
     const fetch = (key: string) => {
       const q = { ...this.query, startKey: key };
-      return untilSuccess("reading the audit log", () => source.searchEvents(q, signal), signal);
+      const request = untilSuccess("reading the audit log", () => source.searchEvents(q, signal), signal);
+      // When the chain is dropped meanwhile, that request ends with its signal and nobody awaits it.
+      request.catch(() => {});
+      return request;
     };
     let key = this.query.startKey;
     let pending = fetch(key);
     for (;;) {
       const page = await pending;
-      // The next request leaves before this page's events are decoded (pages decode lazily).
+      this.unreadBytes += page.bytes ?? 0;
       if (!page.nextKey) {
         await this.pages.push({ key, page });
         return;
       }
-      pending = fetch(page.nextKey);
-      // When the chain is dropped meanwhile, that request ends with its signal and nobody awaits it.
-      pending.catch(() => {});
+      // The next request leaves before this page's events are decoded (pages decode lazily),
+      // unless the unread pages already hold the byte budget: then it waits for the reader.
+      const full = this.unreadBytes >= this.bytesBudget;
+      if (!full) pending = fetch(page.nextKey);
       if (!(await this.pages.push({ key, page }))) return;
+      if (full) {
+        if (!(await this.untilBytesTaken(signal))) return;
+        pending = fetch(page.nextKey);
+      }
       key = page.nextKey;
     }
+  }
+
+  /** Waits until the reader has brought the unread bytes under the budget; false when stopped. */
+  private async untilBytesTaken(signal: AbortSignal): Promise<boolean> {
+    while (this.unreadBytes >= this.bytesBudget && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal.removeEventListener("abort", done);
+          this.wakeFetcher = undefined;
+          resolve();
+        };
+        this.wakeFetcher = done;
+        signal.addEventListener("abort", done);
+      });
+    }
+    return !signal.aborted;
   }
 
   /** Serves `query` when it is this chain's next page (same window, same key); undefined otherwise. */
@@ -77,6 +109,8 @@ class Chain {
     const fetched = await this.pages.shift();
     if (!fetched) return undefined;
     this.expected = fetched.page.nextKey;
+    this.unreadBytes -= fetched.page.bytes ?? 0;
+    this.wakeFetcher?.();
     return fetched.page;
   }
 
@@ -141,7 +175,7 @@ export class WindowReadAhead {
   }
 
   private start(from: number, query: SearchQuery): Chain {
-    return new Chain(query, this.source, this.opts.pagesPerWindow, this.signal);
+    return new Chain(query, this.source, this.opts.pagesPerWindow, this.opts.bytesPerWindow, this.signal);
   }
 
   /** Chains for the next closed windows, up to `windows` in all. */

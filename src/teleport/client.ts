@@ -173,8 +173,11 @@ const MAX_INDEX = BigInt(Number.MAX_SAFE_INTEGER);
  */
 function lazyPage(items: RawEventUnstructured[], nextKey: string): SearchPage {
   let events: AuditEvent[] | undefined;
+  let bytes = 0;
+  for (const item of items) bytes += item.unstructured.length;
   return {
     nextKey,
+    bytes,
     get events() {
       return (events ??= items.map(toAuditEvent));
     },

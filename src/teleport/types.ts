@@ -43,6 +43,8 @@ export interface SearchPage {
   events: AuditEvent[];
   /** Empty when this was the last page of the window. */
   nextKey: string;
+  /** Bytes of the events' payloads, when the source knows them: read-ahead budgets by it. */
+  bytes?: number;
 }
 
 export interface ExportedEvent {

@@ -97,10 +97,55 @@ describe("legacy engine: reading later windows ahead", () => {
     expect(sink.uids(EVENTS)).toEqual(teleport.events.map((e) => e.id));
   });
 
+  test("a chain also stops once its unread pages hold the byte budget, and goes on as the reader takes them", async () => {
+    const teleport = backlog();
+    // Pages of 3 events of 1,000 payload bytes: a 5,000-byte budget holds two pages unread.
+    const sized = {
+      ...teleport,
+      searchEvents: async (q: SearchQuery) => {
+        const page = await teleport.searchEvents(q);
+        return { ...page, bytes: page.events.length * 1_000 };
+      },
+    } as typeof teleport;
+    const stop = new AbortController();
+    const ahead = new WindowReadAhead(sized, { windowMs: DAY, windows: 3, pagesPerWindow: 100, bytesPerWindow: 5_000, now: Date.now }, stop.signal);
+    const settle = async () => {
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    };
+    const asked = (w: number) => teleport.queries.filter((q) => windowOf(q) === w).length;
+    try {
+      const day = (w: number) => ({ from: new Date(start.getTime() + w * DAY), to: new Date(start.getTime() + (w + 1) * DAY), types: [], limit: 3 });
+      let page = await ahead.page({ ...day(0), startKey: "" });
+      await settle();
+      // Windows 1 and 2: two pages each (the second fills the budget), nothing more while unread.
+      expect([asked(1), asked(2), asked(3)]).toEqual([2, 2, 0]);
+      // Window 0: the reader took a page, so its chain holds at most two unread and one more asked.
+      expect(asked(0)).toBeLessThanOrEqual(4);
+      // Reading window 0 to its end, then window 1's first page: window 1's chain moves on again.
+      const read = [...page.events];
+      while (page.nextKey) {
+        page = await ahead.page({ ...day(0), startKey: page.nextKey });
+        read.push(...page.events);
+      }
+      page = await ahead.page({ ...day(1), startKey: "" });
+      read.push(...page.events);
+      await settle();
+      expect(asked(1)).toBe(3);
+      while (page.nextKey) {
+        page = await ahead.page({ ...day(1), startKey: page.nextKey });
+        read.push(...page.events);
+      }
+      expect(read.map((e) => e.id)).toEqual(teleport.events.slice(0, 80).map((e) => e.id));
+    } finally {
+      ahead.close();
+      stop.abort();
+    }
+  });
+
   test("memory stays bounded: each chain stops at its page limit while the reader waits", async () => {
     const teleport = backlog();
     const stop = new AbortController();
-    const ahead = new WindowReadAhead(teleport, { windowMs: DAY, windows: 3, pagesPerWindow: 2, now: Date.now }, stop.signal);
+    const ahead = new WindowReadAhead(teleport, { windowMs: DAY, windows: 3, pagesPerWindow: 2, bytesPerWindow: Infinity, now: Date.now }, stop.signal);
     const query = { from: start, to: new Date(start.getTime() + DAY), types: [], limit: 3, startKey: "" };
     try {
       const page = await ahead.page(query);
