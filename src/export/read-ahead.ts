@@ -17,7 +17,7 @@ import { Stopped, untilSuccess } from "./retry.ts";
  * straight to Teleport. Memory is bounded: each chain stops at `pagesPerWindow` unread pages (and
  * one more fetched, waiting for room), or earlier once its unread pages hold `bytesPerWindow` of
  * event payloads: events can be large (Teleport stores up to hundreds of KB each), and a page
- * count alone would then hold hundreds of MB.
+ * count alone would then hold hundreds of MB or more.
  */
 export interface ReadAheadOptions {
   windowMs: number;
