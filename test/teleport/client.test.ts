@@ -10,6 +10,7 @@ import { RawAuditLogService } from "../../src/teleport/raw-audit-log.ts";
 import { startFakeTeleport, type FakeTeleport } from "../../scripts/fakes/fake-teleport.ts";
 import { SESSION_UPLOAD_INDEX } from "../../scripts/fakes/fake-events.ts";
 import { encodeStructIteratively } from "../../scripts/fakes/struct-encode.ts";
+import { rejectionOf } from "../support/rejection.ts";
 
 const START = new Date("2025-03-03T00:00:00Z");
 const END = new Date("2025-03-06T00:00:00Z");
@@ -32,15 +33,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-async function failure(p: Promise<unknown>): Promise<TeleportError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TeleportError);
-    return err as TeleportError;
-  }
-  throw new Error("expected the call to fail");
-}
+const failure = (p: Promise<unknown>) => rejectionOf(p, TeleportError);
 
 async function allPages(q: { from: Date; to: Date; types: string[]; limit: number }): Promise<AuditEvent[]> {
   const events: AuditEvent[] = [];

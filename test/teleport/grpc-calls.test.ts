@@ -11,6 +11,7 @@ import { RAW_DECODERS, RawAuditLogService } from "../../src/teleport/raw-audit-l
 import { AuthService } from "../../src/gen/teleport/legacy/client/proto/authservice_pb.ts";
 import { RawEventsUnstructuredSchema } from "../../src/gen/teleport_event_handler/v1/raw_events_pb.ts";
 import { waitUntil } from "../support/world.ts";
+import { rejectionOf } from "../support/rejection.ts";
 
 /**
  * The calls on raw HTTP/2 streams against a server that answers as a gRPC server may, well or
@@ -65,15 +66,7 @@ afterAll(() => {
 const calls = () => createGrpcCalls({ session, header: { version: "17.0.0" }, decoders: RAW_DECODERS });
 const pingCall = (signal?: AbortSignal, timeoutMs?: number) => calls().unary(AuthService.method.ping, signal, timeoutMs, undefined, {});
 
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectError);
-    return err as ConnectError;
-  }
-  throw new Error("the call succeeded");
-}
+const failure = (p: Promise<unknown>) => rejectionOf(p, ConnectError);
 
 describe("unary calls on raw HTTP/2 streams", () => {
   test("a well-formed answer: the message, and the request carries gRPC's and Teleport's headers", async () => {

@@ -35,12 +35,9 @@ export function eventTimeOf(time: unknown): EventTime | undefined {
 export function parsedTime(time: string): EventTime | undefined {
   const m = RFC3339.exec(time.replace(" ", "T"));
   if (!m) return undefined;
-  return fromParts(Date.parse(`${m[1]}${m[3]}`), m[2] ?? "");
-}
-
-function fromParts(ms: number, fraction: string): EventTime | undefined {
+  const ms = Date.parse(`${m[1]}${m[3]}`);
   if (Number.isNaN(ms) || ms < 0 || ms / 1000 > 0xffffffff) return undefined;
-  return new EventTime(ms / 1000, Number(fraction.padEnd(9, "0")));
+  return new EventTime(ms / 1000, Number((m[2] ?? "").padEnd(9, "0")));
 }
 
 /** The day of the last time read, and when it starts: events come in time order, so one parse serves a day's events. */
