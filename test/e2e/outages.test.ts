@@ -30,31 +30,38 @@ describe("outages lose nothing", () => {
    * 3 s already gives several consecutive refusals and the "delivery failing" warning. A 20 s
    * outage would cost 20 s plus up to the 30 s backoff cap (full jitter) of test time per run.
    */
-  test("receiver down, then connection resets and 500s", async () => {
-    // Long and slow enough that the export is still running when each fault is injected (2,000
+  test("connection resets and 500s, then the receiver down", async () => {
+    // Long and slow enough that the export is still running when the receiver goes down (2,000
     // events were once enough; faster reading from Teleport finished them first).
     world = await startWorld({ teleport: { events: 5000, days: 2, sessions: 10, printsPerSession: 20 } });
     const { fluentd } = world;
     fluentd.faults.latencyMs = 20;
+    // Armed before the handler starts, so its first requests meet them: armed mid-export, a fast
+    // export could finish before meeting them all, and armed after the outage they could meet a
+    // request already backing off from it, whose backoff (full jitter, doubling from 1 s) once took
+    // longer than a minute. The first requests are several batches in flight at once, so each
+    // meets one or two of the faults.
+    fluentd.faults.resetNext(3);
+    fluentd.faults.failNext(3, 500);
     const handler = await runHandler(world.startArgs(EXPORT_FLAGS));
     const faulted = (fault: string) => fluentd.requests.filter((r) => r.fault === fault).length;
-
     const flowing = async (what: string) => {
       const before = fluentd.recordCount();
       await waitUntil(`deliveries resume after ${what}`, () => fluentd.recordCount() >= before + 50);
     };
 
-    await flowing("start");
+    await waitUntil("the resets and the 500s happen", () => faulted("reset") === 3 && faulted("status 500") === 3);
+    // A batch still backing off from them would carry its failures into the outage, and its
+    // backoff could hold the export up for much longer than the outage: go down once each of
+    // those batches was sent again (same body) and stored.
+    const faultedBodies = fluentd.requests.filter((r) => r.fault === "reset" || r.fault === "status 500").map((r) => r.body);
+    await waitUntil("the batches that met them are stored", () => {
+      const stored = new Set(fluentd.requests.filter((r) => r.status === 200).map((r) => r.body));
+      return faultedBodies.every((body) => stored.has(body));
+    });
+    await flowing("the resets and the 500s");
     await fluentd.faults.down(3_000);
     await flowing("the outage");
-    // Both armed at once, each while most of the export is still ahead: the resets meet the next
-    // requests, and those are sent again into the 500s. Waiting for each fault to pass before
-    // arming the next let a pipelined export finish first.
-    fluentd.faults.resetNext(3);
-    fluentd.faults.failNext(3, 500);
-    // Six failures in a row can meet one request, whose backoff (full jitter, doubling from 1 s)
-    // then adds up to about a minute: wait for them as long as that can take.
-    await waitUntil("the resets and the 500s happen", () => faulted("reset") === 3 && faulted("status 500") === 3, 70_000);
 
     const result = await handler.done;
     expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
