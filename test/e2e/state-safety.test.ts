@@ -50,7 +50,8 @@ describe("state safety", () => {
     const handler = await runHandler(args);
     // The fake receiver's CA is not in the system store: the handler keeps retrying, and says why.
     await handler.waitForLog("the Fluentd server certificate is not trusted");
-    handler.kill();
+    // Not SIGTERM: the stop would wait out the shutdown grace period for the failing delivery.
+    handler.kill("SIGKILL");
     const { stderr } = await handler.done;
     expect(stderr.split("\n").filter((l) => l.includes("fluentd-ca is not set: the Fluentd server certificate is checked against the system's trusted CAs"))).toHaveLength(1);
   });
