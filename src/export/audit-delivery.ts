@@ -76,7 +76,7 @@ export class AuditDelivery implements BatchSender {
       const rejected = new Set(deadLetters.map((d) => d.record.id));
       const delivered = rejected.size === 0 ? events : events.filter((e) => !rejected.has(e.id));
       const { uploads, refusedSessions } = sessionsAnnounced(events);
-      commitAuditBatch(state, { position, delivered, sessions: uploads, deadLetters, refusedSessions }, this.deps.participants);
+      commitAuditBatch(state, { position, delivered, sessions: uploads, deadLetters, refusedSessions, late }, this.deps.participants);
       held();
       refusedSessionsMetric.inc(refusedSessions);
       recordBatch("audit", stats, { delivered: delivered.length, late: late ? delivered.length : 0, newest: delivered.at(-1)?.time, deadLettered: deadLetters, retried });

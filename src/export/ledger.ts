@@ -25,9 +25,14 @@ export function deliveryLedger(state: StateStore, options: ExportOptions, keepId
     inCommit(delivered: readonly AuditEvent[], commit: AuditCommit) {
       state.digests.add(delivered, filters);
       if (keepIds) {
-        // Older events are never swept (see `sweepHorizon`): a catch-up keeps no ids for them.
-        const horizon = sweepHorizon(options.ingest.lateEventDelays, now());
-        state.late.rememberDelivered(delivered.filter((e) => e.time.getTime() >= horizon));
+        // Older events are never swept (see `sweepHorizon`): a catch-up keeps no ids for them. The
+        // horizon is the one of when they were read, as the sweeps' slices were cut then: a batch
+        // Fluentd held up for longer than the longest delay commits events its slice's sweeps will
+        // still read. What a sweep found lies in a slice still swept again: all of it is kept.
+        const { position } = commit;
+        const readAt = position.kind === "legacy" && position.readAt !== undefined ? Math.min(position.readAt, now()) : now();
+        const horizon = sweepHorizon(options.ingest.lateEventDelays, readAt);
+        state.late.rememberDelivered(commit.late ? delivered : delivered.filter((e) => e.time.getTime() >= horizon));
         // A dead letter was handled too (it is kept for `dead-letters retry`): no sweep sends it again.
         const at = new Date(now());
         state.late.rememberDelivered(commit.deadLetters.map((d) => ({ id: d.record.id, time: at })));

@@ -79,6 +79,7 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
       const window = windowAt(walk, job.now());
       const query = { from: window.from, to: window.to, types: [...options.ingest.types], limit: options.ingest.batch, startKey: walk.pos.pageKey };
       const page = window.to > window.from ? await untilSuccess("reading the audit log", () => ahead.page(query), signal) : EMPTY_PAGE;
+      const readAt = job.now();
       const seeking = walk.seek;
       const next = step(walk, window, page, rules);
       walk = next.walk;
@@ -86,11 +87,12 @@ async function readPages(job: AuditJob, queue: BoundedQueue<Segment>, signal: Ab
       if (next.lostEventId) logger.warn(`event ${next.lostEventId} is no longer in its page; the page is sent again`);
       streamMetrics.audit.received.inc(next.received);
       streamMetrics.audit.filtered.inc(next.filtered);
+      for (const segment of next.segments) if (segment.position.kind === "legacy") segment.position.readAt = readAt;
       if (sweeps && seeking && !walk.seek) sweeps.skipTo(next.segments.find((s) => s.events.length > 0)?.events[0]?.time ?? window.to);
       const slice = sweeps && !walk.seek ? sweeps.finished(walk.pos, next.caughtUp ? window.to : undefined, job.now()) : undefined;
       if (slice) {
         // The slice is scheduled by the segment that finishes reading it (an empty one if need be).
-        const last = next.segments.at(-1) ?? { events: [], position: { kind: "legacy", checkpoint: walk.pos, seekFinished: false } as AuditPosition };
+        const last = next.segments.at(-1) ?? { events: [], position: { kind: "legacy", checkpoint: walk.pos, seekFinished: false, readAt } as AuditPosition };
         if (last.position.kind === "legacy") last.position = { ...last.position, sweep: { read: [slice], swept: [] } };
         if (next.segments.length === 0) next.segments.push(last);
       }

@@ -26,7 +26,17 @@ export interface ChunkProgress {
  * `repair`: a batch a repair request re-delivers, off either engine's position, which it never moves.
  */
 export type AuditPosition =
-  | { kind: "legacy"; checkpoint: LegacyCheckpoint; seekFinished: boolean; sweep?: SweepProgress }
+  | {
+      kind: "legacy";
+      checkpoint: LegacyCheckpoint;
+      seekFinished: boolean;
+      sweep?: SweepProgress;
+      /**
+       * When the earliest of its events was read (ms): which of them a sweep can still read again
+       * depends on that, not on when Fluentd acknowledged them (see export/ledger.ts). Not stored.
+       */
+      readAt?: number;
+    }
   | { kind: "chunk"; progress: ChunkProgress }
   | { kind: "repair"; repair: RepairProgress };
 

@@ -20,6 +20,8 @@ export interface AuditCommit {
   deadLetters: readonly DeadLetter[];
   /** Uploads whose session id was refused (not a UUID): counted, never queued. */
   refusedSessions?: number;
+  /** Read again by a late-event sweep. */
+  late?: boolean;
 }
 
 /**

@@ -12,6 +12,7 @@ const segment = (n: number, more: boolean, position: AuditPosition = { kind: "ch
 });
 
 const legacyAt = (pageKey: string, seekFinished: boolean): AuditPosition => ({ kind: "legacy", checkpoint: { windowStart: at, pageKey, lastEventId: "" }, seekFinished });
+const readAt = (pageKey: string, when: number): AuditPosition => ({ kind: "legacy", checkpoint: { windowStart: at, pageKey, lastEventId: "" }, seekFinished: false, readAt: when });
 
 /** Lets pending promise callbacks run, without reaching a timer. */
 async function settle(): Promise<void> {
@@ -59,17 +60,26 @@ describe("delivery batches", () => {
     expect(await batchesOf([segment(5, false), segment(5, false), segment(5, false)], 100)).toEqual([5, 5, 5]);
   });
 
-  test("a gathered batch commits the last page's position, and a cursor found in an earlier page stays found", async () => {
+  /** The positions committed when pages at `positions` wait together in the queue (one batch). */
+  async function committedPositions(positions: AuditPosition[]): Promise<AuditPosition[]> {
     const queue = new BoundedQueue<Segment>(4);
-    for (const [key, found] of [["k1", false], ["k2", true], ["k3", false]] as const) await queue.push(segment(2, true, legacyAt(key, found)));
+    for (const position of positions) await queue.push(segment(2, true, position));
     queue.close();
-    const positions: AuditPosition[] = [];
+    const committed: AuditPosition[] = [];
     await deliverSegments(
       queue,
       100,
-      sendingAtOnce((_events, position) => positions.push(position)),
+      sendingAtOnce((_events, position) => committed.push(position)),
     );
-    expect(positions).toEqual([legacyAt("k3", true)]);
+    return committed;
+  }
+
+  test("a gathered batch commits the last page's position, and a cursor found in an earlier page stays found", async () => {
+    expect(await committedPositions([legacyAt("k1", false), legacyAt("k2", true), legacyAt("k3", false)])).toEqual([legacyAt("k3", true)]);
+  });
+
+  test("a gathered batch was read when its earliest page was read", async () => {
+    expect(await committedPositions([readAt("k1", 300), readAt("k2", 100), readAt("k3", 200)])).toEqual([readAt("k3", 100)]);
   });
 });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ExportOptions, runExport } from "../../src/export/index.ts";
+import type { FluentdSink } from "../../src/fluentd/types.ts";
 import { openClusterState, StartTimeChangedError } from "../../src/state/index.ts";
 import { EVENTS_URL as EVENTS, testExportOptions, type TestRunOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
@@ -208,3 +209,37 @@ test("a recording of large events reaches the sink in calls of about fluentd-bat
   expect(calls.length).toBeGreaterThanOrEqual(Math.ceil((40 * 10_000) / (maxBytes + 10_100)));
 });
 
+describe("late-event sweeps after a long Fluentd outage (legacy engine)", () => {
+  test("what was read live and acknowledged only after the outage is not sent again by its sweeps", async () => {
+    const MINUTE = 60_000;
+    let aheadMs = 0;
+    const now = () => Date.now() + aheadMs;
+    const teleport = new MemoryTeleport();
+    teleport.bulk = false;
+    for (let i = 0; i < 12; i++) teleport.add(auditEvent("user.login", new Date(Date.now() - 50_000 + i * 3_000)));
+    const received = new MemoryFluentd();
+    // Fluentd is down for 20 minutes the first time it is called: the batch is acknowledged, and
+    // committed, only then, twice the longest delay after it was read.
+    const sink: FluentdSink = {
+      async deliver(url, records) {
+        if (aheadMs === 0) aheadMs = 20 * MINUTE;
+        return received.deliver(url, records);
+      },
+      close: async () => {},
+    };
+    const opts = testExportOptions({ batch: 50, lateEventDelays: [MINUTE, 10 * MINUTE], startTime: new Date(Date.now() - 60_000) });
+    for (let run = 0; run < 2; run++) {
+      // The second run finds both sweeps of what the first read due, and reads it again.
+      const state = openClusterState(dir, teleport.clusterName);
+      try {
+        await runExport({ source: teleport, sink, state, options: opts, stopSignal: new AbortController().signal, now });
+        // The first sweep of the slice the first run read has been made.
+        if (run === 1) expect(state.late.due(now(), opts.ingest.lateEventDelays)[0]).toMatchObject({ from: opts.ingest.startTime, next: 1 });
+      } finally {
+        state.close();
+      }
+    }
+    const uids = received.uids(EVENTS);
+    expect(uids.toSorted()).toEqual(teleport.events.map((e) => e.id).toSorted());
+  });
+});
