@@ -12,7 +12,8 @@ const CATCH_UP_WINDOW_MS = 60_000;
  * done. Caught up: the audit events acknowledged from the first successful delivery after the
  * failure until the backlog is drained, that is no delivery in flight at two checks a second
  * apart; at the latest a minute after the recovery, or when the run ends, or when deliveries
- * recover from a further failure. `inFlight` counts the deliveries waiting for Fluentd.
+ * fail again (said then, not at the next recovery, which would pair that outage's line with the
+ * earlier one's figures). `inFlight` counts the deliveries waiting for Fluentd.
  * Returns a function that says a pending line and stops.
  */
 export function reportRecoveries(stats: ExportStats, inFlight: () => number): () => void {
@@ -29,6 +30,7 @@ export function reportRecoveries(stats: ExportStats, inFlight: () => number): ()
     // Called from the delivery that succeeded, before its events are counted: they count here.
     pending = { failedFor, delivered: stats.eventsDelivered, at: Date.now(), idleChecks: 0 };
   });
+  const unsubscribeFailing = health.onFluentdFailing(say);
   const timer = setInterval(() => {
     if (!pending) return;
     pending.idleChecks = inFlight() === 0 ? pending.idleChecks + 1 : 0;
@@ -38,6 +40,7 @@ export function reportRecoveries(stats: ExportStats, inFlight: () => number): ()
   return () => {
     clearInterval(timer);
     unsubscribe();
+    unsubscribeFailing();
     say();
   };
 }

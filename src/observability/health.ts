@@ -17,6 +17,7 @@ export class Health {
   private fluentdFailingSince: number | undefined;
   private fluentdError = "";
   private readonly recoveryListeners = new Set<(failedForMs: number) => void>();
+  private readonly failingListeners = new Set<() => void>();
 
   markTeleportOk(): void {
     this.teleportOk = true;
@@ -50,8 +51,16 @@ export class Health {
   }
 
   markFluentdFailed(reason: string, now = Date.now()): void {
+    const started = this.fluentdFailingSince === undefined;
     this.fluentdFailingSince ??= now;
     this.fluentdError = reason;
+    if (started) for (const listener of this.failingListeners) listener();
+  }
+
+  /** Calls `listener` each time deliveries start failing (after working). Returns the unsubscribe. */
+  onFluentdFailing(listener: () => void): () => void {
+    this.failingListeners.add(listener);
+    return () => this.failingListeners.delete(listener);
   }
 
   /** Fluentd deliveries failing right now, or undefined. */
