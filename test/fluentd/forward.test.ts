@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
+import type { LogObject } from "consola";
 import { connect } from "node:tls";
 import { gzipSync } from "node:zlib";
 import { sessionUrl } from "../../src/export/records.ts";
@@ -172,6 +173,34 @@ describe("forward sink against the in_forward receiver", () => {
     expect(report.retried).toBe(7);
     expectExactlyOnce(forward, tag, records);
     expect(forward.frames.some((f) => f.fault === "reset")).toBe(true);
+  });
+
+  test("a reset after frames were acknowledged again starts the backoff from the first delay", async () => {
+    const sink = await createFluentdSink(options({ batchSize: 1 }));
+    const tag = freshTag();
+    const attempts: number[] = [];
+    const resets = () => forward.frames.filter((f) => f.fault === "reset").length;
+    const resetsBefore = resets();
+    const saved = { reporters: logger.options.reporters, level: logger.level };
+    logger.setReporters([{ log: (o: LogObject) => void (o.args[0] === "Fluentd request failed, retrying" && attempts.push((o.args[1] as { attempt: number }).attempt)) }]);
+    logger.level = 4;
+    try {
+      // One call of 200 frames (about a second at this ack delay) keeps the connection's queue busy
+      // from the first reset to the second.
+      forward.faults.ackDelayMs = 20;
+      forward.faults.resetNext(1);
+      const delivering = sink.deliver(forward.url(tag), auditRecords(200));
+      await waitUntil("ten records stored after the first reset", () => forward.recordCount(tag) >= 10);
+      forward.faults.resetNext(1);
+      const report = await delivering;
+      await sink.close();
+      expect(report.delivered).toBe(200);
+    } finally {
+      logger.setReporters(saved.reporters);
+      logger.level = saved.level;
+    }
+    expect(resets() - resetsBefore).toBe(2);
+    expect(attempts).toEqual([1, 1]);
   });
 
   test("concurrent calls to one URL share one connection, several frames outstanding, stored in call order", async () => {

@@ -86,6 +86,9 @@ export class ForwardLane {
 
   private async run(): Promise<void> {
     let release: (() => void) | undefined;
+    // Consecutive failures: an acknowledgement ends a run of them, as a delivered batch does for
+    // the in_http sink, so a connection reset now and then in a long backlog never finds the
+    // backoff where the last one left it.
     let failures = 0;
     try {
       release = await this.deps.acquire(this.quit.signal);
@@ -94,7 +97,7 @@ export class ForwardLane {
         try {
           this.conn ??= await this.deps.connect(this.quit.signal);
           if (failures > 0) for (const o of this.queue) o.call.report.retried += o.frame.records;
-          await this.pump(this.conn);
+          await this.pump(this.conn, () => (failures = 0));
         } catch (err) {
           this.conn?.fail(err as Error);
           this.conn = undefined;
@@ -126,7 +129,7 @@ export class ForwardLane {
   }
 
   /** Writes frames up to the window and takes the acks in order until the queue is empty; throws at the first failure. */
-  private async pump(conn: ForwardConnection): Promise<void> {
+  private async pump(conn: ForwardConnection, acked: () => void): Promise<void> {
     while (this.queue.length > 0) {
       while (this.written < Math.min(this.queue.length, this.deps.window)) {
         const o = this.queue[this.written++]!;
@@ -139,6 +142,7 @@ export class ForwardLane {
       await head.acked;
       this.queue.shift();
       this.written--;
+      acked();
       observeOutcome({ kind: "ok", bytes: head.frame.entryBytes }, (performance.now() - head.sentAt) / 1000);
       const { call } = head;
       if (call.abandoned) continue;
