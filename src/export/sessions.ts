@@ -136,14 +136,19 @@ export class SessionExporter implements SessionQueue {
       logger.warn(`queued session id ${quoteUntrusted(s.sid)} is not a UUID; its recording is not exported`);
       return;
     }
+    // A batch checkpointed before the failure ends the run of failures: a stream cut now and then
+    // (a proxy's maximum stream age) would otherwise wait longer after each cut, up to a minute,
+    // while every attempt gets further.
+    let progressed = false;
     try {
-      await this.stream(s);
+      await this.stream(s, () => (progressed = true));
       this.failures.delete(s.sid);
       stats.sessionsDelivered++;
       logger.debug(`session ${s.sid} exported`);
     } catch (err) {
       if (isAbort(err, stopSignal) || this.deps.deliverySignal?.aborted) return;
       if (err instanceof TeleportError && err.kind === "not-found") return this.missing(s, retryMissingMs);
+      if (progressed) this.failures.delete(s.sid);
       const backoff = this.failures.get(s.sid) ?? new Backoff(1_000, 60_000);
       this.failures.set(s.sid, backoff);
       const delay = backoff.nextDelayMs();
@@ -167,8 +172,8 @@ export class SessionExporter implements SessionQueue {
     logger.info(`recording of session ${s.sid} not found yet; looking again later (attempt ${attempts} of ${MISSING_RECORDING_ATTEMPTS})`);
   }
 
-  /** Streams from the saved index (inclusive), checkpointing after each acknowledged batch. */
-  private async stream(s: SessionRow): Promise<void> {
+  /** Streams from the saved index (inclusive), checkpointing after each acknowledged batch (`progressed`). */
+  private async stream(s: SessionRow, progressed: () => void): Promise<void> {
     const { source, sink, state, options, stats, stopSignal, deliverySignal } = this.deps;
     const skip = new Set(options.ingest.skipSessionTypes);
     const url = sessionUrl(options.fluentd.sessionUrl.href, s.sid);
@@ -186,6 +191,7 @@ export class SessionExporter implements SessionQueue {
       // One transaction per batch: progress (or, with the last batch, the session's completion)
       // and its dead letters, the unreadable events included.
       countStateErrors(() => state.transaction(() => state.sessions.commitProgress(s.sid, nextIndex, deadLettered, completed)));
+      progressed();
       metrics.received.inc(received);
       metrics.filtered.inc(received - records.length - unreadable.length);
       recordBatch("session", stats, { delivered: records.length - report.deadLettered.length, deadLettered, retried: report.retried });

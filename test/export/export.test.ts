@@ -7,6 +7,7 @@ import type { FluentdSink } from "../../src/fluentd/types.ts";
 import { openClusterState, StartTimeChangedError } from "../../src/state/index.ts";
 import { EVENTS_URL as EVENTS, testExportOptions, type TestRunOptions } from "../support/export-options.ts";
 import { MemoryFluentd } from "../support/memory-fluentd.ts";
+import { type AuditEvent, TeleportError } from "../../src/teleport/types.ts";
 import { auditEvent, MemoryTeleport, recording } from "../support/memory-teleport.ts";
 
 /** Teleport session ids are UUIDs; anything else is never exported (see filters.ts). */
@@ -241,5 +242,49 @@ describe("late-event sweeps after a long Fluentd outage (legacy engine)", () => 
     }
     const uids = received.uids(EVENTS);
     expect(uids.toSorted()).toEqual(teleport.events.map((e) => e.id).toSorted());
+  });
+});
+
+/** Cuts every recording stream after `cutAfter` events, as a proxy with a maximum stream age would. */
+class CuttingTeleport extends MemoryTeleport {
+  constructor(private readonly cutAfter: number) {
+    super();
+  }
+
+  override async *sessionEvents(sessionId: string, startIndex: number): AsyncIterable<AuditEvent> {
+    let sent = 0;
+    for await (const e of super.sessionEvents(sessionId, startIndex)) {
+      if (sent++ === this.cutAfter) throw new TeleportError("transient", "stream cut (injected)", 14);
+      yield e;
+    }
+  }
+}
+
+describe("a recording whose stream is cut again and again, each time after progress", () => {
+  test("each cut after a checkpointed batch starts the backoff over: every retry within the first delay", async () => {
+    let ahead = 0;
+    const now = () => Date.now() + ahead;
+    const teleport = new CuttingTeleport(6);
+    teleport.add(auditEvent("session.upload", new Date(start.getTime() + HOUR), { sid: S1 }));
+    teleport.recordings.set(S1, recording(S1, Array.from({ length: 40 }, () => "session.command")));
+    const sink = new MemoryFluentd();
+    const state = openClusterState(dir, teleport.clusterName);
+    // Each retry's delay is noted, and the clock moved past it instead of waiting for it.
+    const delays: number[] = [];
+    const retryLater = state.sessions.retryLater.bind(state.sessions);
+    state.sessions.retryLater = (sid, notBefore) => {
+      delays.push(notBefore.getTime() - now());
+      ahead += 120_000;
+      retryLater(sid, notBefore);
+    };
+    try {
+      // Two events a batch: every cut comes after a batch was acknowledged and checkpointed.
+      await runExport({ source: teleport, sink, state, options: options({ fluentd: { sessionUrl: SESSIONS, batchSize: 2 } }), stopSignal: new AbortController().signal, now });
+    } finally {
+      state.close();
+    }
+    expect(sink.received.get(`${SESSIONS}.${S1}.log`)?.length).toBe(40);
+    expect(delays.length).toBeGreaterThan(5);
+    expect(delays.filter((d) => d >= 1_000)).toEqual([]);
   });
 });
