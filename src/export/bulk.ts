@@ -49,10 +49,11 @@ async function readChunk(
   };
   await untilSuccess(
     `exporting chunk ${chunk} of ${date}`,
-    async () => {
+    async (progressed) => {
       try {
         for await (const item of job.source.exportEvents({ date: day, chunk, cursor: position }, signal)) {
           position = item.cursor;
+          progressed();
           received++;
           const e = item.event;
           if (keep(e) && e.time.getTime() >= notBefore) events.push(e);

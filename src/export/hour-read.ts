@@ -26,9 +26,10 @@ async function* exportDate(source: TeleportSource, date: string, signal: AbortSi
     const events: AuditEvent[] = [];
     await untilSuccess(
       `exporting chunk ${chunk} of ${date}`,
-      async () => {
+      async (progressed) => {
         for await (const item of source.exportEvents({ date: dateStart(date), chunk, cursor }, signal)) {
           cursor = item.cursor;
+          progressed();
           events.push(item.event);
         }
       },

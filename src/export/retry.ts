@@ -11,12 +11,17 @@ export { Stopped };
  * Runs `fn` until it succeeds: Teleport restarts, network blips and overload must slow the export
  * down, never end it (exit-timeout ends a cron run from above). Throws `Stopped` as soon as
  * `signal` aborts, even while `fn` is still waiting (a blackholed connect).
+ *
+ * A resumable `fn` (a stream that goes on from its cursor) calls `progressed` when it got further:
+ * its next failure waits the first delay again, so a stream cut now and then is not slowed down
+ * more after each cut while every attempt gets further.
  */
-export async function untilSuccess<T>(what: string, fn: () => Promise<T>, signal: AbortSignal, backoff = new Backoff()): Promise<T> {
+export async function untilSuccess<T>(what: string, fn: (progressed: () => void) => Promise<T>, signal: AbortSignal, backoff = new Backoff()): Promise<T> {
   let failingSince: number | undefined;
+  const progressed = () => backoff.reset();
   for (;;) {
     try {
-      const result = await abortable(fn(), signal);
+      const result = await abortable(fn(progressed), signal);
       if (failingSince !== undefined) logger.info(`${what} recovered after ${formatDuration(Date.now() - failingSince)}`);
       backoff.reset();
       return result;
