@@ -207,8 +207,8 @@ function advance(earlier: AuditPosition, later: AuditPosition): AuditPosition {
   const a = earlier.sweep;
   const b = later.sweep;
   const sweep = a && b ? { read: [...a.read, ...b.read], swept: [...a.swept, ...b.swept] } : (a ?? b);
-  const readAt = earlier.readAt === undefined || later.readAt === undefined ? (earlier.readAt ?? later.readAt) : Math.min(earlier.readAt, later.readAt);
-  return { ...later, seekFinished, ...(sweep ? { sweep } : {}), ...(readAt === undefined ? {} : { readAt }) };
+  const readAt = Math.min(earlier.readAt ?? Infinity, later.readAt ?? Infinity);
+  return { ...later, seekFinished, ...(sweep ? { sweep } : {}), ...(readAt < Infinity ? { readAt } : {}) };
 }
 
 /** Splits events into runs of at most `size`, for readers whose pages exceed the sink batch. */

@@ -97,7 +97,7 @@ async function crashUntilDone(world: World, args: string[], kills: number, rando
     // The first kill lands anywhere in start-up (lock, state, probe); the others somewhere in the
     // first 400 ms after this run delivered its first record, so they interrupt deliveries.
     if (run > 0 && run < kills) {
-      while (world.audit.recordCount() === storedBefore && handler.proc.exitCode === null) await Bun.sleep(5);
+      await waitUntil("this run delivered its first record", () => world.audit.recordCount() !== storedBefore || handler.proc.exitCode !== null, 60_000);
     }
     const delayMs = run < kills ? Math.round(random() * 400) : 0;
     const outcome = await Promise.race([exited, Bun.sleep(delayMs).then(() => "timer" as const)]);

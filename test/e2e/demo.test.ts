@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../scripts/fakes/pki.ts";
-import { compiledBinary, ROOT } from "../support/world.ts";
+import { compiledBinary, ROOT, waitUntil } from "../support/world.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
 const dirs: string[] = [];
@@ -83,11 +83,9 @@ describe("make demo", () => {
   test("Ctrl-C mid-export stops every process it started and exits cleanly", async () => {
     // A slow receiver keeps the export running long enough to interrupt it.
     const demo = await startDemo(["--receiver-latency-ms", "300"]);
-    const deadline = Date.now() + 30_000;
-    while (!demo.output().includes("connected to Teleport cluster")) {
-      if (Date.now() > deadline || demo.proc.exitCode !== null) throw new Error(`the handler never started:\n${demo.output()}`);
-      await Bun.sleep(20);
-    }
+    const started = () => demo.output().includes("connected to Teleport cluster");
+    await waitUntil("the handler connected, or the demo ended", () => started() || demo.proc.exitCode !== null, 30_000);
+    if (!started()) throw new Error(`the handler never started:\n${demo.output()}`);
     expect(processesUsing(demo.dir).length).toBeGreaterThanOrEqual(3);
     demo.proc.kill("SIGINT");
     const { code, stdout, stderr } = await demo.done();

@@ -46,11 +46,15 @@ function expectedUids(teleport: MemoryTeleport, keep: (type: string) => boolean 
   return teleport.events.filter((e) => e.time >= start && keep(e.type)).map((e) => e.id);
 }
 
-/** `aheadMs` runs the export's clock ahead of the wall clock: time passing between runs, without sleeping. */
-async function exportOnce(teleport: MemoryTeleport, sink: MemoryFluentd, opts = options(), aheadMs = 0): Promise<void> {
+/**
+ * `ahead` runs the export's clock ahead of the wall clock: time passing between runs, without
+ * sleeping (a number of ms, or the clock itself when a test moves it during the run).
+ */
+async function exportOnce(teleport: MemoryTeleport, sink: FluentdSink, opts = options(), ahead: number | (() => number) = 0): Promise<void> {
   const state = openClusterState(dir, teleport.clusterName);
+  const now = typeof ahead === "function" ? ahead : () => Date.now() + ahead;
   try {
-    await runExport({ source: teleport, sink, state, options: opts, stopSignal: new AbortController().signal, now: () => Date.now() + aheadMs });
+    await runExport({ source: teleport, sink, state, options: opts, stopSignal: new AbortController().signal, now });
   } finally {
     state.close();
   }
@@ -229,16 +233,14 @@ describe("late-event sweeps after a long Fluentd outage (legacy engine)", () => 
       close: async () => {},
     };
     const opts = testExportOptions({ batch: 50, lateEventDelays: [MINUTE, 10 * MINUTE], startTime: new Date(Date.now() - 60_000) });
-    for (let run = 0; run < 2; run++) {
-      // The second run finds both sweeps of what the first read due, and reads it again.
-      const state = openClusterState(dir, teleport.clusterName);
-      try {
-        await runExport({ source: teleport, sink, state, options: opts, stopSignal: new AbortController().signal, now });
-        // The first sweep of the slice the first run read has been made.
-        if (run === 1) expect(state.late.due(now(), opts.ingest.lateEventDelays)[0]).toMatchObject({ from: opts.ingest.startTime, next: 1 });
-      } finally {
-        state.close();
-      }
+    // The second run finds both sweeps of what the first read due, and reads it again.
+    for (let run = 0; run < 2; run++) await exportOnce(teleport, sink, opts, now);
+    // The first sweep of the slice the first run read has been made.
+    const state = openClusterState(dir, teleport.clusterName);
+    try {
+      expect(state.late.due(now(), opts.ingest.lateEventDelays)[0]).toMatchObject({ from: opts.ingest.startTime, next: 1 });
+    } finally {
+      state.close();
     }
     const uids = received.uids(EVENTS);
     expect(uids.toSorted()).toEqual(teleport.events.map((e) => e.id).toSorted());

@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
-import type { LogObject } from "consola";
 import { connect } from "node:tls";
 import { gzipSync } from "node:zlib";
 import { sessionUrl } from "../../src/export/records.ts";
@@ -8,6 +7,7 @@ import { EVENT_TIME_BYTES, EventTime, eventTimeOf, forwardEncoder, parsedTime, w
 import { logger } from "../../src/logger.ts";
 import { startFakeForward, type FakeForward } from "../../scripts/fakes/fake-forward.ts";
 import { createTestPki, type TestPki } from "../../scripts/fakes/pki.ts";
+import { capturingLogs } from "../support/logs.ts";
 import { waitUntil } from "../support/world.ts";
 import { auditRecords, sinkFrom, sinkOptions, type SinkTestOptions } from "../support/fluentd-records.ts";
 
@@ -178,13 +178,9 @@ describe("forward sink against the in_forward receiver", () => {
   test("a reset after frames were acknowledged again starts the backoff from the first delay", async () => {
     const sink = await createFluentdSink(options({ batchSize: 1 }));
     const tag = freshTag();
-    const attempts: number[] = [];
     const resets = () => forward.frames.filter((f) => f.fault === "reset").length;
     const resetsBefore = resets();
-    const saved = { reporters: logger.options.reporters, level: logger.level };
-    logger.setReporters([{ log: (o: LogObject) => void (o.args[0] === "Fluentd request failed, retrying" && attempts.push((o.args[1] as { attempt: number }).attempt)) }]);
-    logger.level = 4;
-    try {
+    const { result, logs } = await capturingLogs(async () => {
       // One call of 200 frames (about a second at this ack delay) keeps the connection's queue busy
       // from the first reset to the second.
       forward.faults.ackDelayMs = 20;
@@ -194,12 +190,11 @@ describe("forward sink against the in_forward receiver", () => {
       forward.faults.resetNext(1);
       const report = await delivering;
       await sink.close();
-      expect(report.delivered).toBe(200);
-    } finally {
-      logger.setReporters(saved.reporters);
-      logger.level = saved.level;
-    }
+      return report;
+    });
+    expect(result).toMatchObject({ delivered: 200 });
     expect(resets() - resetsBefore).toBe(2);
+    const attempts = logs.filter((o) => o.args[0] === "Fluentd request failed, retrying").map((o) => (o.args[1] as { attempt: number }).attempt);
     expect(attempts).toEqual([1, 1]);
   });
 
@@ -364,9 +359,7 @@ describe("the receiver reads every in_forward mode", () => {
     for (const f of frames) socket.write(f);
     const { decodeMulti } = await import("@msgpack/msgpack");
     const decoded = () => [...decodeMulti(Buffer.concat(got))];
-    const deadline = Date.now() + 5_000;
-    while (decoded().length < acks && Date.now() < deadline) await Bun.sleep(5);
-    socket.destroy();
+    await waitUntil(`${acks} acks arrived`, () => decoded().length >= acks, 5_000).finally(() => socket.destroy());
     return decoded();
   }
 

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import type { LogObject } from "consola";
 import { FluentdSettingError } from "../../src/fluentd/index.ts";
 import { sessionUrl } from "../../src/export/records.ts";
 import { logger } from "../../src/logger.ts";
+import { capturingLogs } from "../support/logs.ts";
 import { startFakeFluentd, type FakeFluentd } from "../../scripts/fakes/fake-fluentd.ts";
 import { auditRecords, sinkFrom, sinkOptions, type SinkTestOptions } from "../support/fluentd-records.ts";
 import { createTestPki, type PemPair, type TestPki } from "../../scripts/fakes/pki.ts";
@@ -52,20 +52,6 @@ function expectExactlyOnce(tag: string, records: { id: string; body: string }[])
   expect(stored.map((s) => s.record.uid).sort()).toEqual(records.map((r) => r.id).sort());
   const byId = new Map(stored.map((s) => [s.record.uid, { ...s.record, time: s.time }]));
   for (const r of records) expect(byId.get(r.id)).toEqual(JSON.parse(r.body));
-}
-
-async function capturingLogs<T>(fn: () => Promise<T>): Promise<{ result: T | Error; logs: LogObject[] }> {
-  const logs: LogObject[] = [];
-  const saved = logger.options.reporters;
-  const level = logger.level;
-  logger.setReporters([{ log: (o: LogObject) => void logs.push(o) }]);
-  logger.level = 4;
-  try {
-    return { result: await fn().catch((e: Error) => e), logs };
-  } finally {
-    logger.setReporters(saved);
-    logger.level = level;
-  }
 }
 
 describe("batching", () => {
