@@ -25,7 +25,7 @@ import { describeMachine } from "./bench/machine.ts";
 import { measure, medianWallMs } from "./bench/measure.ts";
 import { startDelayProxy, type DelayProxy } from "./bench/delay-proxy.ts";
 import { BUN, cpuSecondsOf, ROOT, startHelper, type Helper } from "./bench/procs.ts";
-import { notes, table, writeSection, type Row } from "./bench/report.ts";
+import { cpuFloorSeconds, notes, table, writeSection, type Row } from "./bench/report.ts";
 import { type FloorSettings, NON_PRINT_EVENTS_PER_RECORDING, rttFloorSeconds, type Wan } from "./bench/floor.ts";
 import { FakeEventLog } from "./fakes/fake-events.ts";
 
@@ -291,7 +291,7 @@ async function main(): Promise<void> {
   const [b0, bf0] = [rb[0], rbf[0]];
   const forwardLine =
     b0 && bf0
-      ? `- (b) forward/in_http: ${(bf0.events / bf0.wallSeconds / (b0.events / b0.wallSeconds)).toFixed(2)}× the events/s, handler CPU s per 1k events ${perK(bf0).toFixed(3)} against ${perK(b0).toFixed(3)}`
+      ? `- (b) forward/in_http: ${(bf0.events / bf0.wallSeconds / (b0.events / b0.wallSeconds)).toFixed(2)}× the events/s, handler CPU s per 1k events ${perK(bf0).toFixed(3)} against ${perK(b0).toFixed(3)}${cpuCapLine(b0, bf0)}`
       : undefined;
 
   const report = [
@@ -313,6 +313,13 @@ async function main(): Promise<void> {
 }
 
 const thousands = (n: number) => Math.round(n).toLocaleString("en-US");
+
+/** The most events/s the three processes' CPU per event allows forward on these cores, next to 1.5× in_http's rate. */
+function cpuCapLine(http: Row, forward: Row): string {
+  const floor = cpuFloorSeconds(forward);
+  if (floor === undefined) return "";
+  return `; the CPU of all three processes allows forward at most ${thousands(forward.events / floor)} events/s here (1.5× in_http: ${thousands((1.5 * http.events) / http.wallSeconds)})`;
+}
 
 async function measureMethod(): Promise<string> {
   return (await measure(["true"])).method;
