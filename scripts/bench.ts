@@ -151,7 +151,10 @@ async function scenario(
   const delta = (after: number | undefined, before: number | undefined) => (after === undefined || before === undefined ? undefined : after - before);
   const teleportCpu = delta(cpu(teleport.helper), teleportBefore);
   const receiverCpu = delta(cpu(receiver), receiverBefore);
-  const stored = Number(/stored (\d+) records/.exec(await receiver.stop())?.[1] ?? 0);
+  const received = Number(/stored (\d+) records/.exec(await receiver.stop())?.[1] ?? 0);
+  // A dry run sends nothing: its count is what the handler says it read.
+  const dryRead = flags.includes("--dry-run") ? [...run.stderr.matchAll(/(\d+) events read \(dry run/g)].at(-1)?.[1] : undefined;
+  const stored = dryRead === undefined ? received : Number(dryRead);
   rmSync(storage, { recursive: true, force: true });
   let note = "";
   if (run.code !== 0) {
@@ -224,11 +227,15 @@ async function main(): Promise<void> {
   let rb: Row[] = [];
   let rbf: Row[] = [];
 
-  if (wanted("a") || wanted("b") || wanted("bf") || wanted("b2")) {
+  let rb0: Row[] = [];
+
+  if (wanted("a") || wanted("b") || wanted("bf") || wanted("b0") || wanted("b2")) {
     await withTeleport("audit", ["--events", String(EVENTS), "--sessions", "0"], async (audit) => {
       if (wanted("a")) ra = await each(audit, "(a) audit, fluentd-batch-size 1", ["--fluentd-batch-size", "1"]);
       if (wanted("b")) rb = await each(audit, "(b) audit, default batching", []);
       if (wanted("bf")) rbf = await each(audit, "(b) audit, default batching, forward protocol", [], undefined, undefined, "forward");
+      // What any sink could gain on (b) at most: the same run with no Fluentd at all.
+      if (wanted("b0")) rb0 = await each(audit, "(b₀) audit, default batching, no sink (--dry-run)", ["--dry-run"]);
       if (wanted("b2")) await each(audit, "(b′) audit, default batching, --batch 500", ["--batch", "500"]);
     });
   }
@@ -288,10 +295,10 @@ async function main(): Promise<void> {
 
   const ratio = ra[0] && rb[0] ? rb[0].events / rb[0].wallSeconds / (ra[0].events / ra[0].wallSeconds) : undefined;
   const perK = (r: Row) => (r.cpuSeconds / r.events) * 1000;
-  const [b0, bf0] = [rb[0], rbf[0]];
+  const [b0, bf0, noSink] = [rb[0], rbf[0], rb0[0]];
   const forwardLine =
     b0 && bf0
-      ? `- (b) forward/in_http: ${(bf0.events / bf0.wallSeconds / (b0.events / b0.wallSeconds)).toFixed(2)}× the events/s, handler CPU s per 1k events ${perK(bf0).toFixed(3)} against ${perK(b0).toFixed(3)}${cpuCapLine(b0, bf0)}`
+      ? `- (b) forward/in_http: ${(bf0.events / bf0.wallSeconds / (b0.events / b0.wallSeconds)).toFixed(2)}× the events/s, handler CPU s per 1k events ${perK(bf0).toFixed(3)} against ${perK(b0).toFixed(3)}${cpuCapLine(b0, bf0)}${noSink ? `; with no sink at all, (b₀) ran ${(noSink.events / noSink.wallSeconds / (b0.events / b0.wallSeconds)).toFixed(2)}× in_http's events/s` : ""}`
       : undefined;
 
   const report = [

@@ -24,15 +24,17 @@ test("bench --quick runs every scenario and writes its table between the markers
   const [stdout, stderr, code] = [await new Response(proc.stdout).text(), await new Response(proc.stderr).text(), await proc.exited];
   expect(code, stderr).toBe(0);
   const rows = stdout.split("\n").filter((l) => /^\| \([a-d]/.test(l));
-  expect(rows.map((r) => r.slice(2, 5))).toEqual(["(a)", "(b)", "(b)", "(b′", "(c)", "(d)"]);
+  expect(rows.map((r) => r.slice(2, 5))).toEqual(["(a)", "(b)", "(b)", "(b₀", "(b′", "(c)", "(d)"]);
   expect(rows[2]).toContain("forward protocol");
+  expect(rows[3]).toContain("no sink (--dry-run)");
   const events = rows.map((r) => Number(r.split("|")[2]!.trim().replaceAll(",", "")));
-  // What the receiver stored: every audit event of each log; the recording has 32 KiB prints.
-  expect(events.slice(0, 5)).toEqual([300, 300, 300, 300, 400]);
-  expect(events[5]).toBe(4 + 3 + 32);
+  // What the receiver stored (the dry run: what the handler read): every audit event of each log;
+  // the recording has 32 KiB prints.
+  expect(events.slice(0, 6)).toEqual([300, 300, 300, 300, 300, 400]);
+  expect(events[6]).toBe(4 + 3 + 32);
   expect(rows.every((r) => !r.includes("exited with"))).toBe(true);
   expect(stdout).toMatch(/\(b\)\/\(a\) throughput ratio: [\d.]+×/);
-  expect(stdout).toMatch(/\(b\) forward\/in_http: [\d.]+× the events\/s, handler CPU s per 1k events [\d.]+ against [\d.]+; the CPU of all three processes allows forward at most [\d,]+ events\/s here \(1\.5× in_http: [\d,]+\)/);
+  expect(stdout).toMatch(/\(b\) forward\/in_http: [\d.]+× the events\/s, handler CPU s per 1k events [\d.]+ against [\d.]+; the CPU of all three processes allows forward at most [\d,]+ events\/s here \(1\.5× in_http: [\d,]+\); with no sink at all, \(b₀\) ran [\d.]+× in_http's events\/s/);
   // Every run measured all three processes, so each has a CPU floor (its arithmetic: the test below).
   for (const r of rows) expect(Number(r.split("|")[6]!.trim())).toBeGreaterThan(0);
   expect(stdout).toMatch(/`version` cold start, median of 2: \d+ ms/);
