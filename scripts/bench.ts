@@ -8,8 +8,9 @@
  *   bun scripts/bench.ts [--quick] [--binary PATH] [--baseline PATH] [--smol PATH] [--unsized] [--out FILE | --no-write]
  *                        [--events N] [--big-events N] [--recording-mb N] [--cold-runs N]
  *                        [--mixed-events N] [--heavy-sessions N] [--go-design]
- *                        [--only a,b,bf,b2,c,d,e,f,f2,g]   (a subset of the scenarios, e.g. while profiling)
- * bf is (b) over Fluentd's forward protocol (forward+tls://, acks) to the in_forward fake.
+ *                        [--only a,b,bf,b0,b2,c,d,e,f,f2,g]   (a subset of the scenarios, e.g. while profiling)
+ * bf is (b) over Fluentd's forward protocol (forward+tls://, acks) to the in_forward fake; b0 is
+ * (b) with --dry-run, no Fluentd at all.
  *
  * --baseline runs every chosen scenario a second time with another build (e.g. main's), right
  * after the first, so before/after figures come from one run on the same machine state; --smol
@@ -226,8 +227,7 @@ async function main(): Promise<void> {
   let ra: Row[] = [];
   let rb: Row[] = [];
   let rbf: Row[] = [];
-
-  let rb0: Row[] = [];
+  let rNoSink: Row[] = [];
 
   if (wanted("a") || wanted("b") || wanted("bf") || wanted("b0") || wanted("b2")) {
     await withTeleport("audit", ["--events", String(EVENTS), "--sessions", "0"], async (audit) => {
@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       if (wanted("b")) rb = await each(audit, "(b) audit, default batching", []);
       if (wanted("bf")) rbf = await each(audit, "(b) audit, default batching, forward protocol", [], undefined, undefined, "forward");
       // What any sink could gain on (b) at most: the same run with no Fluentd at all.
-      if (wanted("b0")) rb0 = await each(audit, "(b₀) audit, default batching, no sink (--dry-run)", ["--dry-run"]);
+      if (wanted("b0")) rNoSink = await each(audit, "(b₀) audit, default batching, no sink (--dry-run)", ["--dry-run"]);
       if (wanted("b2")) await each(audit, "(b′) audit, default batching, --batch 500", ["--batch", "500"]);
     });
   }
@@ -295,7 +295,7 @@ async function main(): Promise<void> {
 
   const ratio = ra[0] && rb[0] ? rb[0].events / rb[0].wallSeconds / (ra[0].events / ra[0].wallSeconds) : undefined;
   const perK = (r: Row) => (r.cpuSeconds / r.events) * 1000;
-  const [b0, bf0, noSink] = [rb[0], rbf[0], rb0[0]];
+  const [b0, bf0, noSink] = [rb[0], rbf[0], rNoSink[0]];
   const forwardLine =
     b0 && bf0
       ? `- (b) forward/in_http: ${(bf0.events / bf0.wallSeconds / (b0.events / b0.wallSeconds)).toFixed(2)}× the events/s, handler CPU s per 1k events ${perK(bf0).toFixed(3)} against ${perK(b0).toFixed(3)}${cpuCapLine(b0, bf0)}${noSink ? `; with no sink at all, (b₀) ran ${(noSink.events / noSink.wallSeconds / (b0.events / b0.wallSeconds)).toFixed(2)}× in_http's events/s` : ""}`
