@@ -16,7 +16,7 @@ function recordBytes(record: SinkRecord): number {
   return Buffer.byteLength(record.body, "utf8");
 }
 
-function makeBatch(records: SinkRecord[], asArray: boolean): Batch {
+export function makeBatch(records: SinkRecord[], asArray: boolean): Batch {
   const body = !asArray && records.length === 1 ? records[0]!.body : `[${records.map((r) => r.body).join(",")}]`;
   return { records, body, bytes: Buffer.byteLength(body, "utf8") };
 }

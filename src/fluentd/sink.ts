@@ -2,7 +2,7 @@ import { abortError } from "../lib/abort.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { redactUrl } from "../lib/redact.ts";
 import { logger } from "../logger.ts";
-import { halve, splitIntoBatches, type Batch } from "./batch.ts";
+import { halve, makeBatch, splitIntoBatches, type Batch } from "./batch.ts";
 import { observeOutcome, observePathRefusal } from "./outcomes.ts";
 import { SinkBase } from "./sink-base.ts";
 import { classifyStatus, parseRetryAfter } from "./status.ts";
@@ -93,7 +93,7 @@ export class HttpFluentdSink extends SinkBase implements FluentdSink {
       if (!pathRefused) {
         if (accepted > 0) this.refusingAll = this.lastRefused = false;
         else this.lastRefused = true;
-        report.deadLettered.push(...refused);
+        report.deadLettered.push(...(accepted > 0 && refused.length > 0 ? await this.confirmRefusals(url, refused, report, signal) : refused));
         return;
       }
       this.refusingAll = true;
@@ -104,6 +104,23 @@ export class HttpFluentdSink extends SinkBase implements FluentdSink {
       await this.retrier.pause({ where: redactUrl(url), cause, failures: round + 1, started, records: batch.records.length }, signal);
       report.retried += batch.records.length;
     }
+  }
+
+  /**
+   * A receiver that refused everything can recover while a batch is being halved (a proxy back, a
+   * buffer drained): the records refused before it did would become dead letters although they are
+   * fine. So when a batch ended with some records stored and some refused, each refused one is sent
+   * once more on its own, and only a second refusal makes it a dead letter. A record the receiver
+   * truly cannot take costs one more request.
+   */
+  private async confirmRefusals(url: string, refused: DeadLetter[], report: DeliveryReport, signal?: AbortSignal): Promise<DeadLetter[]> {
+    const confirmed: DeadLetter[] = [];
+    for (const letter of refused) {
+      const again: DeadLetter[] = [];
+      await this.isolate(url, makeBatch([letter.record], this.opts.batchSize > 1), report, again, signal);
+      confirmed.push(...again);
+    }
+    return confirmed;
   }
 
   /**

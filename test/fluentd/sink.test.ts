@@ -332,6 +332,17 @@ describe("refusals", () => {
     expectExactlyOnce(tag, records.filter((r) => !["ev-0007", "ev-0031"].includes(r.id)));
   });
 
+  test("a receiver that recovers while a refused batch is being halved: the records it refused before are sent again, none dead-lettered", async () => {
+    const tag = freshTag();
+    // 400 for the batch of 8, its first half, quarter and first record; stored from then on.
+    fluentd.faults.failNext(4, 400);
+    const records = auditRecords(8);
+    const report = await (await createFluentdSink(options({ batchSize: 8 }))).deliver(fluentd.url(tag), records);
+    expect(report.deadLettered).toEqual([]);
+    expect(report.delivered).toBe(8);
+    expectExactlyOnce(tag, records);
+  });
+
   test("an unparseable time is dead-lettered with Fluentd's reason", async () => {
     const tag = freshTag();
     const records = auditRecords(6, { extra: (i) => (i === 2 ? { time: "yesterday" } : {}) });
