@@ -50,9 +50,14 @@ function seededRandom(seed: number): () => number {
   };
 }
 
+/** The first kill: after this many of the run's calls to Teleport (0: at once), i.e. somewhere in start-up. */
+const MAX_STARTUP_CALLS = 3;
+/** The other kills: once the run got this many records stored at most, so they interrupt deliveries. */
+const MAX_RECORDS_BEFORE_KILL = 1_500;
+
 interface KillReport {
-  /** After start (first kill) or after the run's first stored record (the others). */
-  delayMs: number;
+  /** Where the kill landed: after N Teleport calls (first kill) or N records stored by the run (the others). */
+  at: string;
   /** Records the killed run got stored (0: killed before it delivered anything). */
   storedByRun: number;
   auditDuplicates: number;
@@ -63,6 +68,10 @@ interface KillReport {
 /** Keys identifying one stored record: the audit uid, or the session tag and `ei`. */
 function recordKey(r: { tag: string; record: Record<string, unknown> }): string {
   return r.tag.startsWith("session.") ? `${r.tag}#${r.record.ei}` : `audit#${r.record.uid}`;
+}
+
+function teleportCalls(world: World): number {
+  return Object.values(world.teleport.calls).reduce((a, n) => a + n, 0);
 }
 
 async function crashUntilDone(world: World, args: string[], kills: number, random: () => number): Promise<KillReport[]> {
@@ -92,18 +101,21 @@ async function crashUntilDone(world: World, args: string[], kills: number, rando
 
   for (let run = 0; ; run++) {
     const storedBefore = world.audit.recordCount();
+    const callsBefore = teleportCalls(world);
     const handler = await runHandler(args);
-    const exited = handler.done.then(() => "exited" as const);
-    // The first kill lands anywhere in start-up (lock, state, probe); the others somewhere in the
-    // first 400 ms after this run delivered its first record, so they interrupt deliveries.
-    if (run > 0 && run < kills) {
-      await waitUntil("this run delivered its first record", () => world.audit.recordCount() !== storedBefore || handler.proc.exitCode !== null, 60_000);
-    }
-    const delayMs = run < kills ? Math.round(random() * 400) : 0;
-    const outcome = await Promise.race([exited, Bun.sleep(delayMs).then(() => "timer" as const)]);
+    // Each kill lands at a random point of the run's progress: the first in start-up (lock, state,
+    // probe), after 0-3 calls to Teleport; the others once the run got 1-1,500 records stored.
+    let at = "";
     if (run < kills) {
+      const [what, progress, target] =
+        run === 0
+          ? ["Teleport calls", () => teleportCalls(world) - callsBefore, Math.floor(random() * (MAX_STARTUP_CALLS + 1))]
+          : ["records stored", () => world.audit.recordCount() - storedBefore, 1 + Math.floor(random() * MAX_RECORDS_BEFORE_KILL)];
+      at = `${target} ${what}`;
+      await waitUntil(`the run reached ${at}`, () => progress() >= target || handler.proc.exitCode !== null, 60_000);
+      const outcome = handler.proc.exitCode === null ? "reached" : "exited";
       // Finishing before the kill would mean the export is too small to test anything.
-      expect({ run, outcome, log: outcome === "exited" ? handler.log() : "" }).toEqual({ run, outcome: "timer", log: "" });
+      expect({ run, outcome, log: outcome === "exited" ? handler.log() : "" }).toEqual({ run, outcome: "reached", log: "" });
       handler.kill("SIGKILL");
     }
     const result = await handler.done;
@@ -118,7 +130,7 @@ async function crashUntilDone(world: World, args: string[], kills: number, rando
     }
     if (run < kills) {
       expect(result.signal).toBe("SIGKILL");
-      reports.push({ delayMs, storedByRun: charged.stored, auditDuplicates: 0, sessionDuplicates: 0, worstSessionDuplicates: 0 });
+      reports.push({ at, storedByRun: charged.stored, auditDuplicates: 0, sessionDuplicates: 0, worstSessionDuplicates: 0 });
       continue;
     }
     expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
@@ -165,7 +177,7 @@ async function crashScenario(opts: { name: string; world: WorldOptions; kills: n
   const reports = await crashUntilDone(world, args, opts.kills, seededRandom(seed));
   const totals = expectEverythingDelivered(world);
   console.log(
-    `${opts.name} (seed ${seed}): ${reports.length} kills at ${reports.map((r) => r.delayMs).join("/")} ms; ` +
+    `${opts.name} (seed ${seed}): ${reports.length} kills at ${reports.map((r) => r.at).join("/")}; ` +
       `stored per killed run ${reports.map((r) => r.storedByRun).join("/")}; ` +
       `duplicates per kill audit ${reports.map((r) => r.auditDuplicates).join("/")} (bound ${opts.auditBound}), ` +
       `sessions ${reports.map((r) => r.sessionDuplicates).join("/")} (bound ${CONCURRENCY * BATCH}); ` +
@@ -197,9 +209,8 @@ describe("kill -9 at random moments loses nothing", () => {
   });
 
   test("legacy engine: every event and recording, at most the batches in flight duplicated per kill", async () => {
-    // 15,000 events: a run delivers up to ~2,000 events in the 400 ms before its kill, and with
-    // batches pipelined and faster reading 6,000 were sometimes all delivered before the last
-    // kill landed (the same holds for the other two scenarios).
+    // 15,000 events: a killed run gets up to 1,500 records stored (plus what is in flight), so six
+    // kills never reach the end of the export (the same holds for the other two scenarios).
     world = await crashScenario({
       name: "legacy",
       world: { teleport: { events: 15000, days: 3, sessions: 16, printsPerSession: 40 } },
