@@ -83,11 +83,12 @@ export function notes(rows: Row[]): string[] {
     }
   }
   // (f)'s wall target is 3× the previous build's, in the same run: how far the CPU lets it go.
+  const auditOnly = rows.find((x) => x.scenario.startsWith("(f₀)") && !x.scenario.includes("["));
+  const auditOnlyFloor = auditOnly && cpuFloorSeconds(auditOnly);
+  const alone = auditOnlyFloor === undefined ? "" : `, the audit log alone ((f₀)) ${fmt(auditOnlyFloor, 2)} s`;
   for (const r of rows.filter((x) => x.scenario.startsWith("(f) "))) {
     const before = rows.find((x) => x.scenario === `${r.scenario} [before]`);
-    const auditOnly = rows.find((x) => x.scenario.startsWith("(f₀)") && !x.scenario.includes("["));
     if (!before) continue;
-    const alone = auditOnly && cpuFloorSeconds(auditOnly) !== undefined ? `, the audit log alone ((f₀)) ${fmt(cpuFloorSeconds(auditOnly), 2)} s` : "";
     out.push(
       `- ${r.scenario}: ${fmt(before.wallSeconds / r.wallSeconds, 2)}× the speed of [before]; 3× would be a wall of ≤ ${fmt(before.wallSeconds / 3, 2)} s, against CPU floors of ${fmt(cpuFloorSeconds(r), 2)} s for this run${alone}`,
     );

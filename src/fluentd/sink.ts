@@ -115,11 +115,7 @@ export class HttpFluentdSink extends SinkBase implements FluentdSink {
    */
   private async confirmRefusals(url: string, refused: DeadLetter[], report: DeliveryReport, signal?: AbortSignal): Promise<DeadLetter[]> {
     const confirmed: DeadLetter[] = [];
-    for (const letter of refused) {
-      const again: DeadLetter[] = [];
-      await this.isolate(url, makeBatch([letter.record], this.opts.batchSize > 1), report, again, signal);
-      confirmed.push(...again);
-    }
+    for (const letter of refused) await this.isolate(url, makeBatch([letter.record], this.opts.batchSize > 1), report, confirmed, signal);
     return confirmed;
   }
 
